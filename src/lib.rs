@@ -1,0 +1,3 @@
+//! mtls-proxy: an mTLS-terminating reverse proxy driven by a Fastly-compatible TLS resource API.
+
+pub mod model;
