@@ -1,3 +1,9 @@
 //! mtls-proxy: an mTLS-terminating reverse proxy driven by a Fastly-compatible TLS resource API.
 
+pub mod admin;
+pub mod app;
+pub mod control;
+pub mod metrics;
 pub mod model;
+pub mod settings;
+pub mod store;

@@ -1,4 +1,12 @@
 //! The resource model: mutual authentications, private keys, certificates, configurations and
 //! activations, their validation, and nothing of tokio, hyper or rustls.
 
+pub mod id;
 pub mod pki;
+pub mod resources;
+pub mod timestamp;
+pub mod validate;
+
+pub use resources::{
+    Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, State,
+};

@@ -1,0 +1,86 @@
+//! Endpoint handlers, one module per resource, and the helpers they share.
+
+pub mod activations;
+pub mod certificates;
+pub mod configurations;
+pub mod domains;
+pub mod mutual_authentications;
+pub mod private_keys;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+
+use super::document::jsonapi;
+use super::error::ApiError;
+use super::AdminState;
+use crate::control::{Applied, Change};
+use crate::model::State;
+use crate::store::load_state;
+
+/// Largest request body accepted (issue: bodies over 2 MiB are refused with 413).
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Read the whole body, refusing more than `MAX_BODY_BYTES` with 413.
+pub async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+            )
+        })
+}
+
+/// Run blocking store work off the async runtime.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("request worker failed: {e}"),
+        )
+    })?
+}
+
+/// The whole stored state, read consistently.
+pub async fn state(s: &AdminState) -> Result<State, ApiError> {
+    let store = s.control.store().clone();
+    blocking(move || Ok(store.read(load_state)?)).await
+}
+
+/// Apply a change through control.
+pub async fn apply(s: &AdminState, change: Change) -> Result<Applied, ApiError> {
+    let control = s.control.clone();
+    blocking(move || Ok(control.apply(change)?)).await
+}
+
+/// Base URL for absolute links: `http://` + the request's Host when it looks like a host,
+/// else the admin listener's address (a hostile Host header must not inject into links).
+pub fn base_url(s: &AdminState, headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            !h.is_empty()
+                && h.len() <= 255
+                && h.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".-:[]_".contains(&b))
+        });
+    match host {
+        Some(h) => format!("http://{h}"),
+        None => format!("http://{}", s.listen_addr),
+    }
+}
+
+/// A single-resource document, with `included` when given.
+pub fn single(status: StatusCode, data: Value, included: Option<Vec<Value>>) -> Response {
+    let mut doc = serde_json::json!({ "data": data });
+    if let Some(inc) = included {
+        doc["included"] = Value::Array(inc);
+    }
+    jsonapi(status, &doc)
+}

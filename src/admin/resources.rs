@@ -1,0 +1,174 @@
+//! Rendering of stored resources as JSON:API resource objects, exactly as Fastly shapes them
+//! (reference §2–§7). Key material and bundles are never rendered (DESIGN rule 4).
+
+use serde_json::{json, Value};
+
+use super::document::{identifier, to_many, to_one};
+use crate::model::timestamp::{format_ms, format_secs};
+use crate::model::{
+    Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, State,
+};
+
+/// Type strings (singular; the Python client validates them).
+pub mod kind {
+    pub const MUTUAL_AUTHENTICATION: &str = "mutual_authentication";
+    pub const ACTIVATION: &str = "tls_activation";
+    pub const CERTIFICATE: &str = "tls_certificate";
+    pub const DOMAIN: &str = "tls_domain";
+    pub const CONFIGURATION: &str = "tls_configuration";
+    pub const PRIVATE_KEY: &str = "tls_private_key";
+    pub const SUBSCRIPTION: &str = "tls_subscription";
+}
+
+fn activation_ids<'a>(
+    state: &'a State,
+    pred: impl Fn(&Activation) -> bool + 'a,
+) -> impl Iterator<Item = &'a str> + 'a {
+    state
+        .activations
+        .iter()
+        .filter(move |a| pred(a))
+        .map(|a| a.id.as_str())
+}
+
+/// A mutual authentication (never its bundle).
+pub fn mutual_authentication(m: &MutualAuthentication, state: &State) -> Value {
+    let acts = activation_ids(state, |a| {
+        a.mutual_authentication_id.as_deref() == Some(&m.id)
+    });
+    json!({
+        "id": m.id,
+        "type": kind::MUTUAL_AUTHENTICATION,
+        "attributes": {
+            "created_at": format_ms(m.created_at),
+            "enforced": m.enforced,
+            "name": m.name,
+            "updated_at": format_ms(m.updated_at),
+        },
+        "relationships": { "tls_activations": to_many(kind::ACTIVATION, acts) },
+    })
+}
+
+/// An activation; certificate, configuration and domain linkage are never null.
+pub fn activation(a: &Activation) -> Value {
+    json!({
+        "id": a.id,
+        "type": kind::ACTIVATION,
+        "attributes": {
+            "created_at": format_ms(a.created_at),
+            "updated_at": format_ms(a.updated_at),
+        },
+        "relationships": {
+            "tls_certificate": to_one(kind::CERTIFICATE, Some(&a.certificate_id)),
+            "tls_configuration": to_one(kind::CONFIGURATION, Some(&a.configuration_id)),
+            "tls_domain": to_one(kind::DOMAIN, Some(&a.domain)),
+            "mutual_authentication": to_one(kind::MUTUAL_AUTHENTICATION, a.mutual_authentication_id.as_deref()),
+        },
+    })
+}
+
+/// A certificate with its derived attributes; `with_activations` adds that relationship.
+pub fn certificate(c: &Certificate, state: &State, with_activations: bool) -> Value {
+    let mut v = json!({
+        "id": c.id,
+        "type": kind::CERTIFICATE,
+        "attributes": {
+            "created_at": format_ms(c.created_at),
+            "issued_to": c.issued_to,
+            "issuer": c.issuer,
+            "name": c.name,
+            "not_after": format_secs(c.not_after),
+            "not_before": format_secs(c.not_before),
+            "replace": false,
+            "serial_number": c.serial_number,
+            "signature_algorithm": c.signature_algorithm,
+            "updated_at": format_ms(c.updated_at),
+        },
+        "relationships": {
+            "tls_domains": to_many(kind::DOMAIN, c.dns_names.iter().map(String::as_str)),
+        },
+    });
+    if with_activations {
+        let acts = activation_ids(state, |a| a.certificate_id == c.id);
+        v["relationships"]["tls_activations"] = to_many(kind::ACTIVATION, acts);
+    }
+    v
+}
+
+/// A private key: type, length and public-key hash only.
+pub fn private_key(k: &PrivateKey) -> Value {
+    json!({
+        "id": k.id,
+        "type": kind::PRIVATE_KEY,
+        "attributes": {
+            "created_at": format_ms(k.created_at),
+            "key_length": k.key_length,
+            "key_type": k.key_type,
+            "name": k.name,
+            "public_key_sha1": k.public_key_sha1,
+            "replace": false,
+        },
+    })
+}
+
+/// A TLS configuration.
+pub fn configuration(c: &Configuration) -> Value {
+    json!({
+        "id": c.id,
+        "type": kind::CONFIGURATION,
+        "attributes": {
+            "bulk": false,
+            "created_at": format_ms(c.created_at),
+            "default": c.default,
+            "http_protocols": c.http_protocols,
+            "name": c.name,
+            "tls_protocols": c.tls_protocols,
+            "updated_at": format_ms(c.updated_at),
+        },
+        "relationships": { "dns_records": { "data": [] } },
+    })
+}
+
+/// The certificates whose SANs list `domain` exactly.
+pub fn certificates_listing<'a>(
+    state: &'a State,
+    domain: &'a str,
+) -> impl Iterator<Item = &'a Certificate> + 'a {
+    state
+        .certificates
+        .iter()
+        .filter(move |c| c.dns_names.iter().any(|n| n == domain))
+}
+
+/// A TLS domain (no attributes; its id is the name).
+pub fn domain(name: &str, state: &State) -> Value {
+    let acts = activation_ids(state, |a| a.domain == name);
+    let certs = certificates_listing(state, name).map(|c| c.id.as_str());
+    json!({
+        "id": name,
+        "type": kind::DOMAIN,
+        "relationships": {
+            "tls_activations": to_many(kind::ACTIVATION, acts),
+            "tls_certificates": to_many(kind::CERTIFICATE, certs),
+            "tls_subscriptions": { "data": [] },
+        },
+    })
+}
+
+/// Every domain name known: SANs of certificates and activated domains, sorted.
+pub fn domain_names(state: &State) -> Vec<String> {
+    let mut names: Vec<String> = state
+        .certificates
+        .iter()
+        .flat_map(|c| c.dns_names.iter().cloned())
+        .chain(state.activations.iter().map(|a| a.domain.clone()))
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// A bare identifier, for `included` arrays that refer to a domain.
+pub fn domain_identifier(name: &str) -> Value {
+    identifier(kind::DOMAIN, name)
+}

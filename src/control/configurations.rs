@@ -1,0 +1,37 @@
+//! Update TLS configurations (they are not created or deleted through the API).
+
+use rusqlite::Connection;
+
+use super::change::{ConfigurationFields, Update};
+use super::ControlError;
+use crate::model::validate;
+use crate::store::records::configurations as rows;
+
+/// Update the name and, as an extension of Fastly's API, the protocol lists the proxy serves.
+pub fn update(
+    conn: &Connection,
+    u: Update<ConfigurationFields>,
+    now: i64,
+) -> Result<String, ControlError> {
+    let mut c = rows::get(conn, &u.id)?.ok_or(ControlError::NotFound {
+        resource: "TLS configuration",
+    })?;
+    if let Some(name) = u.fields.name {
+        if name.is_empty() {
+            return Err(ControlError::invalid("name", "can't be blank"));
+        }
+        validate::name(&name).map_err(|e| ControlError::invalid("name", e))?;
+        c.name = name;
+    }
+    if let Some(list) = u.fields.tls_protocols {
+        c.tls_protocols = validate::protocol_list(&list, validate::TLS_PROTOCOLS)
+            .map_err(|e| ControlError::invalid("tls_protocols", e))?;
+    }
+    if let Some(list) = u.fields.http_protocols {
+        c.http_protocols = validate::protocol_list(&list, validate::HTTP_PROTOCOLS)
+            .map_err(|e| ControlError::invalid("http_protocols", e))?;
+    }
+    c.updated_at = now;
+    rows::put(conn, &c)?;
+    Ok(c.id)
+}

@@ -1,0 +1,114 @@
+//! The stored resources, as plain data. Derived certificate and key attributes are computed once
+//! at upload (by `model::pki`) and stored beside the PEM they came from.
+
+use super::timestamp::Millis;
+
+/// A mutual authentication: the CA bundle client certificates are verified against, and whether
+/// a failed verification closes the connection (`enforced`) or only sets a verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MutualAuthentication {
+    pub id: String,
+    pub name: String,
+    pub enforced: bool,
+    /// The PEM bundle as uploaded. Never returned by the API (DESIGN rule 4).
+    pub cert_bundle: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// An uploaded private key. The PEM is never returned by the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateKey {
+    pub id: String,
+    pub name: String,
+    pub key_pem: String,
+    pub key_type: String,
+    pub key_length: u32,
+    /// Hex SHA-1 of the SubjectPublicKeyInfo; pairs keys with certificates.
+    pub public_key_sha1: String,
+    pub created_at: Millis,
+}
+
+/// An uploaded server certificate chain (leaf first) and the attributes derived from its leaf.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certificate {
+    pub id: String,
+    pub name: String,
+    pub cert_blob: String,
+    pub issued_to: String,
+    pub issuer: String,
+    pub serial_number: String,
+    pub signature_algorithm: String,
+    /// Unix seconds.
+    pub not_before: i64,
+    /// Unix seconds.
+    pub not_after: i64,
+    /// SAN DNS names of the leaf, canonical: the TLS domains this certificate can serve.
+    pub dns_names: Vec<String>,
+    pub public_key_sha1: String,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A TLS configuration: protocol versions and ALPN protocols offered by the domains using it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Configuration {
+    pub id: String,
+    pub name: String,
+    pub default: bool,
+    /// "1.2", "1.3".
+    pub tls_protocols: Vec<String>,
+    /// "http/1.1", "http/2".
+    pub http_protocols: Vec<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// TLS switched on for one domain with one certificate and configuration, optionally requiring
+/// client certificates per a mutual authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activation {
+    pub id: String,
+    /// Canonical domain (lower case, no trailing dot), possibly a `*.` wildcard.
+    pub domain: String,
+    pub certificate_id: String,
+    pub configuration_id: String,
+    pub mutual_authentication_id: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// Every stored resource at one revision: the input of a snapshot build.
+#[derive(Debug, Clone, Default)]
+pub struct State {
+    pub revision: u64,
+    pub mutual_authentications: Vec<MutualAuthentication>,
+    pub private_keys: Vec<PrivateKey>,
+    pub certificates: Vec<Certificate>,
+    pub configurations: Vec<Configuration>,
+    pub activations: Vec<Activation>,
+}
+
+impl State {
+    /// The mutual authentication with this id.
+    pub fn mutual_authentication(&self, id: &str) -> Option<&MutualAuthentication> {
+        self.mutual_authentications.iter().find(|m| m.id == id)
+    }
+
+    /// The certificate with this id.
+    pub fn certificate(&self, id: &str) -> Option<&Certificate> {
+        self.certificates.iter().find(|c| c.id == id)
+    }
+
+    /// The configuration with this id.
+    pub fn configuration(&self, id: &str) -> Option<&Configuration> {
+        self.configurations.iter().find(|c| c.id == id)
+    }
+
+    /// The private key whose public key matches the certificate's.
+    pub fn key_for(&self, cert: &Certificate) -> Option<&PrivateKey> {
+        self.private_keys
+            .iter()
+            .find(|k| k.public_key_sha1 == cert.public_key_sha1)
+    }
+}

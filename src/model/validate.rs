@@ -1,0 +1,77 @@
+//! Validation of plain attributes (names, protocol lists) shared by the API and config import.
+
+/// Longest accepted resource name, in bytes.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// TLS versions a configuration may list.
+pub const TLS_PROTOCOLS: &[&str] = &["1.2", "1.3"];
+/// HTTP protocols a configuration may list.
+pub const HTTP_PROTOCOLS: &[&str] = &["http/1.1", "http/2"];
+
+/// Why an attribute was refused; the text follows the field name in API errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidateError {
+    #[error("is too long ({0} bytes; at most {MAX_NAME_BYTES})")]
+    TooLong(usize),
+    #[error("must not contain control characters")]
+    ControlChar,
+    #[error("must list at least one of {0}")]
+    EmptyList(String),
+    #[error("has an unsupported value {0:?} (expected one of {1})")]
+    Unsupported(String, String),
+}
+
+/// A resource name: at most 255 bytes, no control characters (they end up in logs and pages).
+/// An empty name means "generate one" and is handled by the caller.
+pub fn name(s: &str) -> Result<(), ValidateError> {
+    if s.len() > MAX_NAME_BYTES {
+        return Err(ValidateError::TooLong(s.len()));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(ValidateError::ControlChar);
+    }
+    Ok(())
+}
+
+/// A protocol list against its allowed values; duplicates are removed, order kept.
+pub fn protocol_list(values: &[String], allowed: &[&str]) -> Result<Vec<String>, ValidateError> {
+    let expected = allowed.join(", ");
+    if values.is_empty() {
+        return Err(ValidateError::EmptyList(expected));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        if !allowed.contains(&v.as_str()) {
+            return Err(ValidateError::Unsupported(v.clone(), expected));
+        }
+        if !out.contains(v) {
+            out.push(v.clone());
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(name("My mutual authentication").is_ok());
+        assert!(name(&"x".repeat(255)).is_ok());
+        assert_eq!(name(&"x".repeat(256)), Err(ValidateError::TooLong(256)));
+        assert_eq!(name("a\0b"), Err(ValidateError::ControlChar));
+        assert_eq!(name("a\nb"), Err(ValidateError::ControlChar));
+    }
+
+    #[test]
+    fn protocols() {
+        let v = vec!["1.3".to_string(), "1.3".to_string(), "1.2".to_string()];
+        assert_eq!(
+            protocol_list(&v, TLS_PROTOCOLS).unwrap(),
+            vec!["1.3", "1.2"]
+        );
+        assert!(protocol_list(&[], TLS_PROTOCOLS).is_err());
+        assert!(protocol_list(&["1.1".to_string()], TLS_PROTOCOLS).is_err());
+    }
+}
