@@ -3,7 +3,9 @@
 pub mod admin;
 pub mod app;
 pub mod control;
+pub mod devpki;
 pub mod metrics;
 pub mod model;
 pub mod settings;
+pub mod snapshot;
 pub mod store;

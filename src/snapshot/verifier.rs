@@ -1,0 +1,291 @@
+//! Client-certificate verification for one mutual authentication: the rustls verifier a
+//! `ServerConfig` uses during the handshake, and the verdict computed once it completed.
+
+use std::sync::Arc;
+
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::aws_lc_rs;
+use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::{VerifierBuilderError, WebPkiClientVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
+
+use super::verdict::{verdict_for_error, Verdict};
+
+/// Errors from building a [`ClientAuth`].
+#[derive(Debug, thiserror::Error)]
+pub enum VerifierError {
+    /// The bundle holds no certificate.
+    #[error("the CA bundle is empty")]
+    EmptyBundle,
+    /// A bundle certificate could not be used as a trust anchor.
+    #[error("CA bundle certificate #{index} is not a usable trust anchor: {source}")]
+    BadCa {
+        /// Position of the certificate in the bundle (0-based).
+        index: usize,
+        /// Why rustls rejected it.
+        #[source]
+        source: rustls::Error,
+    },
+    /// rustls refused to build the verifier.
+    #[error("cannot build the client verifier: {0}")]
+    Build(#[from] VerifierBuilderError),
+}
+
+/// Client-certificate policy of one mutual authentication (CA bundle + `enforced`), built once
+/// and shared by every domain that uses it.
+#[derive(Debug, Clone)]
+pub struct ClientAuth {
+    mode: Mode,
+}
+
+#[derive(Debug, Clone)]
+enum Mode {
+    /// rustls' own verifier with client auth mandatory: a handshake completes only with a
+    /// verified chain.
+    Enforced(Arc<dyn ClientCertVerifier>),
+    /// Certificate requested but optional; the chain is judged after the handshake.
+    FailOpen(Arc<FailOpenVerifier>),
+}
+
+impl ClientAuth {
+    /// Builds the policy for a bundle of DER CA certificates.
+    ///
+    /// The trust anchors are exactly the bundle: an empty bundle is an error, never "no
+    /// restriction". Caddy CVE-2026-27586 accepted any publicly issued client certificate when its
+    /// CA file failed to load, because Go then fell back to the system roots; rustls has no such
+    /// fallback and we never add one (no native/webpki roots anywhere in this crate).
+    pub fn new(bundle_der: &[Vec<u8>], enforced: bool) -> Result<ClientAuth, VerifierError> {
+        let roots = Arc::new(root_store(bundle_der)?);
+        let builder = WebPkiClientVerifier::builder_with_provider(
+            roots,
+            Arc::new(aws_lc_rs::default_provider()),
+        );
+        let mode = if enforced {
+            Mode::Enforced(builder.build()?)
+        } else {
+            let inner = builder.allow_unauthenticated().build()?;
+            Mode::FailOpen(Arc::new(FailOpenVerifier { inner }))
+        };
+        Ok(ClientAuth { mode })
+    }
+
+    /// The verifier to install in a `ServerConfig`.
+    pub fn verifier(&self) -> Arc<dyn ClientCertVerifier> {
+        match &self.mode {
+            Mode::Enforced(v) => v.clone(),
+            Mode::FailOpen(v) => v.clone(),
+        }
+    }
+
+    /// Whether an invalid or missing certificate aborts the handshake.
+    pub fn enforced(&self) -> bool {
+        matches!(self.mode, Mode::Enforced(_))
+    }
+
+    /// The verdict for a completed handshake (fresh or resumed), given
+    /// `conn.peer_certificates()`.
+    ///
+    /// Enforced: the handshake could only complete with a verified chain, so presence is
+    /// enough and nothing is re-verified (the enforced path pays nothing for fail-open
+    /// bookkeeping). Fail-open: the chain is verified here, once, against the bundle.
+    pub fn verdict(&self, peer: Option<&[CertificateDer<'_>]>) -> Verdict {
+        let Some((end_entity, intermediates)) = peer.and_then(|certs| certs.split_first()) else {
+            return Verdict::Missing;
+        };
+        match &self.mode {
+            Mode::Enforced(_) => Verdict::Ok,
+            Mode::FailOpen(v) => v.judge(end_entity, intermediates),
+        }
+    }
+}
+
+fn root_store(bundle_der: &[Vec<u8>]) -> Result<RootCertStore, VerifierError> {
+    if bundle_der.is_empty() {
+        return Err(VerifierError::EmptyBundle);
+    }
+    let mut roots = RootCertStore::empty();
+    for (index, der) in bundle_der.iter().enumerate() {
+        roots
+            .add(CertificateDer::from(der.as_slice()))
+            .map_err(|source| VerifierError::BadCa { index, source })?;
+    }
+    Ok(roots)
+}
+
+/// Fail-open verifier: requests a certificate, accepts any chain during the handshake, but
+/// still checks proof of possession.
+///
+/// Why this shape: a rustls verifier is shared by every connection of a `ServerConfig` and gets
+/// no per-connection state, so it cannot record "this connection's chain was expired" for later.
+/// Instead `verify_client_cert` lets every chain through, and [`ClientAuth::verdict`] verifies
+/// the chain exactly once after the handshake, from `peer_certificates()` (which a resumed
+/// session carries too). The CertificateVerify signature is delegated to the real webpki
+/// verifier, so a client that presents someone else's certificate without its key still fails
+/// the handshake: an invalid chain is tolerated, impersonation is not.
+#[derive(Debug)]
+struct FailOpenVerifier {
+    /// webpki verifier over the bundle, built with `allow_unauthenticated()`.
+    inner: Arc<dyn ClientCertVerifier>,
+}
+
+impl FailOpenVerifier {
+    fn judge(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+    ) -> Verdict {
+        match self
+            .inner
+            .verify_client_cert(end_entity, intermediates, UnixTime::now())
+        {
+            Ok(_) => Verdict::Ok,
+            Err(err) => verdict_for_error(&err),
+        }
+    }
+}
+
+impl ClientCertVerifier for FailOpenVerifier {
+    fn client_auth_mandatory(&self) -> bool {
+        false
+    }
+
+    /// The bundle's CA names go into the CertificateRequest so clients pick the right cert.
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    /// Accepts every chain; the verdict is computed after the handshake (see type docs).
+    fn verify_client_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        Ok(ClientCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::devpki::{Ca, Validity};
+
+    fn der(ca: &Ca) -> Vec<Vec<u8>> {
+        vec![ca.cert().cert_der.clone()]
+    }
+
+    fn chain(certs: &[&[u8]]) -> Vec<CertificateDer<'static>> {
+        certs
+            .iter()
+            .map(|c| CertificateDer::from(c.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn empty_bundle_is_rejected() {
+        assert!(matches!(
+            ClientAuth::new(&[], true),
+            Err(VerifierError::EmptyBundle)
+        ));
+        assert!(matches!(
+            ClientAuth::new(&[], false),
+            Err(VerifierError::EmptyBundle)
+        ));
+    }
+
+    #[test]
+    fn garbage_ca_is_rejected_with_its_index() {
+        let ca = Ca::new("ca").unwrap();
+        let bundle = vec![ca.cert().cert_der.clone(), b"not a certificate".to_vec()];
+        let err = ClientAuth::new(&bundle, false).unwrap_err();
+        assert!(matches!(err, VerifierError::BadCa { index: 1, .. }));
+    }
+
+    #[test]
+    fn modes_report_enforced_and_mandatory() {
+        let ca = Ca::new("ca").unwrap();
+        let enforced = ClientAuth::new(&der(&ca), true).unwrap();
+        assert!(enforced.enforced());
+        assert!(enforced.verifier().client_auth_mandatory());
+        let open = ClientAuth::new(&der(&ca), false).unwrap();
+        assert!(!open.enforced());
+        assert!(open.verifier().offer_client_auth());
+        assert!(!open.verifier().client_auth_mandatory());
+        assert_eq!(open.verifier().root_hint_subjects().len(), 1);
+    }
+
+    #[test]
+    fn fail_open_verdicts() {
+        let ca = Ca::new("ca").unwrap();
+        let other = Ca::new("other").unwrap();
+        let auth = ClientAuth::new(&der(&ca), false).unwrap();
+        let verdict = |der: &[u8]| auth.verdict(Some(&chain(&[der])));
+
+        let good = ca.issue_client("good", Validity::Current).unwrap();
+        assert_eq!(verdict(&good.cert_der), Verdict::Ok);
+        let expired = ca.issue_client("old", Validity::Expired).unwrap();
+        assert_eq!(verdict(&expired.cert_der), Verdict::Expired);
+        let future = ca.issue_client("new", Validity::NotYetValid).unwrap();
+        assert_eq!(verdict(&future.cert_der), Verdict::Expired);
+        let stranger = other.issue_client("x", Validity::Current).unwrap();
+        assert_eq!(verdict(&stranger.cert_der), Verdict::UnknownCa);
+        assert_eq!(verdict(b"garbage"), Verdict::Bad);
+        assert_eq!(auth.verdict(None), Verdict::Missing);
+        assert_eq!(auth.verdict(Some(&[])), Verdict::Missing);
+    }
+
+    #[test]
+    fn fail_open_wrong_purpose_is_unknown() {
+        let ca = Ca::new("ca").unwrap();
+        let auth = ClientAuth::new(&der(&ca), false).unwrap();
+        let server = ca.issue_server(&["example.test"], &[]).unwrap();
+        assert_eq!(
+            auth.verdict(Some(&chain(&[&server.cert_der]))),
+            Verdict::Unknown
+        );
+    }
+
+    #[test]
+    fn fail_open_uses_presented_intermediates() {
+        let root = Ca::new("root").unwrap();
+        let inter = root.issue_intermediate("inter").unwrap();
+        let leaf = inter.issue_client("leaf", Validity::Current).unwrap();
+        let auth = ClientAuth::new(&der(&root), false).unwrap();
+        let full = chain(&[&leaf.cert_der, &inter.cert().cert_der]);
+        assert_eq!(auth.verdict(Some(&full)), Verdict::Ok);
+        let leaf_only = chain(&[&leaf.cert_der]);
+        assert_eq!(auth.verdict(Some(&leaf_only)), Verdict::UnknownCa);
+    }
+
+    #[test]
+    fn enforced_verdict_trusts_the_handshake() {
+        let ca = Ca::new("ca").unwrap();
+        let auth = ClientAuth::new(&der(&ca), true).unwrap();
+        // Not re-verified: the handshake already did it (garbage could never get this far).
+        assert_eq!(auth.verdict(Some(&chain(&[b"x"]))), Verdict::Ok);
+        assert_eq!(auth.verdict(None), Verdict::Missing);
+    }
+}
