@@ -1,6 +1,8 @@
-//! The rustls side of a snapshot: per-domain `ServerConfig`s, client-certificate verifiers and
-//! verdicts (the only place in the crate that builds rustls objects).
+//! The immutable data-plane snapshot and the only place in the crate that builds rustls
+//! objects: per-domain `ServerConfig`s, client-certificate verifiers and verdicts, and the
+//! SNI/Host lookup table.
 
+pub mod lookup;
 pub mod server_config;
 pub mod verdict;
 pub mod verifier;

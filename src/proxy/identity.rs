@@ -1,0 +1,232 @@
+//! The client certificate as the proxy describes it to the origin: parsed once per connection
+//! from the peer chain rustls hands over, then shared (behind an `Arc`) by all its requests.
+
+mod dn;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use aws_lc_rs::digest;
+use rustls_pki_types::CertificateDer;
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::GeneralName;
+use x509_parser::prelude::FromDer;
+
+/// What the proxy tells the origin about a client certificate, computed once per connection.
+///
+/// String fields hold what the certificate says; they are escaped only when a header is built
+/// (`subject` and `issuer` are the exception: their RFC 4514 form is already header-safe).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// DER of the leaf certificate.
+    pub leaf_der: Vec<u8>,
+    /// DER of the intermediates the client sent after the leaf (not the leaf).
+    pub chain_der: Vec<Vec<u8>>,
+    /// True when the leaf parsed as X.509. When false, only `leaf_der`, `chain_der` and
+    /// `sha256_hex` are meaningful and every other field is empty or zero.
+    pub parsed: bool,
+    /// RFC 4514 subject DN, e.g. "CN=client,O=Example", printable ASCII only.
+    pub subject: String,
+    /// RFC 4514 issuer DN, printable ASCII only.
+    pub issuer: String,
+    /// Serial number: lower-case hex, no colons, no leading zero bytes ("00" for zero).
+    pub serial_hex: String,
+    /// Lower-case hex SHA-256 of `leaf_der`.
+    pub sha256_hex: String,
+    /// notBefore in unix seconds.
+    pub not_before: i64,
+    /// notAfter in unix seconds.
+    pub not_after: i64,
+    /// dNSName SANs, as encoded in the certificate.
+    pub dns_sans: Vec<String>,
+    /// uniformResourceIdentifier SANs (e.g. SPIFFE ids), as encoded.
+    pub uri_sans: Vec<String>,
+    /// rfc822Name SANs, as encoded.
+    pub email_sans: Vec<String>,
+    /// iPAddress SANs in text form ("10.0.0.1", "2001:db8::1").
+    pub ip_sans: Vec<String>,
+}
+
+impl ClientIdentity {
+    /// From the peer chain as rustls returns it (leaf first). Never panics; a leaf that does not
+    /// parse still yields an identity with the raw DER and fingerprint and empty fields.
+    /// None when the chain is empty (no certificate was presented).
+    pub fn from_chain(chain: &[CertificateDer<'_>]) -> Option<ClientIdentity> {
+        let (leaf, intermediates) = chain.split_first()?;
+        let mut identity = ClientIdentity {
+            leaf_der: leaf.to_vec(),
+            chain_der: intermediates.iter().map(|c| c.to_vec()).collect(),
+            sha256_hex: hex_lower(digest::digest(&digest::SHA256, leaf).as_ref()),
+            ..ClientIdentity::default()
+        };
+        if let Ok((_, cert)) = X509Certificate::from_der(leaf) {
+            identity.fill_from(&cert);
+        }
+        Some(identity)
+    }
+
+    fn fill_from(&mut self, cert: &X509Certificate<'_>) {
+        self.parsed = true;
+        self.subject = dn::rfc4514(cert.subject());
+        self.issuer = dn::rfc4514(cert.issuer());
+        self.serial_hex = serial_hex(cert.raw_serial());
+        self.not_before = cert.validity().not_before.timestamp();
+        self.not_after = cert.validity().not_after.timestamp();
+        // A duplicated or malformed SAN extension is an error here; the identity then simply
+        // carries no SANs (verification, not this code, decides whether the cert is good).
+        if let Ok(Some(san)) = cert.subject_alternative_name() {
+            for name in &san.value.general_names {
+                self.push_san(name);
+            }
+        }
+    }
+
+    fn push_san(&mut self, name: &GeneralName<'_>) {
+        match name {
+            GeneralName::DNSName(s) => self.dns_sans.push((*s).to_owned()),
+            GeneralName::URI(s) => self.uri_sans.push((*s).to_owned()),
+            GeneralName::RFC822Name(s) => self.email_sans.push((*s).to_owned()),
+            GeneralName::IPAddress(bytes) => {
+                if let Some(ip) = ip_text(bytes) {
+                    self.ip_sans.push(ip);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Text form of an iPAddress SAN; None for a length that is not an address (4 or 16 bytes).
+fn ip_text(bytes: &[u8]) -> Option<String> {
+    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
+        return Some(Ipv4Addr::from(v4).to_string());
+    }
+    <[u8; 16]>::try_from(bytes)
+        .ok()
+        .map(|v6| Ipv6Addr::from(v6).to_string())
+}
+
+/// The DER INTEGER content with its sign-padding zero bytes removed.
+fn serial_hex(raw: &[u8]) -> String {
+    let start = raw.iter().position(|&b| b != 0).unwrap_or(raw.len());
+    match raw.get(start..) {
+        Some(rest) if !rest.is_empty() => hex_lower(rest),
+        _ => "00".to_owned(),
+    }
+}
+
+/// Lower-case hex of `bytes`, two digits per byte.
+fn hex_lower(bytes: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair,
+        SanType, SerialNumber,
+    };
+    use std::net::IpAddr;
+    use time::macros::datetime;
+
+    fn ca() -> (CertificateParams, KeyPair) {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Example");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Example CA");
+        (params, KeyPair::generate().unwrap())
+    }
+
+    fn leaf_params() -> CertificateParams {
+        let mut params = CertificateParams::new(vec!["a.example.com".into()]).unwrap();
+        params.distinguished_name = DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "Example");
+        params.distinguished_name.push(DnType::CommonName, "client");
+        params.serial_number = Some(SerialNumber::from(vec![0x8f, 0x01, 0x02]));
+        params.not_before = datetime!(2026-01-02 03:04:05 UTC);
+        params.not_after = datetime!(2027-01-02 03:04:05 UTC);
+        params.subject_alt_names.extend([
+            SanType::URI("spiffe://example.org/client".try_into().unwrap()),
+            SanType::Rfc822Name("a@example.com".try_into().unwrap()),
+            SanType::IpAddress(IpAddr::from([10, 0, 0, 1])),
+            SanType::IpAddress("2001:db8::1".parse().unwrap()),
+        ]);
+        params
+    }
+
+    #[test]
+    fn empty_chain_is_none() {
+        assert_eq!(ClientIdentity::from_chain(&[]), None);
+    }
+
+    #[test]
+    fn parses_leaf_and_keeps_intermediates_apart() {
+        let (root_params, root_key) = ca();
+        let root = Issuer::new(root_params, root_key);
+        let (mut mid_params, mid_key) = ca();
+        mid_params
+            .distinguished_name
+            .push(DnType::CommonName, "Example Intermediate");
+        let mid_cert = mid_params.signed_by(&mid_key, &root).unwrap();
+        let mid = Issuer::new(mid_params, mid_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let leaf = leaf_params().signed_by(&leaf_key, &mid).unwrap();
+
+        let chain = [leaf.der().clone(), mid_cert.der().clone()];
+        let id = ClientIdentity::from_chain(&chain).unwrap();
+        assert!(id.parsed);
+        assert_eq!(id.leaf_der, leaf.der().to_vec());
+        assert_eq!(id.chain_der, vec![mid_cert.der().to_vec()]);
+        assert_eq!(id.subject, "CN=client,O=Example");
+        assert_eq!(id.issuer, "CN=Example Intermediate,O=Example");
+        // DER needs a 0x00 sign byte before 0x8f; the header value must not show it.
+        assert_eq!(id.serial_hex, "8f0102");
+        assert_eq!(id.not_before, 1_767_323_045);
+        assert_eq!(id.not_after, 1_798_859_045);
+        assert_eq!(id.dns_sans, vec!["a.example.com"]);
+        assert_eq!(id.uri_sans, vec!["spiffe://example.org/client"]);
+        assert_eq!(id.email_sans, vec!["a@example.com"]);
+        assert_eq!(id.ip_sans, vec!["10.0.0.1", "2001:db8::1"]);
+        let expected = digest::digest(&digest::SHA256, leaf.der());
+        assert_eq!(id.sha256_hex, hex_lower(expected.as_ref()));
+        assert_eq!(id.sha256_hex.len(), 64);
+    }
+
+    #[test]
+    fn unparseable_leaf_still_has_bytes_and_fingerprint() {
+        let junk = CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x05]);
+        let id = ClientIdentity::from_chain(&[junk]).unwrap();
+        assert!(!id.parsed);
+        assert_eq!(id.leaf_der, vec![0x30, 0x03, 0x02, 0x01, 0x05]);
+        assert_eq!(
+            id.sha256_hex,
+            hex_lower(digest::digest(&digest::SHA256, &id.leaf_der).as_ref())
+        );
+        assert!(id.subject.is_empty() && id.serial_hex.is_empty() && id.dns_sans.is_empty());
+        let empty = ClientIdentity::from_chain(&[CertificateDer::from(Vec::new())]).unwrap();
+        assert!(!empty.parsed);
+    }
+
+    #[test]
+    fn serial_and_hex_helpers() {
+        assert_eq!(serial_hex(&[0x00, 0x8f]), "8f");
+        assert_eq!(serial_hex(&[0x01, 0x00]), "0100");
+        assert_eq!(serial_hex(&[0x00]), "00");
+        assert_eq!(serial_hex(&[]), "00");
+        assert_eq!(hex_lower(&[0x00, 0xab, 0x0f]), "00ab0f");
+        assert_eq!(ip_text(&[1, 2, 3]), None);
+    }
+}
