@@ -1,0 +1,50 @@
+//! PEM and X.509 validation of operator input: CA bundles, private keys, certificate chains,
+//! and the attributes the API derives from them. Pure functions; no rustls, no I/O.
+//!
+//! Policy in brief: PEM is read strictly (every `-----BEGIN` marker must start its line and carry
+//! a label the input accepts, so nothing is silently skipped); a bundle or chain holding any
+//! private key is refused before anything else; chains must run leaf first, each certificate
+//! issued by the next; keys are RSA 2048..=8192 bits or ECDSA P-256/P-384, unencrypted.
+
+mod bundle;
+mod cert;
+mod chain;
+mod domain;
+mod error;
+mod key;
+mod keyder;
+mod pem;
+mod sigalg;
+
+#[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
+mod openssl_tests;
+#[cfg(test)]
+mod pairing_tests;
+#[cfg(test)]
+mod test_support;
+
+pub use bundle::{parse_ca_bundle, CaBundle};
+pub use chain::{parse_certificate_chain, CertInfo};
+pub use domain::{canonical_domain, san_covers};
+pub use error::{DomainProblem, PkiError};
+pub use key::{parse_private_key, KeyInfo};
+
+/// Largest PEM input accepted for a bundle, a chain or a key, in bytes.
+pub const MAX_BUNDLE_BYTES: usize = 1024 * 1024;
+/// Most certificates accepted in one bundle or chain.
+pub const MAX_BUNDLE_CERTS: usize = 1000;
+
+/// Lower-case hex SHA-1 of `data`; the API's `public_key_sha1` over SubjectPublicKeyInfo DER.
+fn sha1_hex(data: &[u8]) -> String {
+    use std::fmt::Write;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, data);
+    digest
+        .as_ref()
+        .iter()
+        .fold(String::with_capacity(40), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
+}
