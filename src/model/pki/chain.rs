@@ -29,7 +29,7 @@ pub struct CertInfo {
     /// notAfter, unix seconds.
     pub not_after: i64,
     /// SAN DNS names of the leaf, canonical (see [`super::canonical_domain`]), deduplicated, in
-    /// order. SAN entries that are not valid domains (e.g. "localhost") are left out.
+    /// order. SAN entries that are not valid domains (e.g. "intranet", IP addresses) are left out.
     pub dns_names: Vec<String>,
     /// Same derivation as [`super::KeyInfo::public_key_sha1`], so a key and its certificate
     /// compare equal.
@@ -153,7 +153,10 @@ mod tests {
         );
         assert_eq!(info.issued_to, "Example Leaf");
         assert_eq!(info.issuer, "Example Root");
-        assert_eq!(info.dns_names, vec!["www.example.com", "*.api.example.com"]);
+        assert_eq!(
+            info.dns_names,
+            vec!["www.example.com", "localhost", "*.api.example.com"]
+        );
         assert_eq!(info.signature_algorithm, "ECDSA-SHA256");
         assert_eq!(info.not_before, NOT_BEFORE.unix_timestamp());
         assert_eq!(info.not_after, NOT_AFTER.unix_timestamp());
@@ -260,7 +263,7 @@ mod tests {
     #[test]
     fn leaf_needs_a_valid_dns_san() {
         let root = ca("Root");
-        for sans in [&[][..], &["localhost"][..], &["10.0.0.1"][..]] {
+        for sans in [&[][..], &["intranet"][..], &["10.0.0.1"][..]] {
             let leaf = leaf(Some("leaf.example.com"), sans, &root);
             assert_eq!(
                 parse_certificate_chain(&leaf.cert.pem()).unwrap_err(),

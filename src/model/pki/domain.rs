@@ -10,6 +10,8 @@ use super::{DomainProblem, PkiError};
 
 /// Longest name in presentation form, without the trailing dot (RFC 1035 section 2.3.4).
 const MAX_NAME: usize = 253;
+/// The single-label name allowed (RFC 6761 §6.3: always loopback).
+const LOCALHOST: &str = "localhost";
 /// Longest label (RFC 1035 section 2.3.4).
 const MAX_LABEL: usize = 63;
 
@@ -37,7 +39,10 @@ fn validate(name: &str) -> Result<String, DomainProblem> {
         check_label(label)?;
         labels += 1;
     }
-    if labels < 2 {
+    // `localhost` and `*.localhost` are the one exception to "two labels": RFC 6761 reserves
+    // the name for loopback, so it can never be a public suffix, and local mTLS testing (the
+    // demo) needs it.
+    if labels < 2 && base != LOCALHOST {
         return Err(DomainProblem::TooFewLabels);
     }
     if base
@@ -136,7 +141,9 @@ mod tests {
         assert_eq!(problem("a b.example.com"), DomainProblem::BadCharacter(' '));
         assert_eq!(problem("-a.example.com"), DomainProblem::HyphenAtEdge);
         assert_eq!(problem("a-.example.com"), DomainProblem::HyphenAtEdge);
-        assert_eq!(problem("localhost"), DomainProblem::TooFewLabels);
+        assert_eq!(problem("intranet"), DomainProblem::TooFewLabels);
+        assert_eq!(canonical_domain("LocalHost.").unwrap(), "localhost");
+        assert_eq!(canonical_domain("*.localhost").unwrap(), "*.localhost");
         assert_eq!(problem("10.0.0.1"), DomainProblem::NumericTld);
     }
 
@@ -161,6 +168,7 @@ mod tests {
         assert_eq!(problem("*"), DomainProblem::MisplacedWildcard);
         assert_eq!(problem("*."), DomainProblem::MisplacedWildcard);
         assert_eq!(problem("*.com"), DomainProblem::TooFewLabels);
+        assert_eq!(problem("*.intranet"), DomainProblem::TooFewLabels);
         assert_eq!(problem("a.*.example.com"), DomainProblem::MisplacedWildcard);
         assert_eq!(problem("f*.example.com"), DomainProblem::MisplacedWildcard);
         assert_eq!(problem("*.*.example.com"), DomainProblem::MisplacedWildcard);

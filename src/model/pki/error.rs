@@ -171,7 +171,7 @@ pub enum DomainProblem {
     )]
     MisplacedWildcard,
     /// Fewer than two labels (besides a wildcard label).
-    #[error("needs at least two labels besides any wildcard, as in example.com or *.example.com")]
+    #[error("needs at least two labels besides any wildcard, as in example.com or *.example.com (localhost is the one exception)")]
     TooFewLabels,
     /// The last label is all digits (an IP address, not a domain).
     #[error("ends in a numeric label; IP addresses are not domains")]
