@@ -27,11 +27,23 @@ def binary_path() -> Path:
     return Path(os.environ.get("MTLS_PROXY_BIN") or DEFAULT_BIN)
 
 
+def free_ports(n: int) -> list[int]:
+    """`n` distinct loopback ports that were free a moment ago (the OS picks them; all are
+    held open until every one is chosen, so they differ)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            socks.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def free_port() -> int:
-    """A loopback port that was free a moment ago (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 class ServerError(RuntimeError):
@@ -46,8 +58,7 @@ class ProxyServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.binary = Path(binary or binary_path())
         self.token = token or ("t-" + secrets.token_hex(16))
-        self.admin_port = free_port()
-        self.proxy_port = free_port()
+        self.admin_port, self.proxy_port = free_ports(2)
         self.store_path = self.workdir / "store.db"
         self.config_path = self.workdir / "mtls-proxy.toml"
         self.proc: subprocess.Popen | None = None
