@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod app;
 pub mod control;
+pub mod demo;
 pub mod devpki;
 pub mod metrics;
 pub mod model;

@@ -1,10 +1,11 @@
-//! The `mtls-proxy` command line: `serve`.
+//! The `mtls-proxy` command line: `serve` and `certs init`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mtls_proxy::admin::token::TokenSource;
+use mtls_proxy::devpki::{self, DevPkiError};
 use mtls_proxy::settings::Settings;
 
 #[derive(Parser)]
@@ -26,6 +27,28 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Development certificates for local mTLS testing.
+    Certs {
+        #[command(subcommand)]
+        command: CertsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CertsCommand {
+    /// Write a dev PKI (server CA and certificate for localhost, client CA, valid, expired and
+    /// unknown-CA client certificates) and a README into DIR.
+    ///
+    /// For local testing only: the keys are unencrypted. Refuses to overwrite an existing set
+    /// unless --force is given.
+    Init {
+        /// Directory to write into (created if missing).
+        #[arg(long, value_name = "DIR", default_value = "certs")]
+        dir: PathBuf,
+        /// Replace an existing set (all files are regenerated).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,6 +62,9 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Serve { config } => serve(config),
+        Command::Certs {
+            command: CertsCommand::Init { dir, force },
+        } => certs_init(&dir, force),
     }
 }
 
@@ -63,6 +89,35 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
         running.shutdown().await?;
         Ok(())
     })
+}
+
+fn certs_init(dir: &Path, force: bool) -> anyhow::Result<()> {
+    let pki = devpki::generate()?;
+    let written = match devpki::write_dir(&pki, dir, force) {
+        Ok(written) => written,
+        // Name the flag, not the library parameter; nothing was written (write_dir checks all
+        // targets before writing any).
+        Err(DevPkiError::Exists(path)) => anyhow::bail!(
+            "{} already exists; nothing was written (pass --force to replace the whole set)",
+            path.display()
+        ),
+        Err(e) => return Err(e.into()),
+    };
+    for path in &written {
+        println!("wrote {}", path.display());
+    }
+    println!("{}", next_steps(dir));
+    Ok(())
+}
+
+fn next_steps(dir: &Path) -> String {
+    let d = dir.display();
+    format!(
+        "\nNext steps:
+  mtls-proxy serve    (with no config, on an empty store: demo domains localhost, mTLS enforced, and open.localhost, fail-open)
+  curl --cacert {d}/server-ca.pem --cert {d}/client.pem --key {d}/client-key.pem https://localhost:8443/
+See {d}/README.md for the other client certificates (expired, unknown CA)."
+    )
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {
