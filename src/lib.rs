@@ -6,6 +6,7 @@ pub mod control;
 pub mod devpki;
 pub mod metrics;
 pub mod model;
+pub mod origin;
 pub mod settings;
 pub mod snapshot;
 pub mod store;
