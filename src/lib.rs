@@ -7,6 +7,7 @@ pub mod demo;
 pub mod devpki;
 pub mod metrics;
 pub mod model;
+pub mod origin;
 pub mod proxy;
 pub mod settings;
 pub mod snapshot;

@@ -1,0 +1,24 @@
+//! The origin side of the data plane: parses origin specs, forwards requests over pooled
+//! http/https clients with connect and response timeouts, answers the built-in `echo` origin,
+//! and turns origin failures into short 502/504 JSON answers.
+
+mod body;
+mod classify;
+mod client;
+mod connector;
+mod echo;
+mod error;
+mod headers;
+mod options;
+mod spec;
+mod tls;
+
+#[cfg(test)]
+mod tests;
+
+pub use body::{full, BoxError, ProxyBody};
+pub use client::OriginClient;
+pub use echo::ECHO_READ_LIMIT;
+pub use error::{error_response, OriginError};
+pub use options::OriginOptions;
+pub use spec::OriginSpec;
