@@ -1,17 +1,24 @@
 //! Wiring: store → control → (snapshot publisher) and the admin listener; start and stop.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::acceptor::{self, AcceptorOptions};
 use crate::admin::{self, token, AdminState, AdminToken};
 use crate::control::{Control, ControlError};
 use crate::metrics::Metrics;
+use crate::origin::{OriginClient, OriginError, OriginOptions, OriginSpec};
+use crate::proxy::serve::handler;
+use crate::proxy::service::ProxyContext;
 use crate::settings::Settings;
+use crate::snapshot::build::{build, BuildInputs};
+use crate::snapshot::entry::Snapshot;
 use crate::store::{Store, StoreError};
 
 /// Why the process could not start.
@@ -29,6 +36,12 @@ pub enum AppError {
     },
     #[error("the stored configuration cannot be served: {0}")]
     Publish(#[from] ControlError),
+    #[error("origin: {0}")]
+    Origin(#[from] OriginError),
+    #[error("invalid origin {0:?}: {1}")]
+    OriginSpec(String, String),
+    #[error("demo import failed: {0}")]
+    Demo(#[from] crate::demo::DemoError),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
     #[error("server task failed: {0}")]
@@ -38,10 +51,15 @@ pub enum AppError {
 /// A running instance: addresses it listens on and the handle to stop it.
 pub struct Running {
     pub admin_addr: SocketAddr,
+    pub proxy_addr: SocketAddr,
+    /// The snapshot the data plane serves.
+    pub snapshots: Arc<ArcSwap<Snapshot>>,
     pub control: Arc<Control>,
     pub token_source: token::TokenSource,
+    /// What the demo import created, when it ran.
+    pub demo: Option<crate::demo::DemoSummary>,
     shutdown: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<std::io::Result<()>>>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Running {
@@ -49,9 +67,7 @@ impl Running {
     pub async fn shutdown(self) -> Result<(), AppError> {
         let _ = self.shutdown.send(true);
         for t in self.tasks {
-            t.await
-                .map_err(|e| AppError::Task(e.to_string()))?
-                .map_err(|e| AppError::Task(e.to_string()))?;
+            t.await.map_err(|e| AppError::Task(e.to_string()))?;
         }
         Ok(())
     }
@@ -63,64 +79,162 @@ async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, AppEr
         .map_err(|source| AppError::Listen { what, addr, source })
 }
 
-/// Open the store, publish the stored configuration, and start the listeners.
+/// Open the store, publish the stored configuration, and start both listeners.
 pub async fn start(settings: Settings) -> Result<Running, AppError> {
     let store = Arc::new(Store::open(&settings.store.path)?);
+    let (token, token_source) = resolve_token(&settings)?;
+    let metrics = Arc::new(Metrics::new()?);
+    let snapshots = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
+    let inputs = Arc::new(build_inputs(&settings)?);
+    let prepare = publisher(snapshots.clone(), inputs, metrics.clone());
+    let control = Arc::new(Control::new(store, prepare));
+    control.publish_current()?;
+    let demo = match settings.demo {
+        true => crate::demo::import_if_empty(&control, &demo_certs_dir(&settings))?,
+        false => None,
+    };
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let admin_listener = bind("admin", settings.admin.listen).await?;
+    let admin_addr = local_addr("admin", &admin_listener, settings.admin.listen)?;
+    let proxy_listener = bind("proxy", settings.proxy.listen).await?;
+    let proxy_addr = local_addr("proxy", &proxy_listener, settings.proxy.listen)?;
+    let state = AdminState {
+        control: control.clone(),
+        token: AdminToken::new(&token),
+        metrics,
+        ready: Arc::new(AtomicBool::new(true)),
+        listen_addr: admin_addr,
+    };
+    let admin_task = spawn_admin(admin_listener, admin::router(state), shutdown_rx.clone());
+    let proxy_task = spawn_proxy(&settings, proxy_listener, snapshots.clone(), shutdown_rx)?;
+    Ok(Running {
+        admin_addr,
+        proxy_addr,
+        snapshots,
+        control,
+        token_source,
+        demo,
+        shutdown,
+        tasks: vec![admin_task, proxy_task],
+    })
+}
+
+/// The repo's committed `certs/` when run from a checkout, else a set generated beside the store.
+fn demo_certs_dir(settings: &Settings) -> std::path::PathBuf {
+    let repo = std::path::Path::new("certs");
+    if repo.join("server.pem").is_file() {
+        return repo.to_path_buf();
+    }
     let store_dir = settings
         .store
         .path
         .parent()
         .map(|p| p.to_path_buf())
         .unwrap_or_default();
-    let (token, token_source) = token::resolve(
+    store_dir.join("demo-certs")
+}
+
+fn resolve_token(settings: &Settings) -> Result<(String, token::TokenSource), AppError> {
+    let store_dir = settings
+        .store
+        .path
+        .parent()
+        .map(|p| p.to_path_buf())
+        .unwrap_or_default();
+    let env = std::env::var(token::TOKEN_ENV).ok();
+    Ok(token::resolve(
         settings.admin.token.as_deref(),
-        std::env::var(token::TOKEN_ENV).ok(),
+        env,
         &store_dir,
-    )?;
-    let metrics = Arc::new(Metrics::new()?);
-    let control = Arc::new(Control::new(store, publisher(metrics.clone())));
-    control.publish_current()?;
-    let ready = Arc::new(AtomicBool::new(true));
-    let (shutdown, shutdown_rx) = watch::channel(false);
-    let admin_listener = bind("admin", settings.admin.listen).await?;
-    let admin_addr = admin_listener
-        .local_addr()
-        .map_err(|source| AppError::Listen {
-            what: "admin",
-            addr: settings.admin.listen,
-            source,
-        })?;
-    let state = AdminState {
-        control: control.clone(),
-        token: AdminToken::new(&token),
-        metrics,
-        ready: ready.clone(),
-        listen_addr: admin_addr,
-    };
-    let app = admin::router(state);
-    let mut rx = shutdown_rx.clone();
-    let admin_task = tokio::spawn(async move {
-        axum::serve(admin_listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|v| *v).await;
-            })
-            .await
-    });
-    ready.store(true, Ordering::Release);
-    Ok(Running {
-        admin_addr,
-        control,
-        token_source,
-        shutdown,
-        tasks: vec![admin_task],
+    )?)
+}
+
+fn local_addr(
+    what: &'static str,
+    l: &TcpListener,
+    addr: SocketAddr,
+) -> Result<SocketAddr, AppError> {
+    l.local_addr()
+        .map_err(|source| AppError::Listen { what, addr, source })
+}
+
+fn parse_origin(s: &str) -> Result<OriginSpec, AppError> {
+    s.parse()
+        .map_err(|e: OriginError| AppError::OriginSpec(s.to_string(), e.to_string()))
+}
+
+/// The static inputs of every snapshot build, from the settings.
+fn build_inputs(settings: &Settings) -> Result<BuildInputs, AppError> {
+    let mut routes = Vec::new();
+    for r in &settings.routes {
+        routes.push((r.domain.clone(), parse_origin(&r.origin)?));
+    }
+    Ok(BuildInputs {
+        routes,
+        default_origin: parse_origin(&settings.proxy.default_origin)?,
+        default_domain: settings.proxy.default_domain.clone(),
     })
 }
 
-/// The snapshot publisher handed to control. For now it records the revision it publishes.
-fn publisher(metrics: Arc<Metrics>) -> Box<crate::control::Prepare> {
+fn spawn_admin(
+    listener: TcpListener,
+    app: axum::Router,
+    mut rx: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|v| *v).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "admin listener failed");
+        }
+    })
+}
+
+fn spawn_proxy(
+    settings: &Settings,
+    listener: TcpListener,
+    snapshots: Arc<ArcSwap<Snapshot>>,
+    rx: watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, AppError> {
+    let p = &settings.proxy;
+    let origin_opts = OriginOptions {
+        connect_timeout: p.origin_connect_timeout,
+        response_timeout: p.origin_response_timeout,
+        ca_file: p.origin_ca_file.clone(),
+        ..OriginOptions::default()
+    };
+    let ctx = Arc::new(ProxyContext {
+        origins: OriginClient::new(&origin_opts)?,
+        preserve_host: p.preserve_host,
+        xfcc: p.xfcc,
+    });
+    let opts = AcceptorOptions {
+        handshake_timeout: p.handshake_timeout,
+        max_connections: p.max_connections,
+    };
+    let handler = handler(ctx, p.shutdown_timeout);
+    Ok(tokio::spawn(acceptor::run(
+        listener, snapshots, opts, handler, rx,
+    )))
+}
+
+/// The snapshot publisher handed to control: builds a snapshot from a state (the dry run)
+/// and, once the change is committed, swaps it in for the next handshake.
+fn publisher(
+    snapshots: Arc<ArcSwap<Snapshot>>,
+    inputs: Arc<BuildInputs>,
+    metrics: Arc<Metrics>,
+) -> Box<crate::control::Prepare> {
     Box::new(move |state| {
-        let metrics = metrics.clone();
+        let snapshot = Arc::new(build(state, &inputs).map_err(|e| e.to_string())?);
+        let (snapshots, metrics) = (snapshots.clone(), metrics.clone());
         let revision = i64::try_from(state.revision).unwrap_or(i64::MAX);
-        Ok(Box::new(move || metrics.config_revision.set(revision)))
+        Ok(Box::new(move || {
+            snapshots.store(snapshot);
+            metrics.config_revision.set(revision);
+        }))
     })
 }

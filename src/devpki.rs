@@ -231,7 +231,7 @@ fn window(from_days: i64, to_days: i64) -> Result<(OffsetDateTime, OffsetDateTim
 pub struct DevPki {
     /// CA that signs the server certificate (clients trust it with `--cacert`).
     pub server_ca: Ca,
-    /// Server certificate for localhost, *.localhost, 127.0.0.1 and ::1.
+    /// Server certificate for localhost, open.localhost, *.localhost, 127.0.0.1 and ::1.
     pub server: Issued,
     /// CA whose certificate is the mutual-authentication bundle.
     pub client_ca: Ca,
@@ -252,7 +252,7 @@ pub fn generate() -> Result<DevPki, DevPkiError> {
         IpAddr::from([127, 0, 0, 1]),
         IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1]),
     ];
-    let server = server_ca.issue_server(&["localhost", "*.localhost"], &ips)?;
+    let server = server_ca.issue_server(&["localhost", "open.localhost", "*.localhost"], &ips)?;
     let client_ca = Ca::new("mtls-proxy dev client CA")?;
     let client = client_ca.issue_client("dev-client", Validity::Current)?;
     let client_expired = client_ca.issue_client("dev-client-expired", Validity::Expired)?;
@@ -362,7 +362,7 @@ overwrite); never edit these files by hand.
 | file | what it is |
 |---|---|
 | `server-ca.pem` | CA that signed the server certificate. Clients trust it (`curl --cacert`). |
-| `server.pem`, `server-key.pem` | Server certificate and key for `localhost`, `*.localhost`, `127.0.0.1`, `::1`. |
+| `server.pem`, `server-key.pem` | Server certificate and key for `localhost`, `open.localhost`, `*.localhost`, `127.0.0.1`, `::1` (`open.localhost` is listed by name because curl/OpenSSL refuse a wildcard directly under a single-label name). |
 | `client-ca.pem` | Client CA. Use it as the CA bundle of a mutual authentication. |
 | `client.pem`, `client-key.pem` | Valid client certificate (CN `dev-client`) from `client-ca.pem`. |
 | `client-expired.pem`, `client-expired-key.pem` | Expired client certificate from `client-ca.pem`. |
@@ -373,7 +373,12 @@ Files ending in `-key.pem` are private keys (mode 0600).
 
 ## Trying it with curl
 
-A domain whose mutual authentication uses `client-ca.pem`:
+`mtls-proxy serve` without a config, on an empty store, imports these as a demo: `localhost`
+requires a client certificate from `client-ca.pem` (enforced), `open.localhost` asks for one but
+lets every client through with a verdict (fail-open). Both answer with the built-in `echo`
+origin, which shows the headers the origin receives.
+
+Enforced (`localhost`):
 
 ```sh
 # valid client certificate: verdict ok
@@ -388,6 +393,19 @@ curl --cacert server-ca.pem --cert client-expired.pem --key client-expired-key.p
 # certificate from a CA outside the bundle: fails when enforced, verdict "unknown_ca" otherwise
 curl --cacert server-ca.pem --cert client-other-ca.pem --key client-other-ca-key.pem https://localhost:8443/
 ```
+
+Fail-open (`open.localhost`; the request goes through, see `client-cert-verdict` in the answer):
+
+```sh
+curl --cacert server-ca.pem https://open.localhost:8443/                        # "missing"
+curl --cacert server-ca.pem --cert client-expired.pem --key client-expired-key.pem \
+  https://open.localhost:8443/                                                  # "expired"
+curl --cacert server-ca.pem --cert client-other-ca.pem --key client-other-ca-key.pem \
+  https://open.localhost:8443/                                                  # "unknown_ca"
+```
+
+(If `open.localhost` does not resolve on your system, add
+`--resolve open.localhost:8443:127.0.0.1`.)
 
 With openssl:
 
@@ -420,6 +438,7 @@ mod tests {
         let names = &san.general_names;
         assert!(names.contains(&GeneralName::DNSName("localhost")));
         assert!(names.contains(&GeneralName::DNSName("*.localhost")));
+        assert!(names.contains(&GeneralName::DNSName("open.localhost")));
         assert!(names.contains(&GeneralName::IPAddress(&[127, 0, 0, 1])));
         let v6_loopback = std::net::Ipv6Addr::LOCALHOST.octets();
         assert!(names.contains(&GeneralName::IPAddress(&v6_loopback)));

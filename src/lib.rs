@@ -1,5 +1,6 @@
 //! mtls-proxy: an mTLS-terminating reverse proxy driven by a Fastly-compatible TLS resource API.
 
+pub mod acceptor;
 pub mod admin;
 pub mod app;
 pub mod control;

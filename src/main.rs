@@ -71,11 +71,19 @@ fn main() -> anyhow::Result<()> {
 fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
     let settings = match &config {
         Some(path) => Settings::load(path)?,
-        None => Settings::default(),
+        // Without a config: built-in defaults, and the demo imported into an empty store.
+        None => Settings {
+            demo: true,
+            ..Settings::default()
+        },
     };
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let running = mtls_proxy::app::start(settings).await?;
+        if let Some(summary) = &running.demo {
+            tracing::info!("{summary}");
+        }
+        tracing::info!(proxy = %running.proxy_addr, "proxy listening");
         tracing::info!(admin = %running.admin_addr, "admin API listening");
         match &running.token_source {
             TokenSource::Config => tracing::info!("admin token: from the config file"),

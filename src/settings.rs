@@ -1,8 +1,11 @@
 //! Static settings: the TOML config file and its built-in defaults. Unknown keys are errors
 //! that name the key, so a typo never silently changes behaviour.
 
+pub mod duration;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -29,6 +32,9 @@ pub struct Settings {
     pub store: StoreSettings,
     pub proxy: ProxySettings,
     pub routes: Vec<Route>,
+    /// Import the demo configuration into an empty store (set when serving without a config).
+    #[serde(skip)]
+    pub demo: bool,
 }
 
 /// `[admin]`: the API, `/metrics` and health listener.
@@ -73,6 +79,28 @@ pub struct ProxySettings {
     pub listen: SocketAddr,
     /// Origin for domains without a route: `echo`, `http://host:port` or `https://host:port`.
     pub default_origin: String,
+    /// Activated domain whose certificate answers handshakes without SNI or with an unknown
+    /// SNI (never with client authentication). None: such handshakes get `unrecognized_name`.
+    pub default_domain: Option<String>,
+    /// One deadline for reading the ClientHello and completing the handshake.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub handshake_timeout: Duration,
+    /// Concurrent client connections; further connections wait in the listen backlog.
+    pub max_connections: usize,
+    /// On SIGINT/SIGTERM, how long in-flight requests may take before connections are cut.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub shutdown_timeout: Duration,
+    /// Forward the client's Host to the origin (true) or the origin's authority (false).
+    pub preserve_host: bool,
+    /// Add Envoy's `x-forwarded-client-cert` for verified client certificates.
+    pub xfcc: bool,
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub origin_connect_timeout: Duration,
+    /// Time from sending a request to an origin until its response headers arrive.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub origin_response_timeout: Duration,
+    /// PEM CA file trusted for `https://` origins instead of the system roots.
+    pub origin_ca_file: Option<PathBuf>,
 }
 
 impl Default for ProxySettings {
@@ -80,6 +108,15 @@ impl Default for ProxySettings {
         ProxySettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             default_origin: "echo".to_string(),
+            default_domain: None,
+            handshake_timeout: Duration::from_secs(10),
+            max_connections: 10_000,
+            shutdown_timeout: Duration::from_secs(30),
+            preserve_host: true,
+            xfcc: false,
+            origin_connect_timeout: Duration::from_secs(5),
+            origin_response_timeout: Duration::from_secs(30),
+            origin_ca_file: None,
         }
     }
 }
@@ -120,6 +157,19 @@ impl Settings {
                 .map_err(|e| (format!("routes[{i}].domain"), e.to_string()))?;
             check_origin(&r.origin).map_err(|p| (format!("routes[{i}].origin"), p))?;
         }
+        if let Some(d) = &self.proxy.default_domain {
+            crate::model::pki::canonical_domain(d)
+                .map_err(|e| ("proxy.default_domain".to_string(), e.to_string()))?;
+        }
+        if self.proxy.max_connections == 0 {
+            return Err(("proxy.max_connections".into(), "must be at least 1".into()));
+        }
+        if self.proxy.handshake_timeout.is_zero() {
+            return Err((
+                "proxy.handshake_timeout".into(),
+                "must be more than 0".into(),
+            ));
+        }
         if self.store.path.as_os_str().is_empty() {
             return Err(("store.path".into(), "can't be blank".into()));
         }
@@ -127,24 +177,12 @@ impl Settings {
     }
 }
 
-/// An origin is `echo` or an `http://` / `https://` URL with a host and no path.
-pub fn check_origin(origin: &str) -> Result<(), String> {
-    if origin == "echo" {
-        return Ok(());
-    }
-    let rest = origin
-        .strip_prefix("http://")
-        .or_else(|| origin.strip_prefix("https://"))
-        .ok_or_else(|| {
-            format!("{origin:?} must be \"echo\", http://host:port or https://host:port")
-        })?;
-    let authority = rest.strip_suffix('/').unwrap_or(rest);
-    if authority.is_empty() || authority.contains(['/', '?', '#', '@', ' ']) {
-        return Err(format!(
-            "{origin:?} must be scheme://host[:port] without a path"
-        ));
-    }
-    Ok(())
+/// An origin as `origin::OriginSpec` parses it (one parser for config and runtime).
+fn check_origin(origin: &str) -> Result<(), String> {
+    origin
+        .parse::<crate::origin::OriginSpec>()
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -184,6 +222,18 @@ mod tests {
         .unwrap();
         assert_eq!(s.routes.len(), 1);
         assert_eq!(s.admin.token.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn shipped_example_config_parses_to_the_defaults() {
+        let s = parse(include_str!("../config/mtls-proxy.toml")).unwrap();
+        let d = Settings::default();
+        assert_eq!(s.admin.listen, d.admin.listen);
+        assert_eq!(s.proxy.listen, d.proxy.listen);
+        assert_eq!(s.proxy.handshake_timeout, d.proxy.handshake_timeout);
+        assert_eq!(s.proxy.max_connections, d.proxy.max_connections);
+        assert_eq!(s.store.path, d.store.path);
+        assert!(s.routes.is_empty());
     }
 
     #[test]

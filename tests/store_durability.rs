@@ -18,10 +18,17 @@ async fn restart_keeps_every_resource_and_id() {
     let act_id = act["data"]["id"].as_str().unwrap().to_string();
     let ma = flows::mutual_authentication(&h, false).await;
     assert_eq!(flows::attach(&h, &act_id, Some(&ma)).await.status, 200);
-    let before: Vec<_> = ["mutual_authentications", "private_keys", "certificates", "activations", "domains", "configurations"]
-        .iter()
-        .map(|p| format!("/tls/{p}"))
-        .collect();
+    let before: Vec<_> = [
+        "mutual_authentications",
+        "private_keys",
+        "certificates",
+        "activations",
+        "domains",
+        "configurations",
+    ]
+    .iter()
+    .map(|p| format!("/tls/{p}"))
+    .collect();
     let mut docs = Vec::new();
     for p in &before {
         docs.push(h.get(p).await.json()["data"].clone());
@@ -33,7 +40,10 @@ async fn restart_keeps_every_resource_and_id() {
 }
 
 fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 fn spawn(config: &std::path::Path) -> Child {
@@ -49,7 +59,10 @@ fn spawn(config: &std::path::Path) -> Child {
 async fn wait_ready(addr: SocketAddr) {
     for _ in 0..200 {
         if tokio::net::TcpStream::connect(addr).await.is_ok()
-            && http::request(addr, "GET", "/ready", None, None).await.status == 200
+            && http::request(addr, "GET", "/ready", None, None)
+                .await
+                .status
+                == 200
         {
             return;
         }
@@ -60,12 +73,16 @@ async fn wait_ready(addr: SocketAddr) {
 
 fn try_request(addr: SocketAddr, body: String) -> Option<(u16, String)> {
     // A blocking client in a thread: the server may die mid-request, which must not panic here.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
     rt.block_on(async move {
         let fut = async {
             use http_body_util::{BodyExt, Full};
             use hyper_util::client::legacy::Client;
-            let client = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http::<Full<hyper::body::Bytes>>();
+            let client = Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<Full<hyper::body::Bytes>>();
             let req = ::http::Request::post(format!("http://{addr}/tls/mutual_authentications"))
                 .header("fastly-key", TOKEN)
                 .body(Full::new(body.into()))
@@ -76,7 +93,10 @@ fn try_request(addr: SocketAddr, body: String) -> Option<(u16, String)> {
             let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
             Some((status, v["data"]["id"].as_str().unwrap_or("").to_string()))
         };
-        tokio::time::timeout(Duration::from_secs(5), fut).await.ok().flatten()
+        tokio::time::timeout(Duration::from_secs(5), fut)
+            .await
+            .ok()
+            .flatten()
     })
 }
 
@@ -100,7 +120,9 @@ async fn acknowledged_writes_survive_kill_9() {
     for round in 0..3 {
         let mut child = spawn(&config);
         wait_ready(admin).await;
-        let body = json!({"data": {"attributes": {"cert_bundle": bundle, "name": format!("r{round}")}}}).to_string();
+        let body =
+            json!({"data": {"attributes": {"cert_bundle": bundle, "name": format!("r{round}")}}})
+                .to_string();
         // Writers run in threads; the process is killed while they are mid-burst.
         let writers: Vec<_> = (0..4)
             .map(|_| {
@@ -125,16 +147,39 @@ async fn acknowledged_writes_survive_kill_9() {
             acknowledged.extend(w.join().unwrap());
         }
     }
-    assert!(acknowledged.len() > 10, "the burst made too few writes to prove anything");
+    assert!(
+        acknowledged.len() > 10,
+        "the burst made too few writes to prove anything"
+    );
     let mut child = spawn(&config);
     wait_ready(admin).await;
-    let stored = http::request(admin, "GET", "/tls/mutual_authentications?page[size]=100", Some(TOKEN), None).await.json();
+    let stored = http::request(
+        admin,
+        "GET",
+        "/tls/mutual_authentications?page[size]=100",
+        Some(TOKEN),
+        None,
+    )
+    .await
+    .json();
     let total = stored["meta"]["record_count"].as_u64().unwrap() as usize;
-    assert!(total >= acknowledged.len(), "{total} stored < {} acknowledged", acknowledged.len());
+    assert!(
+        total >= acknowledged.len(),
+        "{total} stored < {} acknowledged",
+        acknowledged.len()
+    );
     let mut found = std::collections::HashSet::new();
     let pages = total.div_ceil(100);
     for page in 1..=pages {
-        let doc = http::request(admin, "GET", &format!("/tls/mutual_authentications?page[size]=100&page[number]={page}"), Some(TOKEN), None).await.json();
+        let doc = http::request(
+            admin,
+            "GET",
+            &format!("/tls/mutual_authentications?page[size]=100&page[number]={page}"),
+            Some(TOKEN),
+            None,
+        )
+        .await
+        .json();
         for d in doc["data"].as_array().unwrap() {
             found.insert(d["id"].as_str().unwrap().to_string());
         }
@@ -145,6 +190,8 @@ async fn acknowledged_writes_survive_kill_9() {
     child.kill().unwrap();
     child.wait().unwrap();
     let conn = rusqlite::Connection::open(&store).unwrap();
-    let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(check, "ok");
 }

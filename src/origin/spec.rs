@@ -35,6 +35,13 @@ impl fmt::Display for OriginSpec {
     }
 }
 
+/// The built-in echo origin: what `[proxy] default_origin` defaults to.
+impl Default for OriginSpec {
+    fn default() -> Self {
+        OriginSpec::Echo
+    }
+}
+
 impl FromStr for OriginSpec {
     type Err = OriginError;
 

@@ -1,4 +1,8 @@
 //! The request path after the handshake: the client identity and the headers sent to the origin.
 
+pub mod authority;
 pub mod cert_headers;
+pub mod forwarding;
 pub mod identity;
+pub mod serve;
+pub mod service;

@@ -2,6 +2,8 @@
 //! objects: per-domain `ServerConfig`s, client-certificate verifiers and verdicts, and the
 //! SNI/Host lookup table.
 
+pub mod build;
+pub mod entry;
 pub mod lookup;
 pub mod server_config;
 pub mod verdict;

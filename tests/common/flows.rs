@@ -8,7 +8,10 @@ use super::{pki, Harness};
 pub async fn key_and_cert(h: &Harness, names: &[&str]) -> String {
     let issued = pki::server(names);
     let r = h
-        .post("/tls/private_keys", json!({"data": {"type": "", "attributes": {"key": issued.key_pem, "name": "k"}}}))
+        .post(
+            "/tls/private_keys",
+            json!({"data": {"type": "", "attributes": {"key": issued.key_pem, "name": "k"}}}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let r = h
@@ -46,5 +49,6 @@ pub async fn attach(h: &Harness, activation_id: &str, ma: Option<&str>) -> super
     let body = json!({"data": {"type": "tls_activation", "id": activation_id, "relationships": {
         "mutual_authentication": {"data": member}, "tls_certificate": {"data": null}}},
         "included": [{"type": "mutual_authentication", "attributes": {"created_at": null, "enforced": false, "name": ""}}]});
-    h.patch(&format!("/tls/activations/{activation_id}"), body).await
+    h.patch(&format!("/tls/activations/{activation_id}"), body)
+        .await
 }

@@ -20,18 +20,26 @@ impl Reply {
     /// The body as JSON (panics in tests when it is not).
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!("body is not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body))
+            panic!(
+                "body is not JSON ({e}): {:?}",
+                String::from_utf8_lossy(&self.body)
+            )
         })
     }
 
     /// The content type header.
     pub fn content_type(&self) -> Option<&str> {
-        self.headers.get("content-type").and_then(|v| v.to_str().ok())
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
     }
 
     /// The first error detail.
     pub fn detail(&self) -> String {
-        self.json()["errors"][0]["detail"].as_str().unwrap_or("").to_string()
+        self.json()["errors"][0]["detail"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 }
 
@@ -60,6 +68,16 @@ pub async fn request(
     let resp = client.request(req).await.expect("request sent");
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
-    Reply { status, headers, body }
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }

@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
-pub mod http;
 pub mod flows;
+pub mod http;
 pub mod pki;
 
 use std::net::SocketAddr;
@@ -72,7 +72,14 @@ impl Harness {
 
     /// An authenticated admin request.
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Reply {
-        http::request(self.admin, method, path, Some(TOKEN), body.map(|b| b.to_string())).await
+        http::request(
+            self.admin,
+            method,
+            path,
+            Some(TOKEN),
+            body.map(|b| b.to_string()),
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> Reply {
@@ -92,7 +99,13 @@ impl Harness {
     }
 
     /// A raw request: any token (or none) and any body bytes.
-    pub async fn raw(&self, method: &str, path: &str, token: Option<&str>, body: Option<String>) -> Reply {
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<String>,
+    ) -> Reply {
         http::request(self.admin, method, path, token, body).await
     }
 }

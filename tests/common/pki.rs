@@ -9,5 +9,8 @@ pub fn bundle(cn: &str) -> String {
 
 /// A server certificate (and its key) for `names`, issued by a fresh CA.
 pub fn server(names: &[&str]) -> Issued {
-    Ca::new("Test server CA").unwrap().issue_server(names, &[]).unwrap()
+    Ca::new("Test server CA")
+        .unwrap()
+        .issue_server(names, &[])
+        .unwrap()
 }

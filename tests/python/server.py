@@ -95,6 +95,7 @@ class ProxyServer:
         with open(log, "wb") as out:
             env = dict(os.environ)
             env.setdefault("RUST_BACKTRACE", "1")
+            env.setdefault("NO_COLOR", "1")  # plain log lines in the pytest report
             self.proc = subprocess.Popen(
                 [str(self.binary), "serve", "--config", str(self.config_path)],
                 stdin=subprocess.DEVNULL,

@@ -165,7 +165,8 @@ def test_cli_private_keys_certificates_domains(cli, server, pki, tmp_path):
     assert "cli ec key" in out
     cli.run(
         "tls-custom", "private-key", "create", "--name", "cli rsa key",
-        "--key", pki.rsa_leaf.key_pkcs8, via_env=True,
+        # `--key=…` form: kingpin takes a separate value starting with "-" for a flag.
+        f"--key={pki.rsa_leaf.key_pkcs8}", via_env=True,
     )
     keys = cli.json("tls-custom", "private-key", "list")
     assert len(keys) == 2
@@ -206,7 +207,7 @@ def test_cli_private_keys_certificates_domains(cli, server, pki, tmp_path):
     filtered = cli.json("tls-custom", "certificate", "list", "--filter-domain", "www.example.com")
     assert [field(c, "ID") for c in filtered] == [cert_id]
     assert cli.json("tls-custom", "certificate", "list", "--filter-domain", "nothing.example.org") == []
-    paged = cli.json("tls-custom", "certificate", "list", "--page", "1", "--per-page", "1", "--sort", "-created_at")
+    paged = cli.json("tls-custom", "certificate", "list", "--page", "1", "--per-page", "1", "--sort=-created_at")
     assert [field(c, "ID") for c in paged] == [cert_id]
 
     # The key is now in use.
@@ -219,13 +220,25 @@ def test_cli_private_keys_certificates_domains(cli, server, pki, tmp_path):
     domains = cli.json("tls-custom", "domain", "list", "--filter-cert", cert_id, via_env=True)
     assert sorted(field(d, "ID") for d in domains) == ["*.example.com", "www.example.com"]
 
-    # certificate update (rename) and delete, private-key delete.
-    cli.run("tls-custom", "certificate", "update", "--id", cert_id, "--name", "renamed by cli")
-    assert as_dict(apis.certs.get_tls_cert(cert_id))["data"]["attributes"]["name"] == "renamed by cli"
+    # certificate update: the CLI insists on a blob; replace the certificate (same SANs, other
+    # key, uploaded first) and rename it in one PATCH.
+    apis.create_key(pki.ec_leaf2.key_pkcs8, name="replacement key")
+    cli.run(
+        "tls-custom", "certificate", "update", "--id", cert_id, "--name", "renamed by cli",
+        "--cert-path", write(tmp_path, "ec2.crt", pki.ec_leaf2.cert_pem),
+    )
+    attrs = as_dict(apis.certs.get_tls_cert(cert_id))["data"]["attributes"]
+    assert attrs["name"] == "renamed by cli"
+    assert attrs["serial_number"] == str(pki.ec_leaf2.cert.serial_number)
+    desc = cli.json("tls-custom", "certificate", "describe", "--id", cert_id)
+    assert field(desc, "SerialNumber") == str(pki.ec_leaf2.cert.serial_number)
+
+    # certificate delete, private-key delete.
     cli.run("tls-custom", "certificate", "delete", "--id", cert_id)
     assert cli.json("tls-custom", "certificate", "list") == []
     cli.run("tls-custom", "private-key", "delete", "--id", field(rsa_key, "ID"))
-    assert [field(k, "Name") for k in cli.json("tls-custom", "private-key", "list")] == ["cli ec key"]
+    names = sorted(field(k, "Name") for k in cli.json("tls-custom", "private-key", "list"))
+    assert names == ["cli ec key", "replacement key"]
 
 
 def test_cli_tls_config(cli, server):

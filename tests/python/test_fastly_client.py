@@ -13,7 +13,7 @@ import re
 
 import pytest
 import urllib3
-from fastly.exceptions import NotFoundException, UnauthorizedException
+from fastly.exceptions import ApiException, NotFoundException, UnauthorizedException
 
 import pki as pki_mod
 from client import (
@@ -180,6 +180,22 @@ def test_ma_list_pagination(apis, pki):
     everything = as_dict(apis.ma.list_mutual_authentications())
     assert sorted(m["id"] for m in everything["data"]) == sorted(created)
     assert everything["meta"]["total_pages"] == 1
+
+
+@pytest.mark.parametrize("number", [0, -1, 10**12])
+def test_odd_page_numbers_do_not_break_the_server(apis, pki, number):
+    apis.create_ma(pki.bundle(pki.client_ca))
+    try:
+        doc = as_dict(apis.ma.list_mutual_authentications(page_number=number, page_size=1))
+    except ApiException as e:
+        # A 400 is a fine answer to a nonsensical page number; a 404 or a 5xx is not.
+        assert e.status == 400, (e.status, e.body)
+        error_text(e)
+    else:
+        assert 1 <= doc["meta"]["per_page"] <= 100
+        assert doc["meta"]["record_count"] == 1
+    # Still serving.
+    assert as_dict(apis.ma.list_mutual_authentications())["meta"]["record_count"] == 1
 
 
 def test_ma_get_unknown_is_404(apis):
@@ -544,6 +560,78 @@ def test_activation_list_filters_and_explicit_config(apis, pki):
     assert as_dict(apis.acts.list_tls_activations())["meta"]["per_page"] == 20
 
 
+def test_activation_certificate_swap_keeps_mtls(apis, pki):
+    apis.create_key(pki.ec_leaf.key_pkcs8)
+    apis.create_key(pki.ec_leaf2.key_pkcs8)
+    apis.create_key(pki.rsa_leaf.key_pkcs8)
+    cert1 = apis.create_cert(pki.ec_leaf.cert_pem)["id"]
+    cert2 = apis.create_cert(pki.ec_leaf2.cert_pem)["id"]
+    other = apis.create_cert(pki.rsa_leaf.cert_pem)["id"]  # rsa.example.net only
+    act = apis.create_activation(cert1, "www.example.com")
+    act2 = apis.create_activation(cert1, "api.example.com")
+    ma = apis.create_ma(pki.bundle(pki.client_ca))
+    apis.set_activation_ma(act["id"], ma_member(ma["id"]))
+    apis.set_activation_ma(act2["id"], ma_member(ma["id"]))
+
+    # One mutual authentication on two activations: both linked, both included.
+    doc = ma_get(apis, ma["id"], include="tls_activations")
+    assert sorted(rel_ids(doc["data"], "tls_activations")) == sorted([act["id"], act2["id"]])
+    assert sorted(r["id"] for r in doc["included"]) == sorted([act["id"], act2["id"]])
+
+    # PATCH with only tls_certificate: the certificate changes, the mutual_authentication
+    # relationship is absent from the body and so stays (reference §3.3).
+    resp, status, _ = with_status(
+        apis.acts.update_tls_activation, act["id"], tls_activation=activation_body(cert_id=cert2)
+    )
+    assert status == 200
+    got = as_dict(apis.acts.get_tls_activation(act["id"]))["data"]
+    assert rel_id(got, "tls_certificate") == cert2
+    assert rel_id(got, "mutual_authentication") == ma["id"]
+    assert rel_id(got, "tls_domain") == "www.example.com"
+
+    # A certificate that does not cover the domain is refused; nothing changes.
+    exc = api_error(
+        apis.acts.update_tls_activation, act["id"], tls_activation=activation_body(cert_id=other)
+    )
+    assert exc.status == 400, (exc.status, exc.body)
+    error_text(exc)
+    got = as_dict(apis.acts.get_tls_activation(act["id"]))["data"]
+    assert rel_id(got, "tls_certificate") == cert2
+    assert rel_id(got, "mutual_authentication") == ma["id"]
+
+    # Unknown activation.
+    with pytest.raises(NotFoundException):
+        apis.acts.update_tls_activation(UNKNOWN_ID, tls_activation=activation_body(cert_id=cert2))
+
+
+def test_certificate_replacement_must_cover_active_domains(apis, pki):
+    apis.create_key(pki.ec_leaf.key_pkcs8)
+    apis.create_key(pki.ec_leaf2.key_pkcs8)
+    apis.create_key(pki.rsa_leaf.key_pkcs8)
+    cert = apis.create_cert(pki.ec_leaf.cert_pem, name="live")["id"]
+    apis.create_activation(cert, "www.example.com")
+
+    exc = api_error(
+        apis.certs.update_tls_cert, cert, tls_certificate=cert_body(pki.rsa_leaf.cert_pem)
+    )
+    assert exc.status == 400, (exc.status, exc.body)
+    error_text(exc)
+    attrs = as_dict(apis.certs.get_tls_cert(cert))["data"]["attributes"]
+    assert attrs["serial_number"] == str(pki.ec_leaf.cert.serial_number)
+
+    # Same SANs, other (uploaded) key: accepted; derived attributes follow the new blob.
+    resp, status, _ = with_status(
+        apis.certs.update_tls_cert, cert, tls_certificate=cert_body(pki.ec_leaf2.cert_pem)
+    )
+    assert status == 200
+    attrs = as_dict(resp)["data"]["attributes"]
+    assert attrs["serial_number"] == str(pki.ec_leaf2.cert.serial_number)
+    assert attrs["name"] == "live"
+    assert as_dt(attrs["not_after"]) == pki.ec_leaf2.cert.not_valid_after_utc
+    blob = as_dict(apis.certs.get_tls_cert_blob(cert))["cert_blob"]
+    assert pki.ec_leaf2.cert_pem.strip() in blob
+
+
 # ---------------------------------------------------------------------------------------------
 # Domains and configurations
 # ---------------------------------------------------------------------------------------------
@@ -570,6 +658,28 @@ def test_tls_domains_derived_from_certificates_and_activations(apis, pki):
     assert {d["id"] for d in only_cert["data"]} == {"www.example.com", "*.example.com"}
     paged = as_dict(apis.domains.list_tls_domains(page_number=1, page_size=1))
     assert len(paged["data"]) == 1 and paged["meta"]["total_pages"] == 2
+
+
+def test_tls_domains_filters_and_sort(apis, pki):
+    apis.create_key(pki.ec_leaf.key_pkcs8)
+    apis.create_key(pki.rsa_leaf.key_pkcs8)
+    cert = apis.create_cert(pki.ec_leaf.cert_pem)
+    apis.create_cert(pki.rsa_leaf.cert_pem)
+    apis.create_activation(cert["id"], "www.example.com")
+
+    def ids(**kwargs):
+        return [d["id"] for d in as_dict(apis.domains.list_tls_domains(**kwargs))["data"]]
+
+    everything = ["*.example.com", "rsa.example.net", "www.example.com"]
+    assert sorted(ids()) == everything
+    assert ids(sort="id") == sorted(everything)
+    assert ids(sort="-id") == sorted(everything, reverse=True)
+    assert "www.example.com" in ids(filter_in_use="true")
+    assert "rsa.example.net" not in ids(filter_in_use="true")
+    assert "rsa.example.net" in ids(filter_in_use="false")
+    assert "www.example.com" not in ids(filter_in_use="false")
+    doc = as_dict(apis.domains.list_tls_domains(include="tls_certificates"))
+    assert {(r["type"], r["id"]) for r in doc.get("included", [])} >= {("tls_certificate", cert["id"])}
 
 
 def test_tls_configurations(apis):
@@ -785,7 +895,9 @@ def test_persistence_across_graceful_restart(server, apis, pki):
     apis.configs.update_tls_config(conf["id"], tls_configuration=config_body("persisted conf"))
     before = _state(apis)
 
-    server.restart()
+    # Graceful stop (SIGTERM) exits 0, then start on the same config.
+    assert server.stop() == 0, server.log_text()
+    server.start()
     assert server.store_path.exists()
     after = _state(apis)
     assert after == before
@@ -891,6 +1003,18 @@ def test_wire_format_seen_by_the_client(apis, pki):
     assert WIRE_TS_RE.match(attrs["updated_at"]), attrs["updated_at"]
     assert set(attrs) >= {"name", "enforced"} and "cert_bundle" not in attrs
     ma_id = doc["data"]["id"]
+
+    apis.create_key(pki.ec_leaf.key_pkcs8)
+    cert = apis.create_cert(pki.ec_leaf.cert_pem)
+    r = raw(apis.certs.get_tls_cert, cert["id"])
+    assert r.headers.get("Content-Type") == "application/vnd.api+json"
+    cattrs = json.loads(r.data)["data"]["attributes"]
+    for name in ("created_at", "updated_at", "not_before", "not_after"):
+        assert WIRE_TS_RE.match(cattrs[name]), (name, cattrs[name])
+    assert isinstance(cattrs["serial_number"], str)
+    act = apis.create_activation(cert["id"], "www.example.com")
+    r = raw(apis.acts.get_tls_activation, act["id"])
+    assert WIRE_TS_RE.match(json.loads(r.data)["data"]["attributes"]["created_at"])
 
     r = raw(apis.ma.list_mutual_authentications)
     assert r.status == 200

@@ -1,0 +1,31 @@
+//! What the proxy knows about an established connection: computed once at the handshake and
+//! shared by every request on it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::proxy::identity::ClientIdentity;
+use crate::snapshot::entry::{DomainEntry, Snapshot};
+use crate::snapshot::verdict::Verdict;
+
+/// An established TLS connection's facts.
+#[derive(Debug)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    /// The snapshot taken at accept; every request on the connection is judged against it.
+    pub snapshot: Arc<Snapshot>,
+    /// The domain whose config the handshake used.
+    pub entry: Arc<DomainEntry>,
+    /// The canonical SNI, if the client sent one.
+    pub sni: Option<String>,
+    /// The handshake was served by `default_domain` (no or unknown SNI).
+    pub fallback: bool,
+    /// The client-certificate verdict; None when the domain has no mutual authentication.
+    pub verdict: Option<Verdict>,
+    /// The presented certificate, if any.
+    pub identity: Option<ClientIdentity>,
+    /// The session was resumed (its identity is the original handshake's).
+    pub resumed: bool,
+    /// ALPN chose HTTP/2.
+    pub h2: bool,
+}

@@ -1,0 +1,97 @@
+//! The TLS listener: accepts TCP connections under a concurrency cap, takes the current
+//! snapshot once per connection, completes the per-domain handshake and hands the stream to
+//! the connection handler (the proxy).
+
+pub mod client_hello;
+pub mod connection;
+pub mod handshake;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use tokio_rustls::server::TlsStream;
+
+pub use connection::ConnInfo;
+
+use crate::snapshot::entry::Snapshot;
+
+/// Serves one established connection to completion; `shutdown` flips to true when the process
+/// stops so the handler can finish in-flight requests and close.
+pub type Handler = Arc<
+    dyn Fn(
+            TlsStream<TcpStream>,
+            ConnInfo,
+            watch::Receiver<bool>,
+        ) -> Pin<Box<dyn Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
+
+/// Resolves once `rx` reads true (or its sender is gone). The watch guard is dropped inside,
+/// so callers' futures stay `Send`.
+pub async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await.map(|_| ());
+}
+
+/// Listener limits.
+#[derive(Debug, Clone)]
+pub struct AcceptorOptions {
+    pub handshake_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// Accept until `shutdown` becomes true, then wait for open connections to finish (the handler
+/// bounds how long that takes).
+pub async fn run(
+    listener: TcpListener,
+    snapshots: Arc<ArcSwap<Snapshot>>,
+    opts: AcceptorOptions,
+    handler: Handler,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(opts.max_connections));
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        // Take a permit before accepting: at the cap, new clients wait in the backlog instead
+        // of consuming memory here.
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = stopped(&mut shutdown) => break,
+        };
+        let (tcp, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly rather than spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped(&mut shutdown) => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let snapshot = snapshots.load_full();
+        let handler = handler.clone();
+        let stop = shutdown.clone();
+        let deadline = opts.handshake_timeout;
+        tasks.spawn(async move {
+            let _permit = permit;
+            match handshake::handshake(tcp, peer, snapshot, deadline).await {
+                Ok((tls, info)) => handler(tls, info, stop).await,
+                Err(e) => {
+                    tracing::debug!(%peer, reason = e.reason(), error = %e, "handshake failed")
+                }
+            }
+        });
+        // Reap finished tasks so the set does not grow without bound.
+        while tasks.try_join_next().is_some() {}
+    }
+    drop(listener);
+    while tasks.join_next().await.is_some() {}
+}

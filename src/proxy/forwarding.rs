@@ -1,0 +1,126 @@
+//! Request headers toward the origin: hop-by-hop headers dropped, every header the proxy owns
+//! stripped from the client's request first (DESIGN rule 3), then forwarding and
+//! client-certificate headers set.
+
+use std::net::IpAddr;
+
+use http::header::{HeaderName, HeaderValue, CONNECTION};
+use http::HeaderMap;
+
+use super::cert_headers::{strip_untrusted, PrebuiltCertHeaders};
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Remove hop-by-hop headers, including those the Connection header names.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(*name);
+    }
+}
+
+/// Prepare the headers of a request for the origin.
+pub fn prepare(headers: &mut HeaderMap, peer: IpAddr, authority: &str, cert: &PrebuiltCertHeaders) {
+    remove_hop_by_hop(headers);
+    strip_untrusted(headers);
+    let ip = peer.to_string();
+    let host = HeaderValue::from_str(authority).ok();
+    if let Ok(v) = HeaderValue::from_str(&ip) {
+        headers.insert("x-forwarded-for", v);
+    }
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+    if let Some(h) = &host {
+        headers.insert("x-forwarded-host", h.clone());
+    }
+    let node = match peer {
+        IpAddr::V6(_) => format!("\"[{ip}]\""),
+        IpAddr::V4(_) => ip,
+    };
+    // The authority was validated by canonical_host (no quotes or controls), so quoting it
+    // as an RFC 7239 quoted-string is safe.
+    let forwarded = format!("for={node};proto=https;host=\"{authority}\"");
+    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+        headers.insert("forwarded", v);
+    }
+    // A full HeaderMap cannot take more headers: the request then goes without them, which
+    // the origin sees as "no certificate headers" rather than a forged value (all stripped).
+    let _ = cert.apply(headers);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_spoofed_and_hop_by_hop_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "connection",
+            HeaderValue::from_static("x-secret, keep-alive"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("5"));
+        h.insert("te", HeaderValue::from_static("trailers"));
+        h.insert("Client-Cert-Verdict", HeaderValue::from_static("ok"));
+        h.append("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
+        h.insert("forwarded", HeaderValue::from_static("for=6.6.6.6"));
+        h.insert("accept", HeaderValue::from_static("*/*"));
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        prepare(
+            &mut h,
+            peer,
+            "api.example.com:8443",
+            &PrebuiltCertHeaders::default(),
+        );
+        for gone in [
+            "connection",
+            "x-secret",
+            "keep-alive",
+            "te",
+            "client-cert-verdict",
+        ] {
+            assert!(h.get(gone).is_none(), "{gone}");
+        }
+        assert_eq!(h.get_all("x-forwarded-for").iter().count(), 1);
+        assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "api.example.com:8443");
+        assert_eq!(
+            h["forwarded"],
+            "for=127.0.0.1;proto=https;host=\"api.example.com:8443\""
+        );
+        assert_eq!(h["accept"], "*/*");
+    }
+
+    #[test]
+    fn ipv6_forwarded_node_is_quoted() {
+        let mut h = HeaderMap::new();
+        prepare(
+            &mut h,
+            "::1".parse().unwrap(),
+            "h",
+            &PrebuiltCertHeaders::default(),
+        );
+        assert_eq!(h["forwarded"], "for=\"[::1]\";proto=https;host=\"h\"");
+    }
+}

@@ -1,0 +1,61 @@
+//! The immutable snapshot the data plane reads: per-domain TLS entries, the SNI/Host table, and
+//! routes to origins. A connection takes one snapshot at accept and keeps it.
+
+use std::sync::Arc;
+
+use rustls::ServerConfig;
+
+use super::lookup::DomainTable;
+use super::verifier::ClientAuth;
+use crate::origin::OriginSpec;
+
+/// One activated domain as the data plane serves it.
+#[derive(Debug)]
+pub struct DomainEntry {
+    /// The activation's domain (canonical; may be a `*.` wildcard).
+    pub name: String,
+    /// Shared by domains with the same certificate, configuration and mutual authentication.
+    pub server_config: Arc<ServerConfig>,
+    /// The client-certificate policy; None when the domain has no mutual authentication (no
+    /// CertificateRequest is ever sent).
+    pub client_auth: Option<Arc<ClientAuth>>,
+    /// The mutual authentication id: the policy identity compared by the SNI/Host check.
+    pub mutual_authentication_id: Option<Arc<str>>,
+}
+
+impl DomainEntry {
+    /// Whether a request for `other` may be served on a connection verified under `self`:
+    /// the same mutual authentication (or none on both). Within one snapshot an id names one
+    /// bundle version, so comparing ids compares policies (DESIGN rule 1).
+    pub fn same_policy(&self, other: &DomainEntry) -> bool {
+        self.mutual_authentication_id == other.mutual_authentication_id
+    }
+}
+
+/// Everything the data plane reads, at one store revision.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// The store revision this snapshot was built from.
+    pub revision: u64,
+    /// SNI and Host lookup: exact names and one-label wildcards.
+    pub domains: DomainTable<Arc<DomainEntry>>,
+    /// Serves handshakes without SNI or with an unknown SNI, when configured. Built without
+    /// client authentication: such a connection can never reach an mTLS domain.
+    pub fallback: Option<Arc<DomainEntry>>,
+    /// `[[routes]]`: request host → origin.
+    pub routes: DomainTable<Arc<OriginSpec>>,
+    /// Origin for hosts without a route.
+    pub default_origin: Arc<OriginSpec>,
+}
+
+impl Snapshot {
+    /// The entry for a canonical SNI name, if activated.
+    pub fn domain(&self, sni: &str) -> Option<&Arc<DomainEntry>> {
+        self.domains.lookup(sni)
+    }
+
+    /// The origin for a canonical request host.
+    pub fn origin_for(&self, host: &str) -> &Arc<OriginSpec> {
+        self.routes.lookup(host).unwrap_or(&self.default_origin)
+    }
+}
