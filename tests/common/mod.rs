@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod fixture;
 pub mod flows;
 pub mod http;
 pub mod pki;
@@ -23,6 +24,7 @@ pub const TOKEN: &str = "test-token";
 pub struct Harness {
     pub running: Option<Running>,
     pub admin: SocketAddr,
+    pub proxy: SocketAddr,
     pub dir: tempfile::TempDir,
     pub settings: Settings,
 }
@@ -50,6 +52,7 @@ impl Harness {
         let running = app::start(settings.clone()).await.expect("proxy starts");
         Harness {
             admin: running.admin_addr,
+            proxy: running.proxy_addr,
             running: Some(running),
             dir,
             settings,
