@@ -74,17 +74,25 @@ impl Fixture {
 
     /// A client certificate from the fixture's client CA.
     pub fn client(&self, validity: Validity) -> Issued {
-        self.client_ca.issue_client("fixture-client", validity).unwrap()
+        self.client_ca
+            .issue_client("fixture-client", validity)
+            .unwrap()
     }
 }
 
 async fn upload(h: &Harness, server: &Issued) -> String {
     let r = h
-        .post("/tls/private_keys", json!({"data": {"attributes": {"key": server.key_pem}}}))
+        .post(
+            "/tls/private_keys",
+            json!({"data": {"attributes": {"key": server.key_pem}}}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     let r = h
-        .post("/tls/certificates", json!({"data": {"attributes": {"cert_blob": server.cert_pem}}}))
+        .post(
+            "/tls/certificates",
+            json!({"data": {"attributes": {"cert_blob": server.cert_pem}}}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     r.json()["data"]["id"].as_str().unwrap().to_string()
