@@ -1,27 +1,31 @@
-//! Wiring: store → control → (snapshot publisher) and the admin listener; start and stop.
+//! Wiring: store → control → snapshot publisher → acceptor → proxy → origin, and the admin
+//! listener; start, reload and stop.
+
+mod reload;
 
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+pub use reload::ReloadReport;
+
 use crate::acceptor::{self, AcceptorOptions};
 use crate::admin::{self, token, AdminState, AdminToken};
-use crate::control::{Control, ControlError};
+use crate::control::{Control, ControlError, Prepare};
 use crate::metrics::Metrics;
 use crate::origin::{OriginClient, OriginError, OriginOptions, OriginSpec};
-use crate::proxy::serve::handler;
+use crate::proxy::serve::{handler, Lifecycle};
 use crate::proxy::service::ProxyContext;
-use crate::settings::Settings;
-use crate::snapshot::build::{build, BuildInputs};
-use crate::snapshot::entry::Snapshot;
+use crate::settings::{Settings, SettingsError};
+use crate::snapshot::build::BuildInputs;
+use crate::snapshot::publisher::Publisher;
 use crate::store::{Store, StoreError};
 
-/// Why the process could not start.
+/// Why the process could not start or reload.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
@@ -34,7 +38,7 @@ pub enum AppError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("the stored configuration cannot be served: {0}")]
+    #[error("the configuration cannot be served: {0}")]
     Publish(#[from] ControlError),
     #[error("origin: {0}")]
     Origin(#[from] OriginError),
@@ -42,22 +46,27 @@ pub enum AppError {
     OriginSpec(String, String),
     #[error("demo import failed: {0}")]
     Demo(#[from] crate::demo::DemoError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     #[error("metrics: {0}")]
     Metrics(#[from] prometheus::Error),
     #[error("server task failed: {0}")]
     Task(String),
 }
 
-/// A running instance: addresses it listens on and the handle to stop it.
+/// A running instance: addresses it listens on and the handles to reload and stop it.
 pub struct Running {
     pub admin_addr: SocketAddr,
     pub proxy_addr: SocketAddr,
-    /// The snapshot the data plane serves.
-    pub snapshots: Arc<ArcSwap<Snapshot>>,
     pub control: Arc<Control>,
+    /// Owner of the live snapshot.
+    pub publisher: Arc<Publisher>,
+    pub metrics: Arc<Metrics>,
     pub token_source: token::TokenSource,
     /// What the demo import created, when it ran.
     pub demo: Option<crate::demo::DemoSummary>,
+    /// The settings in force (hot ones updated by reloads).
+    settings: std::sync::Mutex<Settings>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -71,6 +80,11 @@ impl Running {
         }
         Ok(())
     }
+
+    /// Apply new settings (SIGHUP): validated and built first; nothing changes on error.
+    pub fn reload(&self, new: Settings) -> Result<ReloadReport, AppError> {
+        reload::apply(self, new)
+    }
 }
 
 async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, AppError> {
@@ -79,15 +93,22 @@ async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, AppEr
         .map_err(|source| AppError::Listen { what, addr, source })
 }
 
+fn local_addr(
+    what: &'static str,
+    l: &TcpListener,
+    addr: SocketAddr,
+) -> Result<SocketAddr, AppError> {
+    l.local_addr()
+        .map_err(|source| AppError::Listen { what, addr, source })
+}
+
 /// Open the store, publish the stored configuration, and start both listeners.
 pub async fn start(settings: Settings) -> Result<Running, AppError> {
     let store = Arc::new(Store::open(&settings.store.path)?);
     let (token, token_source) = resolve_token(&settings)?;
     let metrics = Arc::new(Metrics::new()?);
-    let snapshots = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
-    let inputs = Arc::new(build_inputs(&settings)?);
-    let prepare = publisher(snapshots.clone(), inputs, metrics.clone());
-    let control = Arc::new(Control::new(store, prepare));
+    let publisher = Arc::new(Publisher::new(build_inputs(&settings)?, metrics.clone()));
+    let control = Arc::new(Control::new(store, prepare_fn(publisher.clone())));
     control.publish_current()?;
     let demo = match settings.demo {
         true => crate::demo::import_if_empty(&control, &demo_certs_dir(&settings))?,
@@ -101,61 +122,60 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
     let state = AdminState {
         control: control.clone(),
         token: AdminToken::new(&token),
-        metrics,
-        ready: Arc::new(AtomicBool::new(true)),
+        metrics: metrics.clone(),
+        publisher: publisher.clone(),
         listen_addr: admin_addr,
     };
     let admin_task = spawn_admin(admin_listener, admin::router(state), shutdown_rx.clone());
-    let proxy_task = spawn_proxy(&settings, proxy_listener, snapshots.clone(), shutdown_rx)?;
+    let proxy_task = spawn_proxy(&settings, proxy_listener, &publisher, shutdown_rx)?;
     Ok(Running {
         admin_addr,
         proxy_addr,
-        snapshots,
         control,
+        publisher,
+        metrics,
         token_source,
         demo,
+        settings: std::sync::Mutex::new(settings),
         shutdown,
         tasks: vec![admin_task, proxy_task],
     })
 }
 
+/// The dry-run build control runs before committing a change, publishing once it commits.
+fn prepare_fn(publisher: Arc<Publisher>) -> Box<Prepare> {
+    Box::new(move |state| {
+        let prepared = publisher.prepare(state).map_err(|e| e.to_string())?;
+        let publisher = publisher.clone();
+        Ok(Box::new(move || publisher.publish(prepared)))
+    })
+}
+
 /// The repo's committed `certs/` when run from a checkout, else a set generated beside the store.
-fn demo_certs_dir(settings: &Settings) -> std::path::PathBuf {
+fn demo_certs_dir(settings: &Settings) -> PathBuf {
     let repo = std::path::Path::new("certs");
     if repo.join("server.pem").is_file() {
         return repo.to_path_buf();
     }
-    let store_dir = settings
+    store_dir(settings).join("demo-certs")
+}
+
+fn store_dir(settings: &Settings) -> PathBuf {
+    settings
         .store
         .path
         .parent()
         .map(|p| p.to_path_buf())
-        .unwrap_or_default();
-    store_dir.join("demo-certs")
+        .unwrap_or_default()
 }
 
 fn resolve_token(settings: &Settings) -> Result<(String, token::TokenSource), AppError> {
-    let store_dir = settings
-        .store
-        .path
-        .parent()
-        .map(|p| p.to_path_buf())
-        .unwrap_or_default();
     let env = std::env::var(token::TOKEN_ENV).ok();
     Ok(token::resolve(
         settings.admin.token.as_deref(),
         env,
-        &store_dir,
+        &store_dir(settings),
     )?)
-}
-
-fn local_addr(
-    what: &'static str,
-    l: &TcpListener,
-    addr: SocketAddr,
-) -> Result<SocketAddr, AppError> {
-    l.local_addr()
-        .map_err(|source| AppError::Listen { what, addr, source })
 }
 
 fn parse_origin(s: &str) -> Result<OriginSpec, AppError> {
@@ -163,7 +183,7 @@ fn parse_origin(s: &str) -> Result<OriginSpec, AppError> {
         .map_err(|e: OriginError| AppError::OriginSpec(s.to_string(), e.to_string()))
 }
 
-/// The static inputs of every snapshot build, from the settings.
+/// The hot-reloadable inputs of every snapshot build, from the settings.
 fn build_inputs(settings: &Settings) -> Result<BuildInputs, AppError> {
     let mut routes = Vec::new();
     for r in &settings.routes {
@@ -173,6 +193,8 @@ fn build_inputs(settings: &Settings) -> Result<BuildInputs, AppError> {
         routes,
         default_origin: parse_origin(&settings.proxy.default_origin)?,
         default_domain: settings.proxy.default_domain.clone(),
+        preserve_host: settings.proxy.preserve_host,
+        xfcc: settings.proxy.xfcc,
     })
 }
 
@@ -183,9 +205,7 @@ fn spawn_admin(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|v| *v).await;
-            })
+            .with_graceful_shutdown(async move { acceptor::stopped(&mut rx).await })
             .await;
         if let Err(e) = served {
             tracing::error!(error = %e, "admin listener failed");
@@ -196,7 +216,7 @@ fn spawn_admin(
 fn spawn_proxy(
     settings: &Settings,
     listener: TcpListener,
-    snapshots: Arc<ArcSwap<Snapshot>>,
+    publisher: &Publisher,
     rx: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, AppError> {
     let p = &settings.proxy;
@@ -208,33 +228,23 @@ fn spawn_proxy(
     };
     let ctx = Arc::new(ProxyContext {
         origins: OriginClient::new(&origin_opts)?,
-        preserve_host: p.preserve_host,
-        xfcc: p.xfcc,
     });
     let opts = AcceptorOptions {
         handshake_timeout: p.handshake_timeout,
         max_connections: p.max_connections,
     };
-    let handler = handler(ctx, p.shutdown_timeout);
+    let lifecycle = Lifecycle {
+        live: publisher.live(),
+        changes: publisher.subscribe(),
+        shutdown_timeout: p.shutdown_timeout,
+        drain_timeout: p.drain_timeout,
+    };
+    let handler = handler(ctx, lifecycle);
     Ok(tokio::spawn(acceptor::run(
-        listener, snapshots, opts, handler, rx,
+        listener,
+        publisher.live(),
+        opts,
+        handler,
+        rx,
     )))
-}
-
-/// The snapshot publisher handed to control: builds a snapshot from a state (the dry run)
-/// and, once the change is committed, swaps it in for the next handshake.
-fn publisher(
-    snapshots: Arc<ArcSwap<Snapshot>>,
-    inputs: Arc<BuildInputs>,
-    metrics: Arc<Metrics>,
-) -> Box<crate::control::Prepare> {
-    Box::new(move |state| {
-        let snapshot = Arc::new(build(state, &inputs).map_err(|e| e.to_string())?);
-        let (snapshots, metrics) = (snapshots.clone(), metrics.clone());
-        let revision = i64::try_from(state.revision).unwrap_or(i64::MAX);
-        Ok(Box::new(move || {
-            snapshots.store(snapshot);
-            metrics.config_revision.set(revision);
-        }))
-    })
 }

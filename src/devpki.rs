@@ -442,7 +442,7 @@ mod tests {
         assert!(names.contains(&GeneralName::IPAddress(&[127, 0, 0, 1])));
         let v6_loopback = std::net::Ipv6Addr::LOCALHOST.octets();
         assert!(names.contains(&GeneralName::IPAddress(&v6_loopback)));
-        assert_eq!(names.len(), 4);
+        assert_eq!(names.len(), 5);
         let cn = server.subject().iter_common_name().next().unwrap();
         assert_eq!(cn.as_str().unwrap(), "localhost");
 

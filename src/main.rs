@@ -94,7 +94,7 @@ fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
                 tracing::info!(path = %p.display(), "admin token: read it from this file")
             }
         }
-        wait_for_signal().await?;
+        wait_for_stop(&running, config.as_deref()).await?;
         tracing::info!("shutting down");
         running.shutdown().await?;
         Ok(())
@@ -130,12 +130,50 @@ See {d}/README.md for the other client certificates (expired, unknown CA)."
     )
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// Wait for SIGINT/SIGTERM; reload the config file on every SIGHUP meanwhile.
+async fn wait_for_stop(
+    running: &mtls_proxy::app::Running,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("cannot wait for SIGINT")?,
-        _ = term.recv() => {}
+    let mut hup = signal(SignalKind::hangup()).context("cannot install SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => return r.context("cannot wait for SIGINT"),
+            _ = term.recv() => return Ok(()),
+            _ = hup.recv() => reload(running, config),
+        }
     }
-    Ok(())
+}
+
+/// One SIGHUP: an invalid file or a configuration that does not build changes nothing.
+fn reload(running: &mtls_proxy::app::Running, config: Option<&std::path::Path>) {
+    let Some(path) = config else {
+        tracing::warn!(
+            "SIGHUP ignored: serving built-in defaults, there is no config file to reload"
+        );
+        return;
+    };
+    let settings = match Settings::load(path) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "config reload refused; nothing changed");
+            return;
+        }
+    };
+    match running.reload(settings) {
+        Ok(report) => {
+            tracing::info!(revision = report.revision, "config reloaded");
+            for key in report.need_restart {
+                tracing::warn!(
+                    setting = key,
+                    "changed, but only takes effect after a restart"
+                );
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "config reload refused; the running configuration keeps serving")
+        }
+    }
 }

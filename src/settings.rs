@@ -90,6 +90,11 @@ pub struct ProxySettings {
     /// On SIGINT/SIGTERM, how long in-flight requests may take before connections are cut.
     #[serde(deserialize_with = "duration::deserialize")]
     pub shutdown_timeout: Duration,
+    /// After a change tightens the policy a connection was established under (bundle rotated,
+    /// `enforced` turned on, mutual authentication attached or replaced, activation deleted),
+    /// how long its in-flight requests may take before it is closed.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub drain_timeout: Duration,
     /// Forward the client's Host to the origin (true) or the origin's authority (false).
     pub preserve_host: bool,
     /// Add Envoy's `x-forwarded-client-cert` for verified client certificates.
@@ -112,6 +117,7 @@ impl Default for ProxySettings {
             handshake_timeout: Duration::from_secs(10),
             max_connections: 10_000,
             shutdown_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(30),
             preserve_host: true,
             xfcc: false,
             origin_connect_timeout: Duration::from_secs(5),

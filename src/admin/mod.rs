@@ -12,7 +12,6 @@ pub mod resources;
 pub mod token;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -29,6 +28,8 @@ use handlers::{
 
 use crate::control::Control;
 use crate::metrics::Metrics;
+use crate::model::timestamp::format_ms;
+use crate::snapshot::publisher::Publisher;
 
 /// What every admin handler can reach.
 #[derive(Clone)]
@@ -36,8 +37,8 @@ pub struct AdminState {
     pub control: Arc<Control>,
     pub token: AdminToken,
     pub metrics: Arc<Metrics>,
-    /// Set once the first snapshot is published.
-    pub ready: Arc<AtomicBool>,
+    /// The data plane's snapshot owner: readiness and status.
+    pub publisher: Arc<Publisher>,
     /// The admin listener's address, for links when the Host header is unusable.
     pub listen_addr: SocketAddr,
 }
@@ -99,6 +100,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .route("/status", get(status))
         .merge(tls)
         .fallback(not_found)
         .with_state(state)
@@ -109,7 +111,7 @@ async fn health() -> Response {
 }
 
 async fn ready(State(s): State<AdminState>) -> Response {
-    if s.ready.load(Ordering::Acquire) {
+    if s.publisher.status().last_swap_ms.is_some() {
         crate::admin::document::json(StatusCode::OK, &serde_json::json!({"status": "ready"}))
     } else {
         ApiError::new(
@@ -118,6 +120,21 @@ async fn ready(State(s): State<AdminState>) -> Response {
         )
         .into_response()
     }
+}
+
+/// Revisions and the last build error, for operators and the status page (no secrets).
+async fn status(State(s): State<AdminState>) -> Response {
+    let store = s.control.store().clone();
+    let stored = handlers::blocking(move || Ok(store.revision()?)).await;
+    let p = s.publisher.status();
+    let body = serde_json::json!({
+        "stored_revision": stored.ok(),
+        "applied_revision": p.applied_revision,
+        "last_swap": p.last_swap_ms.map(format_ms),
+        "last_error": p.last_error,
+        "last_error_at": p.last_error_ms.map(format_ms),
+    });
+    crate::admin::document::json(StatusCode::OK, &body)
 }
 
 async fn metrics(State(s): State<AdminState>) -> Response {

@@ -3,7 +3,7 @@
 use rusqlite::Connection;
 
 use super::change::{ActivationFields, RelationshipChange, Update};
-use super::ControlError;
+use super::{next_version, ControlError};
 use crate::model::{id, pki, Activation, Certificate};
 use crate::store::records::{
     activations as rows, certificates, configurations, mutual_authentications,
@@ -119,7 +119,7 @@ pub fn update(
         u.fields.mutual_authentication,
         a.mutual_authentication_id,
     )?;
-    a.updated_at = now;
+    a.updated_at = next_version(a.updated_at, now);
     rows::put(conn, &a)?;
     Ok(a.id)
 }

@@ -3,7 +3,7 @@
 use rusqlite::Connection;
 
 use super::change::{CertificateFields, Update};
-use super::ControlError;
+use super::{next_version, ControlError};
 use crate::model::{id, pki, validate, Certificate};
 use crate::store::records::activations::{self, Reference};
 use crate::store::records::{certificates as rows, private_keys};
@@ -112,7 +112,7 @@ pub fn update(
         }
         apply_info(&mut cert, pem, info);
     }
-    cert.updated_at = now;
+    cert.updated_at = next_version(cert.updated_at, now);
     rows::put(conn, &cert)?;
     Ok(cert.id)
 }

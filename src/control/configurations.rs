@@ -3,7 +3,7 @@
 use rusqlite::Connection;
 
 use super::change::{ConfigurationFields, Update};
-use super::ControlError;
+use super::{next_version, ControlError};
 use crate::model::validate;
 use crate::store::records::configurations as rows;
 
@@ -31,7 +31,7 @@ pub fn update(
         c.http_protocols = validate::protocol_list(&list, validate::HTTP_PROTOCOLS)
             .map_err(|e| ControlError::invalid("http_protocols", e))?;
     }
-    c.updated_at = now;
+    c.updated_at = next_version(c.updated_at, now);
     rows::put(conn, &c)?;
     Ok(c.id)
 }

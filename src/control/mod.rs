@@ -78,12 +78,28 @@ impl Control {
 
     /// Build and publish the stored state as it is (at start-up).
     pub fn publish_current(&self) -> Result<u64, ControlError> {
+        self.publish_with(|state| (self.prepare)(state))
+    }
+
+    /// Build the stored state with `prepare` instead of the usual one (a config reload with
+    /// new static inputs) and publish it; serialised with every other change.
+    pub fn publish_with(
+        &self,
+        prepare: impl FnOnce(&State) -> Result<Publish, String>,
+    ) -> Result<u64, ControlError> {
         let _serial = self.write_lock.lock().unwrap_or_else(|e| e.into_inner());
         let state = self.store.read(load_state)?;
-        let publish = (self.prepare)(&state).map_err(ControlError::Build)?;
+        let publish = prepare(&state).map_err(ControlError::Build)?;
         publish();
         Ok(state.revision)
     }
+}
+
+/// The `updated_at` of a changed resource: now, but always after the previous value, so
+/// (id, updated_at) names exactly one content version of a resource. The snapshot build cache
+/// relies on this to reuse unchanged entries without hashing their contents.
+pub fn next_version(previous: i64, now: i64) -> i64 {
+    now.max(previous.saturating_add(1))
 }
 
 fn apply_change(conn: &Connection, change: Change, now: i64) -> Result<String, ControlError> {

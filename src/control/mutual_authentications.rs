@@ -3,7 +3,7 @@
 use rusqlite::Connection;
 
 use super::change::{MutualAuthenticationFields, Update};
-use super::ControlError;
+use super::{next_version, ControlError};
 use crate::model::{id, pki, validate, MutualAuthentication};
 use crate::store::records::activations::{self, Reference};
 use crate::store::records::mutual_authentications as rows;
@@ -75,7 +75,7 @@ pub fn update(
     if let Some(enforced) = u.fields.enforced {
         ma.enforced = enforced;
     }
-    ma.updated_at = now;
+    ma.updated_at = next_version(ma.updated_at, now);
     rows::put(conn, &ma)?;
     Ok(ma.id)
 }

@@ -1,10 +1,13 @@
 //! Serves one established TLS connection with hyper (HTTP/1.1 or HTTP/2 per ALPN) until it
-//! closes, or until shutdown, when in-flight requests get a bounded time to finish.
+//! closes; on shutdown, or when a configuration change tightens the policy it was established
+//! under, in-flight requests get a bounded time to finish and the connection is closed
+//! (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY).
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -15,21 +18,37 @@ use tokio_rustls::server::TlsStream;
 use super::cert_headers::{CertHeaderOptions, PrebuiltCertHeaders};
 use super::service::{handle, ConnState, ProxyContext};
 use crate::acceptor::{stopped, ConnInfo, Handler};
+use crate::snapshot::entry::Snapshot;
+
+/// Timing and change feeds shared by every connection.
+#[derive(Clone)]
+pub struct Lifecycle {
+    /// The live snapshot, consulted when `changes` fires.
+    pub live: Arc<ArcSwap<Snapshot>>,
+    /// Fires after every snapshot swap.
+    pub changes: watch::Receiver<u64>,
+    /// Bound on finishing in-flight requests at shutdown.
+    pub shutdown_timeout: Duration,
+    /// Bound on finishing in-flight requests after the connection's policy changed.
+    pub drain_timeout: Duration,
+}
 
 /// The acceptor's connection handler for this proxy.
-pub fn handler(ctx: Arc<ProxyContext>, shutdown_timeout: Duration) -> Handler {
+pub fn handler(ctx: Arc<ProxyContext>, lifecycle: Lifecycle) -> Handler {
     Arc::new(move |tls, info, stop| {
-        let ctx = ctx.clone();
-        Box::pin(serve(tls, info, stop, ctx, shutdown_timeout))
+        let (ctx, lifecycle) = (ctx.clone(), lifecycle.clone());
+        Box::pin(serve(tls, info, stop, ctx, lifecycle))
     })
 }
 
-fn cert_headers(info: &ConnInfo, xfcc: bool) -> PrebuiltCertHeaders {
+fn cert_headers(info: &ConnInfo) -> PrebuiltCertHeaders {
     let (Some(verdict), Some(ma)) = (info.verdict, info.entry.mutual_authentication_id.as_deref())
     else {
         return PrebuiltCertHeaders::default();
     };
-    let opts = CertHeaderOptions { xfcc };
+    let opts = CertHeaderOptions {
+        xfcc: info.snapshot.xfcc,
+    };
     PrebuiltCertHeaders::new(
         Some(ma),
         verdict.as_str(),
@@ -39,18 +58,26 @@ fn cert_headers(info: &ConnInfo, xfcc: bool) -> PrebuiltCertHeaders {
     )
 }
 
+/// Why a connection is being wound down.
+enum Ending {
+    Closed,
+    Shutdown,
+    PolicyChanged,
+}
+
 async fn serve(
     tls: TlsStream<TcpStream>,
     info: ConnInfo,
     mut stop: watch::Receiver<bool>,
     ctx: Arc<ProxyContext>,
-    shutdown_timeout: Duration,
+    mut life: Lifecycle,
 ) {
     let h2 = info.h2;
     let conn = Arc::new(ConnState {
-        cert_headers: cert_headers(&info, ctx.xfcc),
+        cert_headers: cert_headers(&info),
         info,
     });
+    let watched = conn.clone();
     let service = service_fn(move |req| {
         let (conn, ctx) = (conn.clone(), ctx.clone());
         async move { Ok::<_, Infallible>(handle(req, conn, ctx).await) }
@@ -63,15 +90,37 @@ async fn serve(
     };
     let connection = builder.serve_connection(TokioIo::new(tls), service);
     tokio::pin!(connection);
-    tokio::select! {
-        r = connection.as_mut() => {
-            if let Err(e) = r { tracing::debug!(error = %e, "connection ended with an error"); }
-            return;
+    // Only changes after this point matter: the connection was built from the snapshot it holds.
+    life.changes.mark_unchanged();
+    let mut watching = true;
+    let ending = loop {
+        tokio::select! {
+            r = connection.as_mut() => {
+                if let Err(e) = r { tracing::debug!(error = %e, "connection ended with an error"); }
+                break Ending::Closed;
+            }
+            _ = stopped(&mut stop) => break Ending::Shutdown,
+            changed = life.changes.changed(), if watching => {
+                if changed.is_err() {
+                    // The publisher is gone (process stopping): nothing more to watch.
+                    watching = false;
+                    continue;
+                }
+                let info = &watched.info;
+                if !life.live.load().keeps_policy(&info.entry, info.sni.as_deref(), info.fallback) {
+                    break Ending::PolicyChanged;
+                }
+            }
         }
-        _ = stopped(&mut stop) => {}
-    }
-    // Shutdown: finish in-flight requests (HTTP/1.1 closes after the current one; HTTP/2 sends
-    // GOAWAY), but never wait longer than the configured bound.
+    };
+    let bound = match ending {
+        Ending::Closed => return,
+        Ending::Shutdown => life.shutdown_timeout,
+        Ending::PolicyChanged => {
+            tracing::debug!(peer = %watched.info.peer, "policy changed; closing the connection after in-flight requests");
+            life.drain_timeout
+        }
+    };
     connection.as_mut().graceful_shutdown();
-    let _ = tokio::time::timeout(shutdown_timeout, connection).await;
+    let _ = tokio::time::timeout(bound, connection).await;
 }

@@ -15,8 +15,6 @@ use crate::origin::{error_response, full, OriginClient, ProxyBody};
 /// Shared by every connection.
 pub struct ProxyContext {
     pub origins: OriginClient,
-    pub preserve_host: bool,
-    pub xfcc: bool,
 }
 
 /// Per-connection state: the handshake facts and the certificate headers built once.
@@ -63,7 +61,8 @@ pub async fn handle(
         &conn.cert_headers,
     );
     // HTTP/2 carries the host in :authority only; origins speak HTTP/1.1 and need Host.
-    if ctx.preserve_host {
+    let preserve_host = conn.info.snapshot.preserve_host;
+    if preserve_host {
         if let Ok(v) = HeaderValue::from_str(&authority) {
             parts.headers.insert(HOST, v);
         }
@@ -72,7 +71,7 @@ pub async fn handle(
     parts.version = http::Version::HTTP_11;
     let spec = conn.info.snapshot.origin_for(&host).clone();
     let req = Request::from_parts(parts, body);
-    match ctx.origins.send(&spec, req, ctx.preserve_host).await {
+    match ctx.origins.send(&spec, req, preserve_host).await {
         Ok(resp) => resp,
         Err(e) => {
             tracing::debug!(%host, kind = e.kind(), error = %e, "origin failed");

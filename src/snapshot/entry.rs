@@ -46,12 +46,37 @@ pub struct Snapshot {
     pub routes: DomainTable<Arc<OriginSpec>>,
     /// Origin for hosts without a route.
     pub default_origin: Arc<OriginSpec>,
+    /// Forward the client's Host to origins.
+    pub preserve_host: bool,
+    /// Add `x-forwarded-client-cert` for verified certificates.
+    pub xfcc: bool,
 }
 
 impl Snapshot {
     /// The entry for a canonical SNI name, if activated.
     pub fn domain(&self, sni: &str) -> Option<&Arc<DomainEntry>> {
         self.domains.lookup(sni)
+    }
+
+    /// Whether a connection established under `entry` (for `sni`, or as a fallback) is still
+    /// governed by the same client-certificate policy in this newer snapshot. False when its
+    /// domain was deactivated, or its mutual authentication was attached, detached, replaced,
+    /// rotated or had `enforced` flipped: verifiers are shared between builds only while their
+    /// inputs are unchanged, so pointer identity is policy identity.
+    pub fn keeps_policy(&self, entry: &DomainEntry, sni: Option<&str>, fallback: bool) -> bool {
+        let current = match (fallback, sni) {
+            (true, _) => self.fallback.as_ref(),
+            (false, Some(name)) => self.domain(name),
+            (false, None) => None,
+        };
+        let Some(current) = current else {
+            return false;
+        };
+        match (&current.client_auth, &entry.client_auth) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 
     /// The origin for a canonical request host.

@@ -5,6 +5,7 @@
 pub mod build;
 pub mod entry;
 pub mod lookup;
+pub mod publisher;
 pub mod server_config;
 pub mod verdict;
 pub mod verifier;

@@ -1,0 +1,214 @@
+//! Snapshot build tests: sharing, incremental reuse, policy identity, failures.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::devpki::Ca;
+use crate::model::{Certificate, Configuration, MutualAuthentication, PrivateKey};
+
+fn state() -> State {
+    let ca = Ca::new("server CA").unwrap();
+    let server = ca
+        .issue_server(&["a.example.com", "*.example.com"], &[])
+        .unwrap();
+    let info = pki::parse_certificate_chain(&server.cert_pem).unwrap();
+    let key = pki::parse_private_key(&server.key_pem).unwrap();
+    let client_ca = Ca::new("client CA").unwrap();
+    let ma = |id: &str, enforced| MutualAuthentication {
+        id: id.into(),
+        name: id.into(),
+        enforced,
+        cert_bundle: client_ca.cert().cert_pem.clone(),
+        created_at: 1,
+        updated_at: 1,
+    };
+    let act = |id: &str, domain: &str, ma: Option<&str>| Activation {
+        id: id.into(),
+        domain: domain.into(),
+        certificate_id: "C".into(),
+        configuration_id: "F".into(),
+        mutual_authentication_id: ma.map(String::from),
+        created_at: 1,
+        updated_at: 1,
+    };
+    State {
+        revision: 7,
+        mutual_authentications: vec![ma("M1", true), ma("M2", false)],
+        private_keys: vec![PrivateKey {
+            id: "K".into(),
+            name: "k".into(),
+            key_pem: server.key_pem.clone(),
+            key_type: "ECDSA".into(),
+            key_length: 256,
+            public_key_sha1: key.public_key_sha1,
+            created_at: 1,
+        }],
+        certificates: vec![Certificate {
+            id: "C".into(),
+            name: "c".into(),
+            cert_blob: server.cert_pem.clone(),
+            issued_to: info.issued_to,
+            issuer: info.issuer,
+            serial_number: info.serial_number,
+            signature_algorithm: info.signature_algorithm,
+            not_before: info.not_before,
+            not_after: info.not_after,
+            dns_names: info.dns_names,
+            public_key_sha1: info.public_key_sha1,
+            created_at: 1,
+            updated_at: 1,
+        }],
+        configurations: vec![Configuration {
+            id: "F".into(),
+            name: "f".into(),
+            default: true,
+            tls_protocols: vec!["1.2".into(), "1.3".into()],
+            http_protocols: vec!["http/1.1".into(), "http/2".into()],
+            created_at: 1,
+            updated_at: 1,
+        }],
+        activations: vec![
+            act("A1", "a.example.com", Some("M1")),
+            act("A2", "b.example.com", Some("M1")),
+            act("A3", "c.example.com", Some("M2")),
+            act("A4", "*.example.com", None),
+        ],
+    }
+}
+
+fn entry<'a>(s: &'a Snapshot, name: &str) -> &'a Arc<DomainEntry> {
+    s.domain(name).unwrap()
+}
+
+#[test]
+fn domains_with_the_same_inputs_share_one_server_config() {
+    let st = state();
+    let (snap, _, stats) = build(&st, &BuildInputs::default(), &BuildCache::default()).unwrap();
+    assert_eq!(snap.revision, 7);
+    assert_eq!(stats.server_configs_built, 3);
+    let (a, b, c) = (
+        entry(&snap, "a.example.com"),
+        entry(&snap, "b.example.com"),
+        entry(&snap, "c.example.com"),
+    );
+    assert!(Arc::ptr_eq(&a.server_config, &b.server_config));
+    assert!(!Arc::ptr_eq(&a.server_config, &c.server_config));
+    assert!(
+        entry(&snap, "zzz.example.com").client_auth.is_none(),
+        "wildcard entry"
+    );
+    assert_eq!(a.mutual_authentication_id.as_deref(), Some("M1"));
+}
+
+#[test]
+fn unchanged_rebuild_reuses_everything_and_keeps_policies() {
+    let st = state();
+    let inputs = BuildInputs::default();
+    let (first, cache, _) = build(&st, &inputs, &BuildCache::default()).unwrap();
+    let (second, _, stats) = build(&st, &inputs, &cache).unwrap();
+    assert_eq!(stats.server_configs_built, 0);
+    assert_eq!(stats.server_configs_reused, 3);
+    for name in ["a.example.com", "c.example.com", "x.example.com"] {
+        assert!(Arc::ptr_eq(
+            &entry(&first, name).server_config,
+            &entry(&second, name).server_config
+        ));
+        assert!(
+            second.keeps_policy(entry(&first, name), Some(name), false),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_rotated_bundle_rebuilds_only_its_domains_and_changes_their_policy() {
+    let mut st = state();
+    let inputs = BuildInputs::default();
+    let (first, cache, _) = build(&st, &inputs, &BuildCache::default()).unwrap();
+    st.mutual_authentications[0].updated_at = 2; // M1 rotated
+    let (second, _, stats) = build(&st, &inputs, &cache).unwrap();
+    assert_eq!(stats.server_configs_built, 1, "one config serves a and b");
+    assert_eq!(stats.server_configs_reused, 2);
+    assert!(!second.keeps_policy(entry(&first, "a.example.com"), Some("a.example.com"), false));
+    assert!(second.keeps_policy(entry(&first, "c.example.com"), Some("c.example.com"), false));
+    assert!(second.keeps_policy(entry(&first, "x.example.com"), Some("x.example.com"), false));
+}
+
+#[test]
+fn attach_detach_and_deactivation_change_the_policy() {
+    let mut st = state();
+    let inputs = BuildInputs::default();
+    let (first, cache, _) = build(&st, &inputs, &BuildCache::default()).unwrap();
+    st.activations[0].mutual_authentication_id = None; // a: detached
+    st.activations[3].mutual_authentication_id = Some("M2".into()); // wildcard: attached
+    st.activations.remove(1); // b: deactivated (b.example.com now falls to the wildcard)
+    let (second, _, _) = build(&st, &inputs, &cache).unwrap();
+    for name in ["a.example.com", "b.example.com", "x.example.com"] {
+        assert!(
+            !second.keeps_policy(entry(&first, name), Some(name), false),
+            "{name}"
+        );
+    }
+    assert!(second.keeps_policy(entry(&first, "c.example.com"), Some("c.example.com"), false));
+    assert!(!second.keeps_policy(entry(&first, "a.example.com"), None, false));
+}
+
+#[test]
+fn fallback_never_has_client_auth_and_must_be_activated() {
+    let st = state();
+    let inputs = BuildInputs {
+        default_domain: Some("A.example.com.".into()),
+        ..BuildInputs::default()
+    };
+    let (snap, _, _) = build(&st, &inputs, &BuildCache::default()).unwrap();
+    let fb = snap.fallback.as_ref().unwrap();
+    assert!(fb.client_auth.is_none() && fb.mutual_authentication_id.is_none());
+    let bad = BuildInputs {
+        default_domain: Some("nope.example.org".into()),
+        ..BuildInputs::default()
+    };
+    let e = build(&st, &bad, &BuildCache::default()).unwrap_err();
+    assert!(e.resource.contains("default_domain"), "{e}");
+}
+
+#[test]
+fn failures_name_the_resource() {
+    let mut st = state();
+    st.activations[0].mutual_authentication_id = Some("GONE".into());
+    let e = build(&st, &BuildInputs::default(), &BuildCache::default()).unwrap_err();
+    assert_eq!(e.resource, "mutual authentication GONE");
+    let mut st = state();
+    st.private_keys.clear();
+    let e = build(&st, &BuildInputs::default(), &BuildCache::default()).unwrap_err();
+    assert!(
+        e.resource.contains("A1") && e.problem.contains("private key"),
+        "{e}"
+    );
+}
+
+#[test]
+fn routes_pick_origins_by_host() {
+    let inputs = BuildInputs {
+        routes: vec![
+            (
+                "api.example.com".into(),
+                "http://127.0.0.1:9000".parse().unwrap(),
+            ),
+            (
+                "*.example.com".into(),
+                "http://127.0.0.1:9001".parse().unwrap(),
+            ),
+        ],
+        ..BuildInputs::default()
+    };
+    let (snap, _, _) = build(&state(), &inputs, &BuildCache::default()).unwrap();
+    assert_eq!(
+        snap.origin_for("api.example.com").to_string(),
+        "http://127.0.0.1:9000"
+    );
+    assert_eq!(
+        snap.origin_for("x.example.com").to_string(),
+        "http://127.0.0.1:9001"
+    );
+    assert_eq!(*snap.origin_for("other.org").as_ref(), OriginSpec::Echo);
+}
