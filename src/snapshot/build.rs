@@ -53,7 +53,7 @@ pub fn build(state: &State, inputs: &BuildInputs) -> Result<Snapshot, BuildError
         domains.insert(&a.domain, Arc::new(entry));
     }
     let fallback = match &inputs.default_domain {
-        Some(name) => Some(Arc::new(builder.fallback(name)?)),
+        Some(name) => builder.fallback(name)?.map(Arc::new),
         None => None,
     };
     let mut routes = DomainTable::new();
@@ -107,21 +107,29 @@ impl Builder<'_> {
 
     /// The entry for connections without a known SNI: the default domain's certificate, never
     /// with client authentication (DESIGN rule 1: no SNI never reaches an mTLS domain).
-    fn fallback(&mut self, name: &str) -> Result<DomainEntry, BuildError> {
+    ///
+    /// None while the default domain is not activated: such handshakes are then refused with
+    /// `unrecognized_name`, as without a default domain (fail closed). Failing the build instead
+    /// would stop a proxy configured with a default domain from starting on an empty store, and
+    /// refuse every API change until that domain is activated — which needs API changes first.
+    fn fallback(&mut self, name: &str) -> Result<Option<DomainEntry>, BuildError> {
         let what = format!("proxy.default_domain {name:?}");
         let canonical = pki::canonical_domain(name).map_err(|e| err(&what, e))?;
-        let a = self
+        let Some(a) = self
             .state
             .activations
             .iter()
             .find(|a| a.domain == canonical)
-            .ok_or_else(|| err(&what, "is not an activated domain"))?;
-        Ok(DomainEntry {
+        else {
+            tracing::warn!(domain = %canonical, "proxy.default_domain is not activated (yet)");
+            return Ok(None);
+        };
+        Ok(Some(DomainEntry {
             name: a.domain.clone(),
             server_config: self.server_config(a, None)?,
             client_auth: None,
             mutual_authentication_id: None,
-        })
+        }))
     }
 
     fn client_auth(&mut self, id: &str) -> Result<Arc<ClientAuth>, BuildError> {
