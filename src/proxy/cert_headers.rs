@@ -99,11 +99,34 @@ const RFC3339_UTC: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
 
 /// Removes every [`STRIPPED`] header, all occurrences (names are case-insensitive in HTTP and
-/// stored lower-case, so "Client-Cert" and "CLIENT-CERT" are the same entry).
+/// stored lower-case, so "Client-Cert" and "CLIENT-CERT" are the same entry), and their
+/// underscore spellings ("client_cert_verdict"): CGI-style origins (WSGI, PHP, Rack, …) map
+/// both '-' and '_' to the same `HTTP_CLIENT_CERT_VERDICT` variable, so a client's
+/// underscore header would stand in for ours there (the reason for Envoy's
+/// `headers_with_underscores_action` and Apache's dropping of such headers for CGI).
 pub fn strip_untrusted(headers: &mut HeaderMap) {
     for name in &STRIPPED_NAMES {
         headers.remove(name);
     }
+    let underscored: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().contains('_') && is_stripped_spelling(name.as_str()))
+        .cloned()
+        .collect();
+    for name in underscored {
+        headers.remove(name);
+    }
+}
+
+/// True when `name` (lower-case) reads as a [`STRIPPED`] name once '_' is taken for '-'.
+fn is_stripped_spelling(name: &str) -> bool {
+    STRIPPED.iter().any(|ours| {
+        ours.len() == name.len()
+            && ours
+                .bytes()
+                .zip(name.bytes())
+                .all(|(o, n)| o == n || (o == b'-' && n == b'_'))
+    })
 }
 
 /// Options for the headers sent to the origin.

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cli_clients;
 pub mod fixture;
 pub mod flows;
 pub mod http;

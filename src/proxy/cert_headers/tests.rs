@@ -225,6 +225,31 @@ fn strips_spoofed_headers_in_any_case_and_every_copy() {
 }
 
 #[test]
+fn strip_removes_underscore_spellings_of_our_headers_only() {
+    let mut headers = HeaderMap::new();
+    for name in [
+        "client_cert_verdict",
+        "Client_Cert",
+        "client-cert_subject",
+        "x_forwarded_for",
+        "X_FORWARDED_CLIENT_CERT",
+    ] {
+        let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+        headers.append(name, HeaderValue::from_static("spoof"));
+    }
+    for keep in ["x_request_id", "client_cert_verdict_x", "forwarded_"] {
+        headers.append(keep, HeaderValue::from_static("1"));
+    }
+    strip_untrusted(&mut headers);
+    let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+    left.sort_unstable();
+    assert_eq!(
+        left,
+        ["client_cert_verdict_x", "forwarded_", "x_request_id"]
+    );
+}
+
+#[test]
 fn stripped_list_covers_every_header_we_set() {
     let names: Vec<&str> = STRIPPED_NAMES.iter().map(HeaderName::as_str).collect();
     assert_eq!(names, STRIPPED);
