@@ -126,8 +126,12 @@ fn full_builds(c: &mut Criterion) {
         }
         group.bench_function(format!("{n}_activations"), |b| {
             b.iter(|| {
-                build(black_box(&st), &BuildInputs::default(), &BuildCache::default())
-                    .expect("build")
+                build(
+                    black_box(&st),
+                    &BuildInputs::default(),
+                    &BuildCache::default(),
+                )
+                .expect("build")
             })
         });
     }
