@@ -12,7 +12,9 @@ use super::entry::{DomainEntry, Snapshot};
 use super::lookup::DomainTable;
 use super::server_config::{build_server_config, TlsParams, TlsVersion};
 use super::verifier::ClientAuth;
-use crate::model::{pki, Activation, State};
+use crate::model::{
+    pki, Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, State,
+};
 use crate::origin::OriginSpec;
 
 /// Why a snapshot could not be built; names the resource at fault.
@@ -80,6 +82,7 @@ pub fn build(
     cache: &BuildCache,
 ) -> Result<(Snapshot, BuildCache, BuildStats), BuildError> {
     let mut b = Builder {
+        index: Index::new(state),
         state,
         old: cache,
         new: BuildCache::default(),
@@ -110,7 +113,39 @@ pub fn build(
     Ok((snapshot, b.new, b.stats))
 }
 
+/// Lookups by id, so a build is linear in the number of resources (not quadratic).
+struct Index<'a> {
+    certificates: HashMap<&'a str, &'a Certificate>,
+    keys: HashMap<&'a str, &'a PrivateKey>,
+    configurations: HashMap<&'a str, &'a Configuration>,
+    mutual_authentications: HashMap<&'a str, &'a MutualAuthentication>,
+}
+
+impl<'a> Index<'a> {
+    fn new(s: &'a State) -> Index<'a> {
+        Index {
+            certificates: s.certificates.iter().map(|c| (c.id.as_str(), c)).collect(),
+            keys: s
+                .private_keys
+                .iter()
+                .map(|k| (k.public_key_sha1.as_str(), k))
+                .collect(),
+            configurations: s
+                .configurations
+                .iter()
+                .map(|c| (c.id.as_str(), c))
+                .collect(),
+            mutual_authentications: s
+                .mutual_authentications
+                .iter()
+                .map(|m| (m.id.as_str(), m))
+                .collect(),
+        }
+    }
+}
+
 struct Builder<'a> {
+    index: Index<'a>,
     state: &'a State,
     old: &'a BuildCache,
     new: BuildCache,
@@ -156,25 +191,25 @@ impl Builder<'_> {
     }
 
     fn client_auth(&mut self, id: &str) -> Result<(Version, Arc<ClientAuth>), BuildError> {
-        let what = format!("mutual authentication {id}");
-        let ma = self
-            .state
-            .mutual_authentication(id)
-            .ok_or_else(|| err(&what, "does not exist"))?;
+        // Error texts are built only on failure: this runs once per activation.
+        let what = || format!("mutual authentication {id}");
+        let ma = *self
+            .index
+            .mutual_authentications
+            .get(id)
+            .ok_or_else(|| err(what(), "does not exist"))?;
         let version = (ma.id.clone(), ma.updated_at);
-        if let Some(auth) = self
-            .new
-            .auths
-            .get(&version)
-            .or_else(|| self.old.auths.get(&version))
-        {
+        if let Some(auth) = self.new.auths.get(&version) {
+            return Ok((version, auth.clone()));
+        }
+        if let Some(auth) = self.old.auths.get(&version) {
             let auth = auth.clone();
             self.new.auths.insert(version.clone(), auth.clone());
             return Ok((version, auth));
         }
-        let bundle = pki::parse_ca_bundle(&ma.cert_bundle).map_err(|e| err(&what, e))?;
+        let bundle = pki::parse_ca_bundle(&ma.cert_bundle).map_err(|e| err(what(), e))?;
         let auth =
-            Arc::new(ClientAuth::new(&bundle.certs_der, ma.enforced).map_err(|e| err(&what, e))?);
+            Arc::new(ClientAuth::new(&bundle.certs_der, ma.enforced).map_err(|e| err(what(), e))?);
         self.new.auths.insert(version.clone(), auth.clone());
         Ok((version, auth))
     }
@@ -184,17 +219,20 @@ impl Builder<'_> {
         a: &Activation,
         client_auth: Option<&(Version, Arc<ClientAuth>)>,
     ) -> Result<Arc<ServerConfig>, BuildError> {
-        let what = format!("TLS activation {} ({})", a.id, a.domain);
-        let state = self.state;
-        let cert = state
-            .certificate(&a.certificate_id)
-            .ok_or_else(|| err(&what, "its certificate does not exist"))?;
-        let key = state
-            .key_for(cert)
-            .ok_or_else(|| err(&what, "no private key matches its certificate"))?;
-        let conf = state
-            .configuration(&a.configuration_id)
-            .ok_or_else(|| err(&what, "its configuration does not exist"))?;
+        let what = || format!("TLS activation {} ({})", a.id, a.domain);
+        let index = &self.index;
+        let cert = *index
+            .certificates
+            .get(a.certificate_id.as_str())
+            .ok_or_else(|| err(what(), "its certificate does not exist"))?;
+        let key = *index
+            .keys
+            .get(cert.public_key_sha1.as_str())
+            .ok_or_else(|| err(what(), "no private key matches its certificate"))?;
+        let conf = *index
+            .configurations
+            .get(a.configuration_id.as_str())
+            .ok_or_else(|| err(what(), "its configuration does not exist"))?;
         let cache_key = ConfigKey {
             certificate: (cert.id.clone(), cert.updated_at),
             key: key.id.clone(),
@@ -216,7 +254,7 @@ impl Builder<'_> {
         let params = tls_params(&conf.tls_protocols, &conf.http_protocols);
         let auth = client_auth.map(|(_, a)| a.as_ref());
         let config = build_server_config(&chain.chain_der, &parsed_key.pkcs8_der, &params, auth)
-            .map_err(|e| err(&what, e))?;
+            .map_err(|e| err(what(), e))?;
         self.stats.server_configs_built += 1;
         self.new.configs.insert(cache_key, config.clone());
         Ok(config)
