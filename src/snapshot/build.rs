@@ -53,7 +53,7 @@ pub fn build(state: &State, inputs: &BuildInputs) -> Result<Snapshot, BuildError
         domains.insert(&a.domain, Arc::new(entry));
     }
     let fallback = match &inputs.default_domain {
-        Some(name) => Some(Arc::new(builder.fallback(name)?)),
+        Some(name) => builder.fallback(name)?.map(Arc::new),
         None => None,
     };
     let mut routes = DomainTable::new();
@@ -107,21 +107,29 @@ impl Builder<'_> {
 
     /// The entry for connections without a known SNI: the default domain's certificate, never
     /// with client authentication (DESIGN rule 1: no SNI never reaches an mTLS domain).
-    fn fallback(&mut self, name: &str) -> Result<DomainEntry, BuildError> {
+    ///
+    /// None while the default domain is not activated: such handshakes are then refused with
+    /// `unrecognized_name`, as without a default domain. Failing the build instead would make
+    /// an empty store unservable and refuse every API change — including the upload and
+    /// activation that would make the default domain exist.
+    fn fallback(&mut self, name: &str) -> Result<Option<DomainEntry>, BuildError> {
         let what = format!("proxy.default_domain {name:?}");
         let canonical = pki::canonical_domain(name).map_err(|e| err(&what, e))?;
-        let a = self
+        let Some(a) = self
             .state
             .activations
             .iter()
             .find(|a| a.domain == canonical)
-            .ok_or_else(|| err(&what, "is not an activated domain"))?;
-        Ok(DomainEntry {
+        else {
+            tracing::warn!(domain = %canonical, "proxy.default_domain is not activated; handshakes without a known SNI are refused");
+            return Ok(None);
+        };
+        Ok(Some(DomainEntry {
             name: a.domain.clone(),
             server_config: self.server_config(a, None)?,
             client_auth: None,
             mutual_authentication_id: None,
-        })
+        }))
     }
 
     fn client_auth(&mut self, id: &str) -> Result<Arc<ClientAuth>, BuildError> {
@@ -185,4 +193,30 @@ pub fn tls_params(tls: &[String], http: &[String]) -> TlsParams {
         alpn.push(b"http/1.1".to_vec());
     }
     TlsParams { versions, alpn }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_domain_not_yet_activated_builds_without_fallback() {
+        let inputs = BuildInputs {
+            default_domain: Some("later.example.com".to_string()),
+            ..BuildInputs::default()
+        };
+        let snapshot = build(&State::default(), &inputs).unwrap();
+        assert!(snapshot.fallback.is_none());
+        assert!(snapshot.domains.is_empty());
+    }
+
+    #[test]
+    fn invalid_default_domain_is_still_an_error() {
+        let inputs = BuildInputs {
+            default_domain: Some("not a name".to_string()),
+            ..BuildInputs::default()
+        };
+        let e = build(&State::default(), &inputs).unwrap_err();
+        assert!(e.resource.contains("default_domain"), "{e}");
+    }
 }
