@@ -8,6 +8,8 @@ pub mod fixture;
 pub mod flows;
 pub mod http;
 pub mod pki;
+pub mod recording_origin;
+pub mod tls_client;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
