@@ -59,6 +59,12 @@ pub const STRIPPED: &[&str] = &[
     "x-forwarded-proto",
     "x-forwarded-host",
     "forwarded",
+    // Not set by the proxy, but commonly trusted by frameworks behind a proxy; a client must
+    // not be able to set them either.
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-server",
+    "x-real-ip",
 ];
 
 // Parsed once at compile time (`from_static` is const and rejects a bad name at build time).

@@ -213,3 +213,13 @@ fn routes_pick_origins_by_host() {
     );
     assert_eq!(*snap.origin_for("other.org").as_ref(), OriginSpec::Echo);
 }
+
+#[test]
+fn invalid_default_domain_is_still_an_error() {
+    let inputs = BuildInputs {
+        default_domain: Some("not a domain".into()),
+        ..BuildInputs::default()
+    };
+    let e = build(&state(), &inputs, &BuildCache::default()).unwrap_err();
+    assert!(e.resource.contains("default_domain"), "{e}");
+}
