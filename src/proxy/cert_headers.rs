@@ -82,7 +82,7 @@ static H_MUTUAL_AUTHENTICATION: HeaderName = HeaderName::from_static(MUTUAL_AUTH
 static H_XFCC: HeaderName = HeaderName::from_static(XFCC);
 
 /// [`STRIPPED`] as header names, so stripping does not parse names per request.
-static STRIPPED_NAMES: [HeaderName; 16] = [
+static STRIPPED_NAMES: [HeaderName; 20] = [
     HeaderName::from_static(CLIENT_CERT),
     HeaderName::from_static(CLIENT_CERT_CHAIN),
     HeaderName::from_static(VERDICT),
@@ -99,6 +99,10 @@ static STRIPPED_NAMES: [HeaderName; 16] = [
     HeaderName::from_static("x-forwarded-proto"),
     HeaderName::from_static("x-forwarded-host"),
     HeaderName::from_static("forwarded"),
+    HeaderName::from_static("x-forwarded-port"),
+    HeaderName::from_static("x-forwarded-prefix"),
+    HeaderName::from_static("x-forwarded-server"),
+    HeaderName::from_static("x-real-ip"),
 ];
 
 const RFC3339_UTC: &[BorrowedFormatItem<'static>] =
