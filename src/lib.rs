@@ -3,6 +3,7 @@
 pub mod acceptor;
 pub mod admin;
 pub mod app;
+pub mod bench;
 pub mod control;
 pub mod demo;
 pub mod devpki;

@@ -1,4 +1,4 @@
-//! The `mtls-proxy` command line: `serve` and `certs init`.
+//! The `mtls-proxy` command line: `serve`, `certs init` and `bench`.
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +32,9 @@ enum Command {
         #[command(subcommand)]
         command: CertsCommand,
     },
+    /// Load generator for any TLS server: handshakes or requests per second, latency, TLS
+    /// alerts by name, resumption; presents client certificates.
+    Bench(Box<mtls_proxy::bench::BenchArgs>),
 }
 
 #[derive(Subcommand)]
@@ -67,6 +70,10 @@ fn main() -> anyhow::Result<()> {
         Command::Certs {
             command: CertsCommand::Init { dir, force },
         } => certs_init(&dir, force),
+        Command::Bench(args) => {
+            mtls_proxy::bench::run_cli(*args)?;
+            Ok(())
+        }
     }
 }
 
