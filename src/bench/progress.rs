@@ -68,13 +68,24 @@ impl Progress {
         self.timeline.push(point);
     }
 
-    /// Closes the last, partial interval and clears the live line; returns the timeline.
+    /// Closes the last, partial interval and clears the live line; returns the timeline. A
+    /// tail too short to give a meaningful rate is folded into the previous point.
     pub fn finish(mut self, rec: &Recorder, now: Instant) -> Vec<Point> {
         let tail = now.saturating_duration_since(self.last).as_secs_f64();
-        let totals = rec.totals();
-        if tail >= MIN_TAIL_SECS || totals != self.seen {
+        if tail >= MIN_TAIL_SECS || rec.totals() != self.seen {
             let point = self.point(rec, now);
-            self.timeline.push(point);
+            let previous_start = self.timeline.iter().rev().nth(1).map_or(0.0, |p| p.t_s);
+            match self.timeline.last_mut() {
+                Some(last) if tail < MIN_TAIL_SECS => {
+                    let secs = point.t_s - previous_start;
+                    last.completed += point.completed;
+                    last.failed += point.failed;
+                    last.t_s = point.t_s;
+                    last.per_second = last.completed as f64 / secs.max(f64::EPSILON);
+                    last.p99_us = last.p99_us.max(point.p99_us);
+                }
+                _ => self.timeline.push(point),
+            }
         }
         if self.live {
             let _ = std::io::stderr().write_all(b"\r\x1b[K");
@@ -129,5 +140,23 @@ mod tests {
         assert_eq!((tail.completed, tail.failed, tail.p99_us), (1, 0, 900));
         assert!((tail.per_second - 2.0).abs() < 1e-9);
         assert!((tail.t_s - 1.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_very_short_tail_is_folded_into_the_last_point() {
+        let rec = Recorder::default();
+        let start = Instant::now();
+        let mut p = Progress::new(start, false);
+        for _ in 0..10 {
+            rec.completed(Duration::from_micros(100));
+        }
+        p.tick(&rec, start + Duration::from_secs(1));
+        rec.completed(Duration::from_micros(200));
+        let timeline = p.finish(&rec, start + Duration::from_millis(1_010));
+        assert_eq!(timeline.len(), 1);
+        let only = &timeline[0];
+        assert_eq!((only.completed, only.p99_us), (11, 200));
+        assert!((only.per_second - 11.0 / 1.01).abs() < 1e-9);
+        assert!((only.t_s - 1.01).abs() < 1e-9);
     }
 }

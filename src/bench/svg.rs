@@ -42,7 +42,7 @@ pub fn render(title: &str, h: &Histogram, timeline: &[Point]) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="650" viewBox="0 0 {WIDTH} 650" font-family="sans-serif" font-size="12">"#
     );
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    text(&mut s, WIDTH / 2.0, 22.0, "middle", 14, &escape(title));
+    text(&mut s, WIDTH / 2.0, 22.0, "middle", 12, &escape(title));
     latency_chart(&mut s, h);
     rate_chart(&mut s, timeline);
     s.push_str("</svg>\n");
@@ -80,7 +80,8 @@ fn latency_chart(s: &mut String, h: &Histogram) {
     let width = (RIGHT - LEFT) / BINS as f64;
     for (i, &count) in bins.iter().enumerate().filter(|(_, &c)| c > 0) {
         let x = LEFT + i as f64 * width;
-        let y = p.y(count as f64 / tallest);
+        // At least one pixel, so that rare outliers stay visible.
+        let y = p.y(count as f64 / tallest).min(p.bottom - 1.0);
         let _ = writeln!(
             s,
             r##"<rect x="{x:.1}" y="{y:.1}" width="{:.1}" height="{:.1}" fill="#4878a8"/>"##,
@@ -88,7 +89,12 @@ fn latency_chart(s: &mut String, h: &Histogram) {
             p.bottom - y
         );
     }
-    for (q, label) in [(0.5, "p50"), (0.99, "p99"), (0.999, "p99.9")] {
+    let marks = [
+        (0.5, "p50", 0.0),
+        (0.99, "p99", 14.0),
+        (0.999, "p99.9", 28.0),
+    ];
+    for (q, label, drop) in marks {
         let v = h.quantile(q);
         let x = scale.x(v);
         let _ = writeln!(
@@ -96,14 +102,8 @@ fn latency_chart(s: &mut String, h: &Histogram) {
             r##"<line x1="{x:.1}" y1="{}" x2="{x:.1}" y2="{}" stroke="#c03030" stroke-dasharray="4 3"/>"##,
             p.top, p.bottom
         );
-        text(
-            s,
-            x + 3.0,
-            p.top + 12.0,
-            "start",
-            11,
-            &format!("{label} {}", latency(v)),
-        );
+        let caption = format!("{label} {}", latency(v));
+        text(s, x + 3.0, p.top + 12.0 + drop, "start", 11, &caption);
     }
     for tick in scale.ticks() {
         let x = scale.x(tick);
