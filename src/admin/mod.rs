@@ -9,6 +9,7 @@ pub mod pagination;
 pub mod query;
 pub mod request;
 pub mod resources;
+mod strict_json;
 pub mod token;
 
 use std::net::SocketAddr;
