@@ -7,6 +7,7 @@ pub mod cli_clients;
 pub mod fixture;
 pub mod flows;
 pub mod http;
+pub mod odd_certs;
 pub mod pki;
 pub mod recording_origin;
 pub mod tls_client;
