@@ -116,13 +116,7 @@ fn serial_hex(raw: &[u8]) -> String {
 
 /// Lower-case hex of `bytes`, two digits per byte.
 fn hex_lower(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    out
+    crate::hex::encode(bytes, crate::hex::Case::Lower)
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ fn included(acts: &[&Activation], includes: &[String], model: &Model) -> Vec<Val
     let mut push = |v: Value| {
         if !out
             .iter()
-            .any(|o| o["id"] == v["id"] && o["type"] == v["type"])
+            .any(|o| o.get("id") == v.get("id") && o.get("type") == v.get("type"))
         {
             out.push(v);
         }

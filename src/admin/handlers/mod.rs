@@ -122,9 +122,9 @@ pub fn base_url(s: &AdminState, headers: &HeaderMap) -> String {
 
 /// A single-resource document, with `included` when given.
 pub fn single(status: StatusCode, data: Value, included: Option<Vec<Value>>) -> Response {
-    let mut doc = serde_json::json!({ "data": data });
-    if let Some(inc) = included {
-        doc["included"] = Value::Array(inc);
-    }
+    let doc = match included {
+        Some(inc) => serde_json::json!({ "data": data, "included": inc }),
+        None => serde_json::json!({ "data": data }),
+    };
     jsonapi(status, &doc)
 }
