@@ -90,8 +90,9 @@ pub struct ProxySettings {
     /// On SIGINT/SIGTERM, how long in-flight requests may take before connections are cut.
     #[serde(deserialize_with = "duration::deserialize")]
     pub shutdown_timeout: Duration,
-    /// After a change tightens the policy a connection was established under (bundle rotated,
-    /// `enforced` turned on, mutual authentication attached or replaced, activation deleted),
+    /// After a change under which a connection is no longer admitted as it was (domain
+    /// deactivated; mutual authentication attached, detached or replaced; bundle rotated or
+    /// `enforced` turned on so that its certificate no longer passes or gets another verdict),
     /// how long its in-flight requests may take before it is closed.
     #[serde(deserialize_with = "duration::deserialize")]
     pub drain_timeout: Duration,

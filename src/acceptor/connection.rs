@@ -12,7 +12,8 @@ use crate::snapshot::verdict::Verdict;
 #[derive(Debug)]
 pub struct ConnInfo {
     pub peer: SocketAddr,
-    /// The snapshot taken at accept; every request on the connection is judged against it.
+    /// The snapshot the handshake used (taken when the ClientHello arrived). Requests are
+    /// judged by the newest snapshot that still admits the connection (`proxy::serve`).
     pub snapshot: Arc<Snapshot>,
     /// The domain whose config the handshake used.
     pub entry: Arc<DomainEntry>,

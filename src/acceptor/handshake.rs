@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::StartHandshake;
@@ -44,14 +45,15 @@ impl HandshakeError {
     }
 }
 
-/// Complete the handshake within `deadline`.
+/// Complete the handshake within `deadline`, with the snapshot live when the ClientHello has
+/// arrived.
 pub async fn handshake(
     tcp: TcpStream,
     peer: SocketAddr,
-    snapshot: Arc<Snapshot>,
+    snapshots: Arc<ArcSwap<Snapshot>>,
     deadline: Duration,
 ) -> Result<(TlsStream<TcpStream>, ConnInfo), HandshakeError> {
-    tokio::time::timeout(deadline, run(tcp, peer, snapshot))
+    tokio::time::timeout(deadline, run(tcp, peer, snapshots))
         .await
         .map_err(|_| HandshakeError::Timeout)?
 }
@@ -74,9 +76,13 @@ fn choose(
 async fn run(
     mut tcp: TcpStream,
     peer: SocketAddr,
-    snapshot: Arc<Snapshot>,
+    snapshots: Arc<ArcSwap<Snapshot>>,
 ) -> Result<(TlsStream<TcpStream>, ConnInfo), HandshakeError> {
     let accepted = read_client_hello(&mut tcp).await?;
+    // Taken now, not at accept: a client that opened its TCP connection before a change but
+    // says hello after the API answered must meet the new policy (a connection may sit idle
+    // for up to the handshake timeout before its ClientHello).
+    let snapshot = snapshots.load_full();
     // rustls has already validated the SNI syntax; canonicalise exactly as Host is (rule 1).
     let sni = accepted
         .client_hello()

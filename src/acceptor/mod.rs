@@ -1,6 +1,6 @@
 //! The TLS listener: accepts TCP connections under a concurrency cap, takes the current
-//! snapshot once per connection, completes the per-domain handshake and hands the stream to
-//! the connection handler (the proxy).
+//! snapshot once per connection (when its ClientHello has arrived), completes the per-domain
+//! handshake and hands the stream to the connection handler (the proxy).
 
 pub mod client_hello;
 pub mod connection;
@@ -76,13 +76,13 @@ pub async fn run(
             _ = stopped(&mut shutdown) => break,
         };
         let _ = tcp.set_nodelay(true);
-        let snapshot = snapshots.load_full();
+        let snapshots = snapshots.clone();
         let handler = handler.clone();
         let stop = shutdown.clone();
         let deadline = opts.handshake_timeout;
         tasks.spawn(async move {
             let _permit = permit;
-            match handshake::handshake(tcp, peer, snapshot, deadline).await {
+            match handshake::handshake(tcp, peer, snapshots, deadline).await {
                 Ok((tls, info)) => handler(tls, info, stop).await,
                 Err(e) => {
                     tracing::debug!(%peer, reason = e.reason(), error = %e, "handshake failed")

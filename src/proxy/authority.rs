@@ -8,6 +8,7 @@ use http::header::HOST;
 use http::request::Parts;
 
 use crate::acceptor::ConnInfo;
+use crate::snapshot::entry::Snapshot;
 use crate::snapshot::lookup::canonical_host;
 
 /// What to do with a request.
@@ -44,8 +45,8 @@ fn authority(parts: &Parts) -> Result<String, &'static str> {
     }
 }
 
-/// Decide whether this connection may serve the request.
-pub fn decide(parts: &Parts, conn: &ConnInfo) -> Decision {
+/// Decide whether this connection may serve the request, by the names `snapshot` serves.
+pub fn decide(parts: &Parts, conn: &ConnInfo, snapshot: &Snapshot) -> Decision {
     let authority = match authority(parts) {
         Ok(a) => a,
         Err(why) => return Decision::BadRequest(why),
@@ -53,7 +54,7 @@ pub fn decide(parts: &Parts, conn: &ConnInfo) -> Decision {
     let Some(host) = canonical_host(&authority) else {
         return Decision::BadRequest("the Host is not a valid host name");
     };
-    match conn.snapshot.domain(&host) {
+    match snapshot.domain(&host) {
         Some(entry) if entry.same_policy(&conn.entry) => Decision::Serve { host, authority },
         Some(_) => Decision::Misdirected(format!(
             "{host} is not served under this connection's client-certificate policy"

@@ -64,6 +64,14 @@ impl ClientIdentity {
         Some(identity)
     }
 
+    /// The presented chain again, leaf first, as rustls returned it (for re-verification).
+    pub fn chain(&self) -> Vec<CertificateDer<'_>> {
+        std::iter::once(&self.leaf_der)
+            .chain(&self.chain_der)
+            .map(|der| CertificateDer::from(der.as_slice()))
+            .collect()
+    }
+
     fn fill_from(&mut self, cert: &X509Certificate<'_>) {
         self.parsed = true;
         self.subject = dn::rfc4514(cert.subject());

@@ -4,5 +4,6 @@ pub mod authority;
 pub mod cert_headers;
 pub mod forwarding;
 pub mod identity;
+pub mod readmission;
 pub mod serve;
 pub mod service;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use http::header::{HeaderValue, CONTENT_TYPE, HOST};
 use http::{Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
@@ -11,16 +12,22 @@ use super::cert_headers::PrebuiltCertHeaders;
 use super::forwarding;
 use crate::acceptor::ConnInfo;
 use crate::origin::{error_response, full, OriginClient, ProxyBody};
+use crate::snapshot::entry::Snapshot;
 
 /// Shared by every connection.
 pub struct ProxyContext {
     pub origins: OriginClient,
 }
 
-/// Per-connection state: the handshake facts and the certificate headers built once.
+/// Per-connection state: the handshake facts, the certificate headers built once, and the
+/// snapshot requests are judged and routed by.
 pub struct ConnState {
     pub info: ConnInfo,
     pub cert_headers: PrebuiltCertHeaders,
+    /// The newest snapshot that still admits this connection (`proxy::readmission`); moved
+    /// forward by `serve` after each swap, so a kept connection follows other domains' policy
+    /// changes and new routes instead of serving from the snapshot of its handshake forever.
+    pub view: ArcSwap<Snapshot>,
 }
 
 /// A short JSON error answer from the proxy itself.
@@ -40,7 +47,8 @@ pub async fn handle(
     ctx: Arc<ProxyContext>,
 ) -> Response<ProxyBody> {
     let (mut parts, body) = req.into_parts();
-    let (host, authority) = match decide(&parts, &conn.info) {
+    let view = conn.view.load_full();
+    let (host, authority) = match decide(&parts, &conn.info, &view) {
         Decision::Serve { host, authority } => (host, authority),
         Decision::Misdirected(detail) => {
             tracing::debug!(peer = %conn.info.peer, %detail, "misdirected request");
@@ -61,7 +69,7 @@ pub async fn handle(
         &conn.cert_headers,
     );
     // HTTP/2 carries the host in :authority only; origins speak HTTP/1.1 and need Host.
-    let preserve_host = conn.info.snapshot.preserve_host;
+    let preserve_host = view.preserve_host;
     if preserve_host {
         if let Ok(v) = HeaderValue::from_str(&authority) {
             parts.headers.insert(HOST, v);
@@ -69,7 +77,7 @@ pub async fn handle(
     }
     parts.uri = origin_form(&parts.uri);
     parts.version = http::Version::HTTP_11;
-    let spec = conn.info.snapshot.origin_for(&host).clone();
+    let spec = view.origin_for(&host).clone();
     let req = Request::from_parts(parts, body);
     match ctx.origins.send(&spec, req, preserve_host).await {
         Ok(resp) => resp,
