@@ -17,7 +17,7 @@ use tokio_rustls::server::TlsStream;
 
 use super::cert_headers::{CertHeaderOptions, PrebuiltCertHeaders};
 use super::service::{handle, ConnState, ProxyContext};
-use crate::acceptor::{stopped, ConnInfo, Handler};
+use crate::acceptor::{observe, stopped, ConnInfo, Handler};
 use crate::snapshot::entry::Snapshot;
 
 /// Timing and change feeds shared by every connection.
@@ -65,6 +65,23 @@ enum Ending {
     PolicyChanged,
 }
 
+impl Ending {
+    /// As logged in the connection's `end` field.
+    fn as_str(&self) -> &'static str {
+        match self {
+            Ending::Closed => "closed",
+            Ending::Shutdown => "shutdown",
+            Ending::PolicyChanged => "policy_changed",
+        }
+    }
+}
+
+/// The connection's log line, once it is over.
+fn log_end(conn: &ConnState, ending: &Ending) {
+    let requests = conn.requests.load(std::sync::atomic::Ordering::Relaxed);
+    observe::connection_closed(&conn.info, requests, ending.as_str());
+}
+
 async fn serve(
     tls: TlsStream<TcpStream>,
     info: ConnInfo,
@@ -73,10 +90,8 @@ async fn serve(
     mut life: Lifecycle,
 ) {
     let h2 = info.h2;
-    let conn = Arc::new(ConnState {
-        cert_headers: cert_headers(&info),
-        info,
-    });
+    let headers = cert_headers(&info);
+    let conn = Arc::new(ConnState::new(info, headers));
     let watched = conn.clone();
     let service = service_fn(move |req| {
         let (conn, ctx) = (conn.clone(), ctx.clone());
@@ -114,7 +129,7 @@ async fn serve(
         }
     };
     let bound = match ending {
-        Ending::Closed => return,
+        Ending::Closed => return log_end(&watched, &ending),
         Ending::Shutdown => life.shutdown_timeout,
         Ending::PolicyChanged => {
             tracing::debug!(peer = %watched.info.peer, "policy changed; closing the connection after in-flight requests");
@@ -123,4 +138,5 @@ async fn serve(
     };
     connection.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(bound, connection).await;
+    log_end(&watched, &ending);
 }
