@@ -15,7 +15,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Serve
 use tokio::net::TcpStream;
 
 fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).unwrap_or_else(|e| panic!("no free port: {e}"))
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -28,9 +30,22 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-async fn api(admin: SocketAddr, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+async fn api(
+    admin: SocketAddr,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
     let out = Command::new("curl")
-        .args(["-s", "-X", method, "-H", "Fastly-Key: t", "-H", "Content-Type: application/vnd.api+json"])
+        .args([
+            "-s",
+            "-X",
+            method,
+            "-H",
+            "Fastly-Key: t",
+            "-H",
+            "Content-Type: application/vnd.api+json",
+        ])
         .arg(format!("http://{admin}{path}"))
         .args(["-d", &body.to_string()])
         .output()
@@ -40,7 +55,10 @@ async fn api(admin: SocketAddr, method: &str, path: &str, body: serde_json::Valu
 
 #[tokio::main]
 async fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1000);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let (admin, proxy) = (free_port(), free_port());
     let config = dir.path().join("c.toml");
@@ -54,13 +72,31 @@ async fn main() {
         ),
     )
     .unwrap_or_else(|e| panic!("config: {e}"));
-    let bin = std::env::var("MTLS_PROXY_BIN").unwrap_or_else(|_| "target/release/mtls-proxy".into());
-    let mut child = Command::new(bin).args(["serve", "--config"]).arg(&config).stderr(Stdio::null()).spawn().unwrap_or_else(|e| panic!("spawn: {e}"));
+    let bin =
+        std::env::var("MTLS_PROXY_BIN").unwrap_or_else(|_| "target/release/mtls-proxy".into());
+    let mut child = Command::new(bin)
+        .args(["serve", "--config"])
+        .arg(&config)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn: {e}"));
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let pki = devpki::generate().unwrap_or_else(|e| panic!("pki: {e}"));
-    api(admin, "POST", "/tls/private_keys", serde_json::json!({"data": {"attributes": {"key": pki.server.key_pem}}})).await;
-    let cert = api(admin, "POST", "/tls/certificates", serde_json::json!({"data": {"attributes": {"cert_blob": pki.server.cert_pem}}})).await;
+    api(
+        admin,
+        "POST",
+        "/tls/private_keys",
+        serde_json::json!({"data": {"attributes": {"key": pki.server.key_pem}}}),
+    )
+    .await;
+    let cert = api(
+        admin,
+        "POST",
+        "/tls/certificates",
+        serde_json::json!({"data": {"attributes": {"cert_blob": pki.server.cert_pem}}}),
+    )
+    .await;
     let ma = api(admin, "POST", "/tls/mutual_authentications", serde_json::json!({"data": {"attributes": {"cert_bundle": pki.client_ca.cert().cert_pem, "enforced": false}}})).await;
     let act = serde_json::json!({"data": {"relationships": {
         "tls_certificate": {"data": {"type": "tls_certificate", "id": cert["data"]["id"]}},
@@ -71,26 +107,41 @@ async fn main() {
     let base = rss_kib(child.id());
     let mut tcp = Vec::with_capacity(n);
     for _ in 0..n {
-        tcp.push(TcpStream::connect(proxy).await.unwrap_or_else(|e| panic!("connect: {e}")));
+        tcp.push(
+            TcpStream::connect(proxy)
+                .await
+                .unwrap_or_else(|e| panic!("connect: {e}")),
+        );
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after_tcp = rss_kib(child.id());
 
     let mut roots = rustls::RootCertStore::empty();
-    roots.add(CertificateDer::from(pki.server_ca.cert().cert_der.clone())).unwrap_or_else(|e| panic!("root: {e}"));
+    roots
+        .add(CertificateDer::from(pki.server_ca.cert().cert_der.clone()))
+        .unwrap_or_else(|e| panic!("root: {e}"));
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.client.key_der.clone()));
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap_or_else(|e| panic!("versions: {e}"))
-        .with_root_certificates(roots)
-        .with_client_auth_cert(vec![CertificateDer::from(pki.client.cert_der.clone())], key)
-        .unwrap_or_else(|e| panic!("client cert: {e}"));
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap_or_else(|e| panic!("versions: {e}"))
+    .with_root_certificates(roots)
+    .with_client_auth_cert(vec![CertificateDer::from(pki.client.cert_der.clone())], key)
+    .unwrap_or_else(|e| panic!("client cert: {e}"));
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let mut tls = Vec::with_capacity(n);
     for _ in 0..n {
-        let stream = TcpStream::connect(proxy).await.unwrap_or_else(|e| panic!("connect: {e}"));
+        let stream = TcpStream::connect(proxy)
+            .await
+            .unwrap_or_else(|e| panic!("connect: {e}"));
         let name = ServerName::try_from("localhost").unwrap_or_else(|e| panic!("name: {e}"));
-        tls.push(connector.connect(name, stream).await.unwrap_or_else(|e| panic!("handshake: {e}")));
+        tls.push(
+            connector
+                .connect(name, stream)
+                .await
+                .unwrap_or_else(|e| panic!("handshake: {e}")),
+        );
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after_tls = rss_kib(child.id());

@@ -32,7 +32,10 @@ async fn a_panicking_connection_does_not_stop_the_listener() {
         handshake_timeout: Duration::from_secs(5),
         max_connections: 4,
     };
-    let server = tokio::spawn(acceptor::run(listener, live, opts, handler, stop_rx));
+    let metrics = f.h.running.as_ref().unwrap().metrics.clone();
+    let server = tokio::spawn(acceptor::run(
+        listener, live, opts, handler, metrics, stop_rx,
+    ));
     let client = TlsClient::new(&f.server_ca, "panic.example.com");
     for expected in 1..=3 {
         let _ = client.handshake(addr).await;

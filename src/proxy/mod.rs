@@ -1,5 +1,6 @@
 //! The request path after the handshake: the client identity and the headers sent to the origin.
 
+pub mod access_log;
 pub mod authority;
 pub mod cert_headers;
 pub mod forwarding;

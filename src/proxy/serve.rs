@@ -21,7 +21,7 @@ use tokio_rustls::server::TlsStream;
 use super::cert_headers::{CertHeaderOptions, PrebuiltCertHeaders};
 use super::readmission::readmits;
 use super::service::{handle, ConnState, ProxyContext};
-use crate::acceptor::{stopped, ConnInfo, Handler};
+use crate::acceptor::{observe, stopped, ConnInfo, Handler};
 use crate::snapshot::entry::Snapshot;
 
 /// Timing and change feeds shared by every connection.
@@ -116,6 +116,23 @@ enum Ending {
     PolicyChanged,
 }
 
+impl Ending {
+    /// As logged in the connection's `end` field.
+    fn as_str(&self) -> &'static str {
+        match self {
+            Ending::Closed => "closed",
+            Ending::Shutdown => "shutdown",
+            Ending::PolicyChanged => "policy_changed",
+        }
+    }
+}
+
+/// The connection's log line, once it is over.
+fn log_end(conn: &ConnState, ending: &Ending) {
+    let requests = conn.requests.load(std::sync::atomic::Ordering::Relaxed);
+    observe::connection_closed(&conn.info, requests, ending.as_str());
+}
+
 async fn serve(
     tls: TlsStream<TcpStream>,
     info: ConnInfo,
@@ -124,11 +141,8 @@ async fn serve(
     mut life: Lifecycle,
 ) {
     let h2 = info.h2;
-    let conn = Arc::new(ConnState {
-        cert_headers: cert_headers(&info),
-        view: ArcSwap::new(info.snapshot.clone()),
-        info,
-    });
+    let headers = cert_headers(&info);
+    let conn = Arc::new(ConnState::new(info, headers));
     let watched = conn.clone();
     let service = service_fn(move |req| {
         let (conn, ctx) = (conn.clone(), ctx.clone());
@@ -150,7 +164,7 @@ async fn serve(
         false => Ending::PolicyChanged,
     };
     let bound = match ending {
-        Ending::Closed => return,
+        Ending::Closed => return log_end(&watched, &ending),
         Ending::Shutdown => life.shutdown_timeout,
         Ending::PolicyChanged => {
             tracing::debug!(peer = %watched.info.peer, "policy changed; closing the connection after in-flight requests");
@@ -159,4 +173,5 @@ async fn serve(
     };
     connection.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(bound, connection).await;
+    log_end(&watched, &ending);
 }

@@ -7,6 +7,7 @@ use rustls::ServerConfig;
 
 use super::lookup::DomainTable;
 use super::verifier::ClientAuth;
+use crate::metrics::DomainMetrics;
 use crate::origin::OriginSpec;
 
 /// One activated domain as the data plane serves it.
@@ -21,6 +22,9 @@ pub struct DomainEntry {
     pub client_auth: Option<Arc<ClientAuth>>,
     /// The mutual authentication id: the policy identity compared by the SNI/Host check.
     pub mutual_authentication_id: Option<Arc<str>>,
+    /// This domain's metric handles, resolved when the snapshot was built so handshakes and
+    /// requests only bump atomics (`other` for the fallback entry).
+    pub metrics: Arc<DomainMetrics>,
 }
 
 impl DomainEntry {
