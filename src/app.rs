@@ -127,7 +127,11 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         listen_addr: admin_addr,
     };
     let admin_task = spawn_admin(admin_listener, admin::router(state), shutdown_rx.clone());
-    let proxy_task = spawn_proxy(&settings, proxy_listener, &publisher, shutdown_rx)?;
+    let sampler = tokio::spawn(crate::metrics::history::run(
+        metrics.clone(),
+        shutdown_rx.clone(),
+    ));
+    let proxy_task = spawn_proxy(&settings, proxy_listener, &publisher, &metrics, shutdown_rx)?;
     Ok(Running {
         admin_addr,
         proxy_addr,
@@ -138,7 +142,7 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         demo,
         settings: std::sync::Mutex::new(settings),
         shutdown,
-        tasks: vec![admin_task, proxy_task],
+        tasks: vec![admin_task, proxy_task, sampler],
     })
 }
 
@@ -217,6 +221,7 @@ fn spawn_proxy(
     settings: &Settings,
     listener: TcpListener,
     publisher: &Publisher,
+    metrics: &Arc<Metrics>,
     rx: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, AppError> {
     let p = &settings.proxy;
@@ -228,6 +233,7 @@ fn spawn_proxy(
     };
     let ctx = Arc::new(ProxyContext {
         origins: OriginClient::new(&origin_opts)?,
+        metrics: metrics.clone(),
     });
     let opts = AcceptorOptions {
         handshake_timeout: p.handshake_timeout,
@@ -245,6 +251,7 @@ fn spawn_proxy(
         publisher.live(),
         opts,
         handler,
+        metrics.clone(),
         rx,
     )))
 }

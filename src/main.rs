@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use mtls_proxy::admin::token::TokenSource;
 use mtls_proxy::devpki::{self, DevPkiError};
-use mtls_proxy::settings::Settings;
+use mtls_proxy::settings::{LogFormat, LogSettings, Settings};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +26,9 @@ enum Command {
         /// TOML config file; without it the built-in defaults are used.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Log line format; overrides `[log] format` from the config.
+        #[arg(long, value_enum)]
+        log_format: Option<CliLogFormat>,
     },
     /// Development certificates for local mTLS testing.
     Certs {
@@ -54,22 +57,36 @@ enum CertsCommand {
     },
 }
 
+/// `--log-format` values.
+#[derive(Clone, Copy, ValueEnum)]
+enum CliLogFormat {
+    Text,
+    Json,
+}
+
+impl From<CliLogFormat> for LogFormat {
+    fn from(f: CliLogFormat) -> LogFormat {
+        match f {
+            CliLogFormat::Text => LogFormat::Text,
+            CliLogFormat::Json => LogFormat::Json,
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MTLS_PROXY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only for a terminal: logs captured to files or CI stay plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     match cli.command {
-        Command::Serve { config } => serve(config),
+        Command::Serve { config, log_format } => {
+            let settings = load_settings(config.as_deref())?;
+            init_logging(&settings.log, log_format.map(LogFormat::from));
+            serve(settings, config)
+        }
         Command::Certs {
             command: CertsCommand::Init { dir, force },
-        } => certs_init(&dir, force),
+        } => {
+            init_logging(&LogSettings::default(), None);
+            certs_init(&dir, force)
+        }
         Command::Bench(args) => {
             mtls_proxy::bench::run_cli(*args)?;
             Ok(())
@@ -77,15 +94,41 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-fn serve(config: Option<PathBuf>) -> anyhow::Result<()> {
-    let settings = match &config {
+/// Logs go to stderr: level from `MTLS_PROXY_LOG`, else `[log] level`; format from
+/// `--log-format`, else `[log] format`.
+fn init_logging(log: &LogSettings, format: Option<LogFormat>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MTLS_PROXY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format.unwrap_or(log.format) {
+        // Colour codes only for a terminal: logs captured to files or CI stay plain text.
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // One object per line with the event's fields at the top level, for log shippers.
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .init(),
+    }
+}
+
+fn load_settings(config: Option<&Path>) -> anyhow::Result<Settings> {
+    Ok(match config {
         Some(path) => Settings::load(path)?,
         // Without a config: built-in defaults, and the demo imported into an empty store.
         None => Settings {
             demo: true,
             ..Settings::default()
         },
-    };
+    })
+}
+
+fn serve(settings: Settings, config: Option<PathBuf>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let running = mtls_proxy::app::start(settings).await?;

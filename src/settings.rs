@@ -32,6 +32,7 @@ pub struct Settings {
     pub store: StoreSettings,
     pub proxy: ProxySettings,
     pub routes: Vec<Route>,
+    pub log: LogSettings,
     /// Import the demo configuration into an empty store (set when serving without a config).
     #[serde(skip)]
     pub demo: bool,
@@ -90,8 +91,9 @@ pub struct ProxySettings {
     /// On SIGINT/SIGTERM, how long in-flight requests may take before connections are cut.
     #[serde(deserialize_with = "duration::deserialize")]
     pub shutdown_timeout: Duration,
-    /// After a change tightens the policy a connection was established under (bundle rotated,
-    /// `enforced` turned on, mutual authentication attached or replaced, activation deleted),
+    /// After a change under which a connection is no longer admitted as it was (domain
+    /// deactivated; mutual authentication attached, detached or replaced; bundle rotated or
+    /// `enforced` turned on so that its certificate no longer passes or gets another verdict),
     /// how long its in-flight requests may take before it is closed.
     #[serde(deserialize_with = "duration::deserialize")]
     pub drain_timeout: Duration,
@@ -125,6 +127,37 @@ impl Default for ProxySettings {
             origin_ca_file: None,
         }
     }
+}
+
+/// `[log]`: what the process logs to stderr. Read at start (a change needs a restart).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// A `tracing` filter: `info`, `debug`, `info,mtls_proxy::request=off`. The environment
+    /// variable `MTLS_PROXY_LOG` overrides it.
+    pub level: String,
+    /// `text` or `json` (one JSON object per line); `serve --log-format` overrides it.
+    pub format: LogFormat,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            level: "info".to_string(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable `key=value` lines.
+    #[default]
+    Text,
+    /// One JSON object per line, event fields at the top level.
+    Json,
 }
 
 /// `[[routes]]`: a domain (exact or `*.` wildcard) to an origin.
@@ -176,6 +209,8 @@ impl Settings {
                 "must be more than 0".into(),
             ));
         }
+        tracing_subscriber::EnvFilter::try_new(&self.log.level)
+            .map_err(|e| ("log.level".to_string(), e.to_string()))?;
         if self.store.path.as_os_str().is_empty() {
             return Err(("store.path".into(), "can't be blank".into()));
         }
@@ -239,7 +274,20 @@ mod tests {
         assert_eq!(s.proxy.handshake_timeout, d.proxy.handshake_timeout);
         assert_eq!(s.proxy.max_connections, d.proxy.max_connections);
         assert_eq!(s.store.path, d.store.path);
+        assert_eq!(s.log, d.log);
         assert!(s.routes.is_empty());
+    }
+
+    #[test]
+    fn log_settings() {
+        let s =
+            parse("[log]\nlevel = \"debug,mtls_proxy::request=off\"\nformat = \"json\"\n").unwrap();
+        assert_eq!(s.log.format, LogFormat::Json);
+        assert_eq!(s.log.level, "debug,mtls_proxy::request=off");
+        let e = parse("[log]\nformat = \"xml\"\n").unwrap_err();
+        assert!(e.to_string().contains("xml"), "{e}");
+        let e = parse("[log]\nlevel = \"info,=[\"\n").unwrap_err();
+        assert!(e.to_string().contains("log.level"), "{e}");
     }
 
     #[test]

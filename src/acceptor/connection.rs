@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::proxy::identity::ClientIdentity;
 use crate::snapshot::entry::{DomainEntry, Snapshot};
@@ -12,7 +13,8 @@ use crate::snapshot::verdict::Verdict;
 #[derive(Debug)]
 pub struct ConnInfo {
     pub peer: SocketAddr,
-    /// The snapshot taken at accept; every request on the connection is judged against it.
+    /// The snapshot the handshake used (taken when the ClientHello arrived). Requests are
+    /// judged by the newest snapshot that still admits the connection (`proxy::serve`).
     pub snapshot: Arc<Snapshot>,
     /// The domain whose config the handshake used.
     pub entry: Arc<DomainEntry>,
@@ -28,4 +30,12 @@ pub struct ConnInfo {
     pub resumed: bool,
     /// ALPN chose HTTP/2.
     pub h2: bool,
+    /// Negotiated protocol version, rustls' name (`TLSv1_3`).
+    pub tls_version: Option<&'static str>,
+    /// Negotiated cipher suite, rustls' name (`TLS13_AES_256_GCM_SHA384`).
+    pub cipher: Option<&'static str>,
+    /// When the TCP connection was accepted.
+    pub accepted: Instant,
+    /// From accept to the end of the handshake.
+    pub handshake_time: Duration,
 }

@@ -1,10 +1,12 @@
 //! One connection's TLS handshake: ClientHello → domain entry by SNI → that domain's
 //! `ServerConfig` → verdict and identity. One deadline covers all of it.
 
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::StartHandshake;
@@ -14,6 +16,7 @@ use super::connection::ConnInfo;
 use crate::proxy::identity::ClientIdentity;
 use crate::snapshot::entry::{DomainEntry, Snapshot};
 use crate::snapshot::lookup::canonical_host;
+use crate::snapshot::verdict::{verdict_for_error, Verdict};
 
 /// Why a handshake did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -27,31 +30,81 @@ pub enum HandshakeError {
     #[error("no server name and no default domain")]
     NoSni,
     #[error("handshake failed: {0}")]
-    Tls(std::io::Error),
+    Tls(io::Error),
+    /// The domain's mutual authentication refused the client certificate (enforced: missing
+    /// or invalid; either mode: no proof of possession).
+    #[error("client certificate rejected ({}): {source}", verdict.as_str())]
+    ClientCert {
+        /// The domain whose policy refused it.
+        entry: Arc<DomainEntry>,
+        /// The canonical SNI.
+        sni: Option<String>,
+        /// What the certificate would have been judged.
+        verdict: Verdict,
+        source: io::Error,
+    },
 }
 
 impl HandshakeError {
-    /// A short reason for logs and metrics.
+    /// A short reason for logs and metrics (one of `metrics::labels::HANDSHAKE_ERROR_REASONS`).
     pub fn reason(&self) -> &'static str {
         match self {
             HandshakeError::Timeout => "timeout",
             HandshakeError::Hello(HelloError::Eof) => "eof",
-            HandshakeError::Hello(_) => "protocol",
+            HandshakeError::Hello(HelloError::Io(_)) => "io",
+            HandshakeError::Hello(HelloError::Tls(_)) => "protocol",
             HandshakeError::UnknownSni(_) => "unknown_sni",
             HandshakeError::NoSni => "no_sni",
-            HandshakeError::Tls(_) => "tls",
+            HandshakeError::Tls(e) if rustls_error(e).is_some() => "protocol",
+            HandshakeError::Tls(e) if e.kind() == io::ErrorKind::UnexpectedEof => "eof",
+            HandshakeError::Tls(_) => "io",
+            HandshakeError::ClientCert { .. } => "client_cert_rejected",
+        }
+    }
+
+    /// The server name the client asked for, when known.
+    pub fn sni(&self) -> Option<&str> {
+        match self {
+            HandshakeError::UnknownSni(name) => Some(name),
+            HandshakeError::ClientCert { sni, .. } => sni.as_deref(),
+            _ => None,
         }
     }
 }
 
-/// Complete the handshake within `deadline`.
+/// The rustls error an I/O error from tokio-rustls carries, if any.
+fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+}
+
+/// Classify a failed handshake: a client-certificate refusal keeps its domain and verdict so
+/// it is counted per domain like a completed handshake.
+fn failed(e: io::Error, entry: Arc<DomainEntry>, sni: Option<String>) -> HandshakeError {
+    let verdict = match rustls_error(&e) {
+        Some(
+            err @ (rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented),
+        ) if entry.client_auth.is_some() => verdict_for_error(err),
+        _ => return HandshakeError::Tls(e),
+    };
+    HandshakeError::ClientCert {
+        entry,
+        sni,
+        verdict,
+        source: e,
+    }
+}
+
+/// Complete the handshake within `deadline`, with the snapshot live when the ClientHello has
+/// arrived.
 pub async fn handshake(
     tcp: TcpStream,
     peer: SocketAddr,
-    snapshot: Arc<Snapshot>,
+    snapshots: Arc<ArcSwap<Snapshot>>,
     deadline: Duration,
 ) -> Result<(TlsStream<TcpStream>, ConnInfo), HandshakeError> {
-    tokio::time::timeout(deadline, run(tcp, peer, snapshot))
+    let started = Instant::now();
+    tokio::time::timeout(deadline, run(tcp, peer, snapshots, started))
         .await
         .map_err(|_| HandshakeError::Timeout)?
 }
@@ -74,9 +127,14 @@ fn choose(
 async fn run(
     mut tcp: TcpStream,
     peer: SocketAddr,
-    snapshot: Arc<Snapshot>,
+    snapshots: Arc<ArcSwap<Snapshot>>,
+    started: Instant,
 ) -> Result<(TlsStream<TcpStream>, ConnInfo), HandshakeError> {
     let accepted = read_client_hello(&mut tcp).await?;
+    // Taken now, not at accept: a client that opened its TCP connection before a change but
+    // says hello after the API answered must meet the new policy (a connection may sit idle
+    // for up to the handshake timeout before its ClientHello).
+    let snapshot = snapshots.load_full();
     // rustls has already validated the SNI syntax; canonicalise exactly as Host is (rule 1).
     let sni = accepted
         .client_hello()
@@ -89,11 +147,14 @@ async fn run(
             return Err(e);
         }
     };
-    let tls = StartHandshake::from_parts(accepted, tcp)
+    let tls = match StartHandshake::from_parts(accepted, tcp)
         .into_stream(entry.server_config.clone())
         .await
-        .map_err(HandshakeError::Tls)?;
-    let info = conn_info(&tls, peer, snapshot, entry, sni, fallback);
+    {
+        Ok(tls) => tls,
+        Err(e) => return Err(failed(e, entry, sni)),
+    };
+    let info = conn_info(&tls, peer, snapshot, entry, sni, fallback, started);
     Ok((tls, info))
 }
 
@@ -104,6 +165,7 @@ fn conn_info(
     entry: Arc<DomainEntry>,
     sni: Option<String>,
     fallback: bool,
+    started: Instant,
 ) -> ConnInfo {
     let conn = tls.get_ref().1;
     let peer_certs = conn.peer_certificates();
@@ -127,5 +189,54 @@ fn conn_info(
         identity,
         resumed: matches!(conn.handshake_kind(), Some(rustls::HandshakeKind::Resumed)),
         h2: conn.alpn_protocol() == Some(b"h2"),
+        tls_version: conn.protocol_version().and_then(|v| v.as_str()),
+        cipher: conn
+            .negotiated_cipher_suite()
+            .and_then(|s| s.suite().as_str()),
+        accepted: started,
+        handshake_time: started.elapsed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::labels::HANDSHAKE_ERROR_REASONS;
+
+    #[test]
+    fn reasons_are_the_exported_ones() {
+        let tls = io::Error::new(io::ErrorKind::InvalidData, rustls::Error::DecryptError);
+        let cases = [
+            (HandshakeError::Timeout, "timeout"),
+            (HandshakeError::Hello(HelloError::Eof), "eof"),
+            (
+                HandshakeError::Hello(HelloError::Io(io::ErrorKind::ConnectionReset.into())),
+                "io",
+            ),
+            (
+                HandshakeError::Hello(HelloError::Tls(rustls::Error::DecryptError)),
+                "protocol",
+            ),
+            (
+                HandshakeError::UnknownSni("x.example".into()),
+                "unknown_sni",
+            ),
+            (HandshakeError::NoSni, "no_sni"),
+            (HandshakeError::Tls(tls), "protocol"),
+            (
+                HandshakeError::Tls(io::ErrorKind::UnexpectedEof.into()),
+                "eof",
+            ),
+            (HandshakeError::Tls(io::ErrorKind::BrokenPipe.into()), "io"),
+        ];
+        for (e, reason) in cases {
+            assert_eq!(e.reason(), reason, "{e}");
+            assert!(HANDSHAKE_ERROR_REASONS.contains(&reason));
+        }
+        assert!(HANDSHAKE_ERROR_REASONS.contains(&"client_cert_rejected"));
+        assert_eq!(
+            HandshakeError::UnknownSni("x.example".into()).sni(),
+            Some("x.example")
+        );
     }
 }

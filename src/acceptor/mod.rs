@@ -1,15 +1,16 @@
 //! The TLS listener: accepts TCP connections under a concurrency cap, takes the current
-//! snapshot once per connection, completes the per-domain handshake and hands the stream to
-//! the connection handler (the proxy).
+//! snapshot once per connection (when its ClientHello has arrived), completes the per-domain
+//! handshake and hands the stream to the connection handler (the proxy).
 
 pub mod client_hello;
 pub mod connection;
 pub mod handshake;
+pub mod observe;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use tokio::net::{TcpListener, TcpStream};
@@ -18,6 +19,7 @@ use tokio_rustls::server::TlsStream;
 
 pub use connection::ConnInfo;
 
+use crate::metrics::Metrics;
 use crate::snapshot::entry::Snapshot;
 
 /// Serves one established connection to completion; `shutdown` flips to true when the process
@@ -46,12 +48,13 @@ pub struct AcceptorOptions {
 }
 
 /// Accept until `shutdown` becomes true, then wait for open connections to finish (the handler
-/// bounds how long that takes).
+/// bounds how long that takes). Every connection and handshake is recorded into `metrics`.
 pub async fn run(
     listener: TcpListener,
     snapshots: Arc<ArcSwap<Snapshot>>,
     opts: AcceptorOptions,
     handler: Handler,
+    metrics: Arc<Metrics>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let permits = Arc::new(Semaphore::new(opts.max_connections));
@@ -76,17 +79,21 @@ pub async fn run(
             _ = stopped(&mut shutdown) => break,
         };
         let _ = tcp.set_nodelay(true);
-        let snapshot = snapshots.load_full();
+        let snapshots = snapshots.clone();
         let handler = handler.clone();
         let stop = shutdown.clone();
         let deadline = opts.handshake_timeout;
+        let metrics = metrics.clone();
         tasks.spawn(async move {
             let _permit = permit;
-            match handshake::handshake(tcp, peer, snapshot, deadline).await {
-                Ok((tls, info)) => handler(tls, info, stop).await,
-                Err(e) => {
-                    tracing::debug!(%peer, reason = e.reason(), error = %e, "handshake failed")
+            let _active = metrics.connection_opened();
+            let started = Instant::now();
+            match handshake::handshake(tcp, peer, snapshots, deadline).await {
+                Ok((tls, info)) => {
+                    observe::handshake_done(&metrics, &info);
+                    handler(tls, info, stop).await
                 }
+                Err(e) => observe::handshake_failed(&metrics, peer, &e, started.elapsed()),
             }
         });
         // Reap finished tasks so the set does not grow without bound.

@@ -1,5 +1,5 @@
 //! The admin listener: Fastly-compatible `/tls/*` JSON:API (writes only through `control`),
-//! `/metrics`, `/health` and `/ready`.
+//! `/metrics`, `/health`, `/ready`, `/status` and the status page (`/`, `/status/data`).
 
 pub mod auth;
 pub mod document;
@@ -9,6 +9,8 @@ pub mod pagination;
 pub mod query;
 pub mod request;
 pub mod resources;
+pub mod status_page;
+mod strict_json;
 pub mod token;
 
 use std::net::SocketAddr;
@@ -101,6 +103,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .route("/", get(status_page::page))
+        .route("/status/data", get(status_page::data))
         .merge(tls)
         .fallback(not_found)
         .with_state(state)

@@ -22,7 +22,7 @@ pub fn parse(body: &[u8], kind: &str, path_id: Option<&str>) -> Result<ResourceO
             "request body can't be blank: expected a JSON:API document with a data member",
         ));
     }
-    let doc: Value = serde_json::from_slice(body)
+    let doc: Value = super::strict_json::from_slice(body)
         .map_err(|e| ApiError::bad_request(format!("request body is not valid JSON: {e}")))?;
     let data = match doc {
         Value::Object(mut top) => top.remove("data"),

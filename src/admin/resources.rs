@@ -90,7 +90,9 @@ pub fn certificate(c: &Certificate, state: &State, with_activations: bool) -> Va
     });
     if with_activations {
         let acts = activation_ids(state, |a| a.certificate_id == c.id);
-        v["relationships"]["tls_activations"] = to_many(kind::ACTIVATION, acts);
+        if let Some(rel) = v.get_mut("relationships").and_then(Value::as_object_mut) {
+            rel.insert("tls_activations".into(), to_many(kind::ACTIVATION, acts));
+        }
     }
     v
 }

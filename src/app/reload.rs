@@ -19,7 +19,7 @@ pub struct ReloadReport {
 /// Keys whose change needs a restart, compared between the running and the new settings.
 fn restart_only(old: &Settings, new: &Settings) -> Vec<&'static str> {
     let (o, n) = (&old.proxy, &new.proxy);
-    let checks: [(&'static str, bool); 10] = [
+    let checks: [(&'static str, bool); 11] = [
         ("admin.listen", old.admin.listen != new.admin.listen),
         ("admin.token", old.admin.token != new.admin.token),
         ("store.path", old.store.path != new.store.path),
@@ -43,6 +43,7 @@ fn restart_only(old: &Settings, new: &Settings) -> Vec<&'static str> {
                 || o.origin_response_timeout != n.origin_response_timeout,
         ),
         ("proxy.origin_ca_file", o.origin_ca_file != n.origin_ca_file),
+        ("log.level / log.format", old.log != new.log),
     ];
     checks
         .into_iter()
@@ -77,6 +78,7 @@ pub fn apply(running: &Running, new: Settings) -> Result<ReloadReport, AppError>
     kept.proxy.origin_connect_timeout = current.proxy.origin_connect_timeout;
     kept.proxy.origin_response_timeout = current.proxy.origin_response_timeout;
     kept.proxy.origin_ca_file = current.proxy.origin_ca_file.clone();
+    kept.log = current.log.clone();
     kept.demo = current.demo;
     *current = kept;
     Ok(ReloadReport {

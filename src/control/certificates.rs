@@ -15,6 +15,7 @@ fn parse_blob(conn: &Connection, pem: &str) -> Result<pki::CertInfo, ControlErro
     if pem.trim().is_empty() {
         return Err(ControlError::invalid("cert_blob", "can't be blank"));
     }
+    validate::pem_text(pem).map_err(|e| ControlError::invalid("cert_blob", e))?;
     let info =
         pki::parse_certificate_chain(pem).map_err(|e| ControlError::invalid("cert_blob", e))?;
     if private_keys::by_public_key(conn, &info.public_key_sha1)?.is_none() {

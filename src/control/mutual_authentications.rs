@@ -12,6 +12,7 @@ const RESOURCE: &str = "mutual authentication";
 
 /// Validate a bundle; the bundle is stored as uploaded once it parses.
 fn check_bundle(pem: &str) -> Result<(), ControlError> {
+    validate::pem_text(pem).map_err(|e| ControlError::invalid("cert_bundle", e))?;
     // Empty, unparseable and key-holding bundles are refused here, so the verifier can never
     // be built from nothing and never falls back to system roots (Caddy CVE-2026-27586).
     pki::parse_ca_bundle(pem)

@@ -16,6 +16,7 @@ pub fn create(conn: &Connection, f: PrivateKeyFields, now: i64) -> Result<String
         .key
         .filter(|k| !k.trim().is_empty())
         .ok_or_else(|| ControlError::invalid("key", "can't be blank"))?;
+    validate::pem_text(&pem).map_err(|e| ControlError::invalid("key", e))?;
     let info = pki::parse_private_key(&pem).map_err(|e| ControlError::invalid("key", e))?;
     if let Some(existing) = rows::by_public_key(conn, &info.public_key_sha1)? {
         return Err(ControlError::Conflict(format!(

@@ -21,7 +21,9 @@ pub fn new_id() -> String {
         for b in buf {
             // 248 = 4 * 62: values at or above it would bias the first characters.
             if b < 248 && out.len() < ID_LEN {
-                out.push(char::from(ALPHABET[usize::from(b % 62)]));
+                if let Some(&c) = ALPHABET.get(usize::from(b % 62)) {
+                    out.push(char::from(c));
+                }
             }
         }
     }
@@ -33,7 +35,7 @@ pub fn random_hex(bytes: usize) -> String {
     let rng = SystemRandom::new();
     let mut buf = vec![0u8; bytes];
     while rng.fill(&mut buf).is_err() {}
-    buf.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex::encode(&buf, crate::hex::Case::Lower)
 }
 
 /// Whether `s` could be an id we issued: used to answer 404 early for junk in paths.

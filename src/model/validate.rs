@@ -19,6 +19,8 @@ pub enum ValidateError {
     EmptyList(String),
     #[error("has an unsupported value {0:?} (expected one of {1})")]
     Unsupported(String, String),
+    #[error("contains a control character (byte {0:#04x} at offset {1}); PEM is plain text")]
+    ControlInPem(u8, usize),
 }
 
 /// A resource name: at most 255 bytes, no control characters (they end up in logs and pages).
@@ -31,6 +33,20 @@ pub fn name(s: &str) -> Result<(), ValidateError> {
         return Err(ValidateError::ControlChar);
     }
     Ok(())
+}
+
+/// PEM input is text: tabs and line breaks only among control characters. A NUL or escape
+/// byte hidden in an upload would survive into storage and logs, and different PEM readers
+/// disagree on where such a section ends.
+pub fn pem_text(s: &str) -> Result<(), ValidateError> {
+    match s
+        .bytes()
+        .enumerate()
+        .find(|(_, b)| b.is_ascii_control() && !matches!(b, b'\n' | b'\r' | b'\t'))
+    {
+        Some((i, b)) => Err(ValidateError::ControlInPem(b, i)),
+        None => Ok(()),
+    }
 }
 
 /// A protocol list against its allowed values; duplicates are removed, order kept.
@@ -62,6 +78,16 @@ mod tests {
         assert_eq!(name(&"x".repeat(256)), Err(ValidateError::TooLong(256)));
         assert_eq!(name("a\0b"), Err(ValidateError::ControlChar));
         assert_eq!(name("a\nb"), Err(ValidateError::ControlChar));
+    }
+
+    #[test]
+    fn pem_text_allows_only_line_breaks_and_tabs() {
+        assert!(pem_text("-----BEGIN X-----\r\n\tabc\n").is_ok());
+        assert_eq!(pem_text("ab\0c"), Err(ValidateError::ControlInPem(0, 2)));
+        assert_eq!(
+            pem_text("\x1b[31m"),
+            Err(ValidateError::ControlInPem(0x1b, 0))
+        );
     }
 
     #[test]

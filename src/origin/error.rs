@@ -118,6 +118,8 @@ mod tests {
         for (err, status, kind) in cases {
             assert_eq!(err.status().as_u16(), status, "{err}");
             assert_eq!(err.kind(), kind, "{err}");
+            // Metrics label every kind by name; none may fall into `other`.
+            assert!(crate::metrics::labels::ORIGIN_ERROR_KINDS.contains(&kind));
         }
     }
 }

@@ -8,15 +8,25 @@ use http::header::HOST;
 use http::request::Parts;
 
 use crate::acceptor::ConnInfo;
+use crate::snapshot::entry::{DomainEntry, Snapshot};
 use crate::snapshot::lookup::canonical_host;
 
-/// What to do with a request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+/// What to do with a request. `domain` is the activated domain the request names (None: not
+/// an activated name), borrowed from the connection's snapshot.
+#[derive(Debug, Clone)]
+pub enum Decision<'s> {
     /// Serve it; `host` is canonical, `authority` as the client sent it.
-    Serve { host: String, authority: String },
+    Serve {
+        host: String,
+        authority: String,
+        domain: Option<&'s DomainEntry>,
+    },
     /// 421: not served under this connection's policy.
-    Misdirected(String),
+    Misdirected {
+        detail: String,
+        host: String,
+        domain: Option<&'s DomainEntry>,
+    },
     /// 400: no usable authority.
     BadRequest(&'static str),
 }
@@ -44,8 +54,9 @@ fn authority(parts: &Parts) -> Result<String, &'static str> {
     }
 }
 
-/// Decide whether this connection may serve the request.
-pub fn decide(parts: &Parts, conn: &ConnInfo) -> Decision {
+/// Decide whether this connection may serve the request, by the names `snapshot` serves
+/// (the connection's current view: see `proxy::readmission`).
+pub fn decide<'s>(parts: &Parts, conn: &ConnInfo, snapshot: &'s Snapshot) -> Decision<'s> {
     let authority = match authority(parts) {
         Ok(a) => a,
         Err(why) => return Decision::BadRequest(why),
@@ -53,16 +64,30 @@ pub fn decide(parts: &Parts, conn: &ConnInfo) -> Decision {
     let Some(host) = canonical_host(&authority) else {
         return Decision::BadRequest("the Host is not a valid host name");
     };
-    match conn.snapshot.domain(&host) {
-        Some(entry) if entry.same_policy(&conn.entry) => Decision::Serve { host, authority },
-        Some(_) => Decision::Misdirected(format!(
-            "{host} is not served under this connection's client-certificate policy"
-        )),
+    match snapshot.domain(&host) {
+        Some(entry) if entry.same_policy(&conn.entry) => Decision::Serve {
+            host,
+            authority,
+            domain: Some(entry),
+        },
+        Some(entry) => Decision::Misdirected {
+            detail: format!(
+                "{host} is not served under this connection's client-certificate policy"
+            ),
+            host,
+            domain: Some(entry),
+        },
         // Unknown names are served only on connections the default domain answered (no or
         // unknown SNI), which never carry client authentication.
-        None if conn.fallback && conn.entry.client_auth.is_none() => {
-            Decision::Serve { host, authority }
-        }
-        None => Decision::Misdirected(format!("{host} is not served on this connection")),
+        None if conn.fallback && conn.entry.client_auth.is_none() => Decision::Serve {
+            host,
+            authority,
+            domain: None,
+        },
+        None => Decision::Misdirected {
+            detail: format!("{host} is not served on this connection"),
+            host,
+            domain: None,
+        },
     }
 }

@@ -11,6 +11,7 @@ use time::format_description::BorrowedFormatItem;
 use time::macros::format_description;
 use time::OffsetDateTime;
 
+use crate::hex;
 use crate::proxy::identity::ClientIdentity;
 
 /// RFC 9440: sf-binary `:BASE64:` of the leaf DER.
@@ -322,7 +323,6 @@ fn escape_text(raw: &str) -> String {
 /// not visible ASCII (space too, so ", " stays an unambiguous separator and HTTP's trimming of
 /// spaces at the ends of a value cannot change it).
 fn push_escaped_text(raw: &str, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in raw.as_bytes() {
         match b {
             b'\\' | b',' => {
@@ -332,8 +332,7 @@ fn push_escaped_text(raw: &str, out: &mut String) {
             0x21..=0x7e => out.push(char::from(b)),
             _ => {
                 out.push('\\');
-                out.push(char::from(HEX[usize::from(b >> 4)]));
-                out.push(char::from(HEX[usize::from(b & 0x0f)]));
+                hex::push_byte(out, b, hex::Case::Upper);
             }
         }
     }

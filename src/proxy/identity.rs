@@ -64,6 +64,14 @@ impl ClientIdentity {
         Some(identity)
     }
 
+    /// The presented chain again, leaf first, as rustls returned it (for re-verification).
+    pub fn chain(&self) -> Vec<CertificateDer<'_>> {
+        std::iter::once(&self.leaf_der)
+            .chain(&self.chain_der)
+            .map(|der| CertificateDer::from(der.as_slice()))
+            .collect()
+    }
+
     fn fill_from(&mut self, cert: &X509Certificate<'_>) {
         self.parsed = true;
         self.subject = dn::rfc4514(cert.subject());
@@ -116,13 +124,7 @@ fn serial_hex(raw: &[u8]) -> String {
 
 /// Lower-case hex of `bytes`, two digits per byte.
 fn hex_lower(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    out
+    crate::hex::encode(bytes, crate::hex::Case::Lower)
 }
 
 #[cfg(test)]

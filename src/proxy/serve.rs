@@ -1,9 +1,12 @@
 //! Serves one established TLS connection with hyper (HTTP/1.1 or HTTP/2 per ALPN) until it
-//! closes; on shutdown, or when a configuration change tightens the policy it was established
-//! under, in-flight requests get a bounded time to finish and the connection is closed
-//! (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY).
+//! closes. After each snapshot swap the connection either moves on to the new snapshot (it
+//! still admits the connection: `readmission`) or, on shutdown or when the change tightened
+//! the policy it was established under, its in-flight requests get a bounded time to finish
+//! and it is closed (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY).
 
 use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,8 +19,9 @@ use tokio::sync::watch;
 use tokio_rustls::server::TlsStream;
 
 use super::cert_headers::{CertHeaderOptions, PrebuiltCertHeaders};
+use super::readmission::readmits;
 use super::service::{handle, ConnState, ProxyContext};
-use crate::acceptor::{stopped, ConnInfo, Handler};
+use crate::acceptor::{observe, stopped, ConnInfo, Handler};
 use crate::snapshot::entry::Snapshot;
 
 /// Timing and change feeds shared by every connection.
@@ -58,11 +62,75 @@ fn cert_headers(info: &ConnInfo) -> PrebuiltCertHeaders {
     )
 }
 
+/// Move the connection's view to the live snapshot if that still admits it; false when it
+/// does not and the connection must be drained (its view then stays where it was).
+fn follow(conn: &ConnState, live: &ArcSwap<Snapshot>) -> bool {
+    let live = live.load_full();
+    if Arc::ptr_eq(&live, &conn.view.load()) {
+        return true;
+    }
+    if !readmits(&live, &conn.info) {
+        return false;
+    }
+    conn.view.store(live);
+    true
+}
+
+/// Serve until the connection closes, the process stops, or a swap no longer admits it.
+async fn until_end<F, E>(
+    mut connection: Pin<&mut F>,
+    stop: &mut watch::Receiver<bool>,
+    life: &mut Lifecycle,
+    conn: &ConnState,
+) -> Ending
+where
+    F: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let mut watching = true;
+    loop {
+        tokio::select! {
+            r = connection.as_mut() => {
+                if let Err(e) = r { tracing::debug!(error = %e, "connection ended with an error"); }
+                return Ending::Closed;
+            }
+            _ = stopped(stop) => return Ending::Shutdown,
+            changed = life.changes.changed(), if watching => {
+                if changed.is_err() {
+                    // The publisher is gone (process stopping): nothing more to watch.
+                    watching = false;
+                    continue;
+                }
+                if !follow(conn, &life.live) {
+                    return Ending::PolicyChanged;
+                }
+            }
+        }
+    }
+}
+
 /// Why a connection is being wound down.
 enum Ending {
     Closed,
     Shutdown,
     PolicyChanged,
+}
+
+impl Ending {
+    /// As logged in the connection's `end` field.
+    fn as_str(&self) -> &'static str {
+        match self {
+            Ending::Closed => "closed",
+            Ending::Shutdown => "shutdown",
+            Ending::PolicyChanged => "policy_changed",
+        }
+    }
+}
+
+/// The connection's log line, once it is over.
+fn log_end(conn: &ConnState, ending: &Ending) {
+    let requests = conn.requests.load(std::sync::atomic::Ordering::Relaxed);
+    observe::connection_closed(&conn.info, requests, ending.as_str());
 }
 
 async fn serve(
@@ -73,10 +141,8 @@ async fn serve(
     mut life: Lifecycle,
 ) {
     let h2 = info.h2;
-    let conn = Arc::new(ConnState {
-        cert_headers: cert_headers(&info),
-        info,
-    });
+    let headers = cert_headers(&info);
+    let conn = Arc::new(ConnState::new(info, headers));
     let watched = conn.clone();
     let service = service_fn(move |req| {
         let (conn, ctx) = (conn.clone(), ctx.clone());
@@ -90,31 +156,15 @@ async fn serve(
     };
     let connection = builder.serve_connection(TokioIo::new(tls), service);
     tokio::pin!(connection);
-    // Only changes after this point matter: the connection was built from the snapshot it holds.
+    // Watch from here on, then catch up once: a swap during the handshake (after its snapshot
+    // was taken) is seen by `follow`, any later one by the watch.
     life.changes.mark_unchanged();
-    let mut watching = true;
-    let ending = loop {
-        tokio::select! {
-            r = connection.as_mut() => {
-                if let Err(e) = r { tracing::debug!(error = %e, "connection ended with an error"); }
-                break Ending::Closed;
-            }
-            _ = stopped(&mut stop) => break Ending::Shutdown,
-            changed = life.changes.changed(), if watching => {
-                if changed.is_err() {
-                    // The publisher is gone (process stopping): nothing more to watch.
-                    watching = false;
-                    continue;
-                }
-                let info = &watched.info;
-                if !life.live.load().keeps_policy(&info.entry, info.sni.as_deref(), info.fallback) {
-                    break Ending::PolicyChanged;
-                }
-            }
-        }
+    let ending = match follow(&watched, &life.live) {
+        true => until_end(connection.as_mut(), &mut stop, &mut life, &watched).await,
+        false => Ending::PolicyChanged,
     };
     let bound = match ending {
-        Ending::Closed => return,
+        Ending::Closed => return log_end(&watched, &ending),
         Ending::Shutdown => life.shutdown_timeout,
         Ending::PolicyChanged => {
             tracing::debug!(peer = %watched.info.peer, "policy changed; closing the connection after in-flight requests");
@@ -123,4 +173,5 @@ async fn serve(
     };
     connection.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(bound, connection).await;
+    log_end(&watched, &ending);
 }

@@ -12,6 +12,7 @@ use super::entry::{DomainEntry, Snapshot};
 use super::lookup::DomainTable;
 use super::server_config::{build_server_config, TlsParams, TlsVersion};
 use super::verifier::ClientAuth;
+use crate::metrics::{labels::OTHER_DOMAIN, DomainMetrics, Metrics};
 use crate::model::{
     pki, Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, State,
 };
@@ -76,10 +77,22 @@ pub struct BuildStats {
 
 /// Build a snapshot, reusing what `cache` holds; returns the snapshot and the cache to keep
 /// (only the entries this snapshot uses, so the cache never outgrows the configuration).
+/// Its domains record into detached metric handles (see [`build_metered`]).
 pub fn build(
     state: &State,
     inputs: &BuildInputs,
     cache: &BuildCache,
+) -> Result<(Snapshot, BuildCache, BuildStats), BuildError> {
+    build_metered(state, inputs, cache, None)
+}
+
+/// [`build`], with each domain's metric handles taken from `metrics` (the live process does
+/// this; the handles are looked up here, once per domain and build, never per handshake).
+pub fn build_metered(
+    state: &State,
+    inputs: &BuildInputs,
+    cache: &BuildCache,
+    metrics: Option<&Metrics>,
 ) -> Result<(Snapshot, BuildCache, BuildStats), BuildError> {
     let mut b = Builder {
         index: Index::new(state),
@@ -87,6 +100,7 @@ pub fn build(
         old: cache,
         new: BuildCache::default(),
         stats: BuildStats::default(),
+        meters: Meters::new(metrics),
     };
     let mut domains = DomainTable::new();
     for a in &state.activations {
@@ -144,12 +158,44 @@ impl<'a> Index<'a> {
     }
 }
 
+/// Where domain entries get their metric handles.
+struct Meters<'a> {
+    metrics: Option<&'a Metrics>,
+    /// Shared by every entry of an unmetered build.
+    detached: Arc<DomainMetrics>,
+}
+
+impl<'a> Meters<'a> {
+    fn new(metrics: Option<&'a Metrics>) -> Meters<'a> {
+        Meters {
+            metrics,
+            detached: Arc::new(DomainMetrics::detached(OTHER_DOMAIN)),
+        }
+    }
+
+    fn domain(&self, name: &str) -> Arc<DomainMetrics> {
+        match self.metrics {
+            Some(m) => m.domain(name),
+            None => self.detached.clone(),
+        }
+    }
+
+    /// Fallback handshakes were not asked for a configured name: labelled `other`.
+    fn other(&self) -> Arc<DomainMetrics> {
+        match self.metrics {
+            Some(m) => m.other().clone(),
+            None => self.detached.clone(),
+        }
+    }
+}
+
 struct Builder<'a> {
     index: Index<'a>,
     state: &'a State,
     old: &'a BuildCache,
     new: BuildCache,
     stats: BuildStats,
+    meters: Meters<'a>,
 }
 
 impl Builder<'_> {
@@ -164,6 +210,7 @@ impl Builder<'_> {
             server_config,
             client_auth: client_auth.map(|(_, auth)| auth),
             mutual_authentication_id: a.mutual_authentication_id.as_deref().map(Arc::from),
+            metrics: self.meters.domain(&a.domain),
         })
     }
 
@@ -187,6 +234,7 @@ impl Builder<'_> {
             server_config: self.server_config(a, None)?,
             client_auth: None,
             mutual_authentication_id: None,
+            metrics: self.meters.other(),
         }))
     }
 

@@ -7,6 +7,7 @@ use rustls::ServerConfig;
 
 use super::lookup::DomainTable;
 use super::verifier::ClientAuth;
+use crate::metrics::DomainMetrics;
 use crate::origin::OriginSpec;
 
 /// One activated domain as the data plane serves it.
@@ -21,6 +22,9 @@ pub struct DomainEntry {
     pub client_auth: Option<Arc<ClientAuth>>,
     /// The mutual authentication id: the policy identity compared by the SNI/Host check.
     pub mutual_authentication_id: Option<Arc<str>>,
+    /// This domain's metric handles, resolved when the snapshot was built so handshakes and
+    /// requests only bump atomics (`other` for the fallback entry).
+    pub metrics: Arc<DomainMetrics>,
 }
 
 impl DomainEntry {
@@ -64,18 +68,22 @@ impl Snapshot {
     /// rotated or had `enforced` flipped: verifiers are shared between builds only while their
     /// inputs are unchanged, so pointer identity is policy identity.
     pub fn keeps_policy(&self, entry: &DomainEntry, sni: Option<&str>, fallback: bool) -> bool {
-        let current = match (fallback, sni) {
-            (true, _) => self.fallback.as_ref(),
-            (false, Some(name)) => self.domain(name),
-            (false, None) => None,
-        };
-        let Some(current) = current else {
+        let Some(current) = self.serving(sni, fallback) else {
             return false;
         };
         match (&current.client_auth, &entry.client_auth) {
             (None, None) => true,
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
             _ => false,
+        }
+    }
+
+    /// The entry that now serves a connection established for `sni` (or as a fallback).
+    pub fn serving(&self, sni: Option<&str>, fallback: bool) -> Option<&Arc<DomainEntry>> {
+        match (fallback, sni) {
+            (true, _) => self.fallback.as_ref(),
+            (false, Some(name)) => self.domain(name),
+            (false, None) => None,
         }
     }
 

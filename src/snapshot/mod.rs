@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod entry;
+pub mod inventory;
 pub mod lookup;
 pub mod publisher;
 pub mod server_config;

@@ -1,6 +1,8 @@
 //! Holds the live snapshot behind one `ArcSwap`, builds successors (the dry run control asks
 //! for before committing), swaps them in, and tells open connections that the snapshot moved.
-//! Also keeps the status the admin listener reports: applied revision, last swap, last error.
+//! Also keeps the status the admin listener reports (applied revision, last swap, last error,
+//! the served inventory) and, on every swap, the metrics that follow the configuration: which
+//! domains have series, and the certificate and CA expiry gauges.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -8,8 +10,9 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
-use super::build::{build, BuildCache, BuildError, BuildInputs};
+use super::build::{build_metered, BuildCache, BuildError, BuildInputs};
 use super::entry::Snapshot;
+use super::inventory::{self, Inventory, InventoryCache};
 use crate::metrics::Metrics;
 use crate::model::State;
 
@@ -31,6 +34,8 @@ pub struct Prepared {
     snapshot: Arc<Snapshot>,
     cache: BuildCache,
     inputs: Option<Arc<BuildInputs>>,
+    inventory: Arc<Inventory>,
+    inventory_cache: InventoryCache,
 }
 
 /// The single owner of the live snapshot.
@@ -39,6 +44,8 @@ pub struct Publisher {
     inputs: ArcSwap<BuildInputs>,
     cache: Mutex<BuildCache>,
     status: Mutex<PublisherStatus>,
+    inventory: Mutex<Arc<Inventory>>,
+    inventory_cache: Mutex<InventoryCache>,
     changes: watch::Sender<u64>,
     metrics: Arc<Metrics>,
 }
@@ -58,6 +65,8 @@ impl Publisher {
             inputs: ArcSwap::from_pointee(inputs),
             cache: Mutex::new(BuildCache::default()),
             status: Mutex::new(PublisherStatus::default()),
+            inventory: Mutex::new(Arc::new(Inventory::default())),
+            inventory_cache: Mutex::new(InventoryCache::default()),
             changes: watch::channel(0).0,
             metrics,
         }
@@ -76,6 +85,14 @@ impl Publisher {
     /// A copy of the status.
     pub fn status(&self) -> PublisherStatus {
         self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// What the live snapshot serves, for the status page.
+    pub fn inventory(&self) -> Arc<Inventory> {
+        self.inventory
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
@@ -105,17 +122,26 @@ impl Publisher {
         let started = Instant::now();
         let result = {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            build(state, &inputs, &cache)
+            build_metered(state, &inputs, &cache, Some(&self.metrics))
         };
         self.metrics
             .observe_build(started.elapsed(), result.is_ok());
         match result {
             Ok((snapshot, cache, stats)) => {
                 tracing::debug!(revision = state.revision, ?stats, "snapshot built");
+                let (inventory, inventory_cache) = {
+                    let old = self
+                        .inventory_cache
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner());
+                    inventory::collect(state, &old)
+                };
                 Ok(Prepared {
                     snapshot: Arc::new(snapshot),
                     cache,
                     inputs: replace,
+                    inventory: Arc::new(inventory),
+                    inventory_cache,
                 })
             }
             Err(e) => {
@@ -132,6 +158,12 @@ impl Publisher {
             self.inputs.store(inputs);
         }
         *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = prepared.cache;
+        self.follow_configuration(&prepared.snapshot, &prepared.inventory);
+        *self
+            .inventory_cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = prepared.inventory_cache;
+        *self.inventory.lock().unwrap_or_else(|e| e.into_inner()) = prepared.inventory;
         self.live.store(prepared.snapshot);
         {
             let mut st = self.status.lock().unwrap_or_else(|e| e.into_inner());
@@ -142,6 +174,33 @@ impl Publisher {
             .config_revision
             .set(i64::try_from(revision).unwrap_or(i64::MAX));
         self.changes.send_replace(revision);
+    }
+
+    /// Metrics that follow the configuration: series of domains no longer served are removed
+    /// and the expiry gauges show exactly what is served now.
+    fn follow_configuration(&self, snapshot: &Snapshot, inventory: &Inventory) {
+        let live: std::collections::HashSet<&str> = snapshot
+            .domains
+            .iter()
+            .map(|(_, entry)| entry.metrics.name())
+            .collect();
+        self.metrics.retain_domains(|name| live.contains(name));
+        self.metrics
+            .set_certificate_expiry(inventory.activations.iter().map(|a| {
+                (
+                    a.certificate_id.as_str(),
+                    a.domain.as_str(),
+                    a.certificate_not_after,
+                )
+            }));
+        self.metrics
+            .set_client_ca_expiry(inventory.client_cas.iter().map(|c| {
+                (
+                    c.mutual_authentication_id.as_str(),
+                    c.subject.as_str(),
+                    c.not_after,
+                )
+            }));
     }
 
     /// Remember a build failure for the status endpoint (and log it with its resource).

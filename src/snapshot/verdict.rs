@@ -37,6 +37,25 @@ impl Verdict {
             Verdict::Unknown => "unknown",
         }
     }
+
+    /// Position in `metrics::labels::VERDICTS`, whose last slot is `not_requested`.
+    pub fn index(self) -> usize {
+        match self {
+            Verdict::Ok => 0,
+            Verdict::Missing => 1,
+            Verdict::Bad => 2,
+            Verdict::Expired => 3,
+            Verdict::Revoked => 4,
+            Verdict::UnknownCa => 5,
+            Verdict::Unknown => 6,
+        }
+    }
+
+    /// The metrics slot of a connection's verdict: None (no mutual authentication, so no
+    /// certificate was requested) is `not_requested`.
+    pub fn slot(verdict: Option<Verdict>) -> usize {
+        verdict.map_or(crate::metrics::labels::NOT_REQUESTED, Verdict::index)
+    }
 }
 
 /// Maps a verification error to a verdict.
@@ -103,7 +122,12 @@ mod tests {
         ];
         for (v, s) in all {
             assert_eq!(v.as_str(), s);
+            assert_eq!(crate::metrics::labels::VERDICTS[Verdict::slot(Some(v))], s);
         }
+        assert_eq!(
+            crate::metrics::labels::VERDICTS[Verdict::slot(None)],
+            "not_requested"
+        );
     }
 
     #[test]

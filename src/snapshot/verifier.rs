@@ -98,6 +98,29 @@ impl ClientAuth {
             Mode::FailOpen(v) => v.judge(end_entity, intermediates),
         }
     }
+
+    /// The verdict this policy gives `peer` now, verifying the chain in either mode. Used to
+    /// re-judge a connection established under an earlier policy after a swap, where the
+    /// handshake proves nothing about this policy.
+    pub fn rejudge(&self, peer: Option<&[CertificateDer<'_>]>) -> Verdict {
+        let Some((end_entity, intermediates)) = peer.and_then(|certs| certs.split_first()) else {
+            return Verdict::Missing;
+        };
+        let verifier = match &self.mode {
+            Mode::Enforced(v) => v.as_ref(),
+            Mode::FailOpen(v) => v.inner.as_ref(),
+        };
+        match verifier.verify_client_cert(end_entity, intermediates, UnixTime::now()) {
+            Ok(_) => Verdict::Ok,
+            Err(err) => verdict_for_error(&err),
+        }
+    }
+
+    /// Whether a client with `verdict` gets in: fail-open admits every verdict, enforced only
+    /// `ok`.
+    pub fn admits(&self, verdict: Verdict) -> bool {
+        !self.enforced() || verdict == Verdict::Ok
+    }
 }
 
 fn root_store(bundle_der: &[Vec<u8>]) -> Result<RootCertStore, VerifierError> {
@@ -278,6 +301,27 @@ mod tests {
         assert_eq!(auth.verdict(Some(&full)), Verdict::Ok);
         let leaf_only = chain(&[&leaf.cert_der]);
         assert_eq!(auth.verdict(Some(&leaf_only)), Verdict::UnknownCa);
+    }
+
+    #[test]
+    fn rejudge_verifies_in_both_modes() {
+        let ca = Ca::new("ca").unwrap();
+        let other = Ca::new("other").unwrap();
+        let good = ca.issue_client("good", Validity::Current).unwrap();
+        let expired = ca.issue_client("old", Validity::Expired).unwrap();
+        for enforced in [true, false] {
+            let auth = ClientAuth::new(&der(&ca), enforced).unwrap();
+            let rejudge = |der: &[u8]| auth.rejudge(Some(&chain(&[der])));
+            assert_eq!(rejudge(&good.cert_der), Verdict::Ok, "{enforced}");
+            assert_eq!(rejudge(&expired.cert_der), Verdict::Expired, "{enforced}");
+            assert_eq!(rejudge(b"garbage"), Verdict::Bad, "{enforced}");
+            assert_eq!(auth.rejudge(None), Verdict::Missing, "{enforced}");
+            let elsewhere = ClientAuth::new(&der(&other), enforced).unwrap();
+            let verdict = elsewhere.rejudge(Some(&chain(&[&good.cert_der])));
+            assert_eq!(verdict, Verdict::UnknownCa, "{enforced}");
+            assert_eq!(elsewhere.admits(verdict), !enforced);
+            assert!(elsewhere.admits(Verdict::Ok));
+        }
     }
 
     #[test]

@@ -36,6 +36,10 @@ pub enum StoreError {
 /// The SQLite-backed resource store.
 pub struct Store {
     conn: Mutex<Connection>,
+    /// A second connection for reads (WAL lets it read the last commit while a write is in
+    /// progress or stuck), so a slow or failing write never stalls the API's reads. None for
+    /// in-memory stores, which cannot be shared between connections.
+    reader: Option<Mutex<Connection>>,
     path: Option<PathBuf>,
 }
 
@@ -48,11 +52,18 @@ impl Store {
                 source,
             })?;
         }
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::init(conn, Some(path.to_path_buf()))
+        let open = || {
+            Connection::open(path).map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })
+        };
+        let mut store = Self::init(open()?, Some(path.to_path_buf()))?;
+        let reader = open()?;
+        reader.busy_timeout(std::time::Duration::from_secs(5))?;
+        reader.pragma_update(None, "query_only", "ON")?;
+        store.reader = Some(Mutex::new(reader));
+        Ok(store)
     }
 
     /// A private in-memory store, for tests.
@@ -70,6 +81,7 @@ impl Store {
         schema::migrate(&mut conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
+            reader: None,
             path,
         })
     }
@@ -101,10 +113,18 @@ impl Store {
         Ok(value)
     }
 
-    /// Run read-only queries on a consistent view.
-    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E> {
-        let conn = self.lock();
-        f(&conn)
+    /// Run read-only queries on a consistent view of the last commit.
+    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let Some(reader) = &self.reader else {
+            return f(&self.lock());
+        };
+        let mut conn = reader.lock().unwrap_or_else(|e| e.into_inner());
+        // One read transaction: every query in `f` sees the same commit.
+        let tx = conn.transaction().map_err(StoreError::from)?;
+        f(&tx)
     }
 
     /// The current revision: bumped by every committed change.

@@ -66,18 +66,20 @@ CREATE TABLE activations (
 
 /// Bring the database to the latest schema, one transaction per step.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let known = MIGRATIONS.len() as i64;
+    let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if found > known {
         return Err(StoreError::TooNew { found, known });
     }
-    for (step, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+    // A negative user_version is not ours: start from scratch would clobber it, so refuse.
+    let done = usize::try_from(found).map_err(|_| StoreError::Corrupt("user_version"))?;
+    for (step, sql) in (0_i64..).zip(MIGRATIONS.iter()).skip(done) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         if step == 0 {
             insert_default_configuration(&tx)?;
         }
-        tx.pragma_update(None, "user_version", step as i64 + 1)?;
+        tx.pragma_update(None, "user_version", step + 1)?;
         tx.commit()?;
     }
     Ok(())

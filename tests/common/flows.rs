@@ -52,3 +52,19 @@ pub async fn attach(h: &Harness, activation_id: &str, ma: Option<&str>) -> super
     h.patch(&format!("/tls/activations/{activation_id}"), body)
         .await
 }
+
+/// Replace the CA bundle of a mutual authentication.
+pub async fn set_bundle(h: &Harness, ma: &str, bundle_pem: &str) -> super::Reply {
+    let body = json!({"data": {"type": "mutual_authentication", "id": ma,
+        "attributes": {"cert_bundle": bundle_pem}}});
+    h.patch(&format!("/tls/mutual_authentications/{ma}"), body)
+        .await
+}
+
+/// Set `enforced` on a mutual authentication.
+pub async fn set_enforced(h: &Harness, ma: &str, enforced: bool) -> super::Reply {
+    let body = json!({"data": {"type": "mutual_authentication", "id": ma,
+        "attributes": {"enforced": enforced}}});
+    h.patch(&format!("/tls/mutual_authentications/{ma}"), body)
+        .await
+}

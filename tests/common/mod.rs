@@ -7,8 +7,10 @@ pub mod cli_clients;
 pub mod fixture;
 pub mod flows;
 pub mod http;
+pub mod odd_certs;
 pub mod pki;
 pub mod recording_origin;
+pub mod scrape;
 pub mod tls_client;
 
 use std::net::SocketAddr;

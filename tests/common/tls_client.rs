@@ -422,6 +422,24 @@ impl TlsClient {
         }
     }
 
+    /// The TLS handshake over a TCP connection opened earlier.
+    pub async fn handshake_over(&self, tcp: TcpStream) -> Result<Handshaken, ClientError> {
+        let (config, recorder) = self.config();
+        let connector = TlsConnector::from(Arc::new(config));
+        let stream = connector.connect(self.name.clone(), tcp).await?;
+        Ok(Handshaken { stream, recorder })
+    }
+
+    /// Handshake over a TCP connection opened earlier and send one request.
+    pub async fn fetch_over(&self, tcp: TcpStream, req: &Req) -> Result<Reply, ClientError> {
+        self.handshake_over(tcp)
+            .await?
+            .http()
+            .await?
+            .send(req)
+            .await
+    }
+
     /// The CA names of the CertificateRequest the server sends (None: it sent none), whether
     /// or not the handshake then succeeds.
     pub async fn cert_request(&self, addr: SocketAddr) -> Option<Vec<Vec<u8>>> {
@@ -658,6 +676,14 @@ impl Conn {
                 Err(e) => Err(self.tls_error().unwrap_or(e)),
             },
             Err(e) => Err(self.failure(e).await),
+        }
+    }
+
+    /// Wait until the connection has ended: the server closed it (HTTP/1.1) or sent GOAWAY
+    /// and closed it (HTTP/2). Returns at once when it already ended.
+    pub async fn closed(&mut self) {
+        if let Some(driver) = self.driver.take() {
+            let _ = driver.await;
         }
     }
 

@@ -7,12 +7,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{apply, base_url, read_body, single, state};
-use crate::admin::document::{jsonapi, no_content};
+use super::{apply, list_response, single, state, write, ListPage};
+use crate::admin::document::no_content;
 use crate::admin::error::ApiError;
-use crate::admin::pagination::{document, slice, ListContext};
+use crate::admin::pagination::slice;
 use crate::admin::query::Query;
-use crate::admin::request::{parse, ResourceObject};
+use crate::admin::request::ResourceObject;
 use crate::admin::resources::{self, kind};
 use crate::admin::AdminState;
 use crate::control::change::{ActivationFields, Update};
@@ -32,7 +32,7 @@ fn included(acts: &[&Activation], includes: &[String], model: &Model) -> Vec<Val
     let mut push = |v: Value| {
         if !out
             .iter()
-            .any(|o| o["id"] == v["id"] && o["type"] == v["type"])
+            .any(|o| o.get("id") == v.get("id") && o.get("type") == v.get("type"))
         {
             out.push(v);
         }
@@ -90,16 +90,13 @@ pub async fn list(
     let items = slice(all, page);
     let data = items.iter().map(|a| resources::activation(a)).collect();
     let inc = (!includes.is_empty()).then(|| included(&items, &includes, &model));
-    let base = base_url(&s, &headers);
-    let ctx = ListContext {
-        base_url: &base,
-        path: PATH,
-        query: &q,
+    let list = ListPage {
+        page,
+        total,
+        data,
+        included: inc,
     };
-    Ok(jsonapi(
-        StatusCode::OK,
-        &document(&ctx, page, total, data, inc),
-    ))
+    Ok(list_response(&s, &headers, PATH, &q, list))
 }
 
 fn render(
@@ -144,10 +141,9 @@ fn fields(r: &ResourceObject) -> Result<ActivationFields, ApiError> {
 
 /// POST: 201.
 pub async fn create(State(s): State<AdminState>, body: Body) -> Result<Response, ApiError> {
-    let body = read_body(body).await?;
-    let r = parse(&body, kind::ACTIVATION, None)?;
-    let applied = apply(&s, Change::CreateActivation(fields(&r)?)).await?;
-    render(&state(&s).await?, &applied.id, StatusCode::CREATED, &[])
+    let change = |r: &ResourceObject| Ok(Change::CreateActivation(fields(r)?));
+    let (model, id) = write(&s, body, kind::ACTIVATION, None, change).await?;
+    render(&model, &id, StatusCode::CREATED, &[])
 }
 
 /// PATCH: attach/detach a mutual authentication, swap the certificate.
@@ -156,15 +152,17 @@ pub async fn update(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let body = read_body(body).await?;
-    let r = parse(&body, kind::ACTIVATION, Some(&id))?;
-    let mut f = fields(&r)?;
-    // A null certificate means "unchanged" on PATCH (go-fastly sends it when only attaching).
-    if f.certificate == RelationshipChange::Clear {
-        f.certificate = RelationshipChange::Absent;
-    }
-    let applied = apply(&s, Change::UpdateActivation(Update { id, fields: f })).await?;
-    render(&state(&s).await?, &applied.id, StatusCode::OK, &[])
+    let path_id = id.clone();
+    let change = |r: &ResourceObject| {
+        let mut fields = fields(r)?;
+        // A null certificate means "unchanged" on PATCH (go-fastly sends it when only attaching).
+        if fields.certificate == RelationshipChange::Clear {
+            fields.certificate = RelationshipChange::Absent;
+        }
+        Ok(Change::UpdateActivation(Update { id, fields }))
+    };
+    let (model, id) = write(&s, body, kind::ACTIVATION, Some(&path_id), change).await?;
+    render(&model, &id, StatusCode::OK, &[])
 }
 
 /// DELETE: 204.

@@ -6,12 +6,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{apply, base_url, read_body, single, state};
-use crate::admin::document::{json, jsonapi, no_content};
+use super::{apply, list_response, single, state, write, ListPage};
+use crate::admin::document::{json, no_content};
 use crate::admin::error::ApiError;
-use crate::admin::pagination::{document, slice, ListContext};
+use crate::admin::pagination::slice;
 use crate::admin::query::Query;
-use crate::admin::request::{parse, ResourceObject};
+use crate::admin::request::ResourceObject;
 use crate::admin::resources::{self, kind};
 use crate::admin::AdminState;
 use crate::control::change::{CertificateFields, Update};
@@ -137,16 +137,13 @@ pub async fn list(
         .map(|c| resources::certificate(c, &model, include))
         .collect();
     let inc = include.then(|| included(&items, &model));
-    let base = base_url(&s, &headers);
-    let ctx = ListContext {
-        base_url: &base,
-        path: PATH,
-        query: &q,
+    let list = ListPage {
+        page,
+        total,
+        data,
+        included: inc,
     };
-    Ok(jsonapi(
-        StatusCode::OK,
-        &document(&ctx, page, total, data, inc),
-    ))
+    Ok(list_response(&s, &headers, PATH, &q, list))
 }
 
 fn find<'a>(model: &'a Model, id: &str) -> Result<&'a Certificate, ApiError> {
@@ -205,10 +202,9 @@ fn fields(r: &ResourceObject) -> Result<CertificateFields, ApiError> {
 
 /// POST: 201; needs an uploaded key matching the certificate.
 pub async fn create(State(s): State<AdminState>, body: Body) -> Result<Response, ApiError> {
-    let body = read_body(body).await?;
-    let r = parse(&body, kind::CERTIFICATE, None)?;
-    let applied = apply(&s, Change::CreateCertificate(fields(&r)?)).await?;
-    render(&state(&s).await?, &applied.id, StatusCode::CREATED, false)
+    let change = |r: &ResourceObject| Ok(Change::CreateCertificate(fields(r)?));
+    let (model, id) = write(&s, body, kind::CERTIFICATE, None, change).await?;
+    render(&model, &id, StatusCode::CREATED, false)
 }
 
 /// PATCH: rename and/or replace the blob.
@@ -217,17 +213,13 @@ pub async fn update(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let body = read_body(body).await?;
-    let r = parse(&body, kind::CERTIFICATE, Some(&id))?;
-    let applied = apply(
-        &s,
-        Change::UpdateCertificate(Update {
-            id,
-            fields: fields(&r)?,
-        }),
-    )
-    .await?;
-    render(&state(&s).await?, &applied.id, StatusCode::OK, false)
+    let path_id = id.clone();
+    let change = |r: &ResourceObject| {
+        let fields = fields(r)?;
+        Ok(Change::UpdateCertificate(Update { id, fields }))
+    };
+    let (model, id) = write(&s, body, kind::CERTIFICATE, Some(&path_id), change).await?;
+    render(&model, &id, StatusCode::OK, false)
 }
 
 /// DELETE: 204; 409 while activated.

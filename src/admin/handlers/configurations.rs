@@ -5,12 +5,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{apply, base_url, read_body, single, state};
-use crate::admin::document::jsonapi;
+use super::{list_response, single, state, write, ListPage};
 use crate::admin::error::ApiError;
-use crate::admin::pagination::{document, slice, ListContext};
+use crate::admin::pagination::slice;
 use crate::admin::query::Query;
-use crate::admin::request::parse;
+use crate::admin::request::ResourceObject;
 use crate::admin::resources::{self, kind};
 use crate::admin::AdminState;
 use crate::control::change::{ConfigurationFields, Update};
@@ -43,17 +42,14 @@ pub async fn list(
         .into_iter()
         .map(resources::configuration)
         .collect();
-    let base = base_url(&s, &headers);
-    let ctx = ListContext {
-        base_url: &base,
-        path: PATH,
-        query: &q,
+    let included = include.then(Vec::new);
+    let list = ListPage {
+        page,
+        total,
+        data,
+        included,
     };
-    let inc = include.then(Vec::new);
-    Ok(jsonapi(
-        StatusCode::OK,
-        &document(&ctx, page, total, data, inc),
-    ))
+    Ok(list_response(&s, &headers, PATH, &q, list))
 }
 
 fn render(model: &Model, id: &str, include: bool) -> Result<Response, ApiError> {
@@ -84,13 +80,15 @@ pub async fn update(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let body = read_body(body).await?;
-    let r = parse(&body, kind::CONFIGURATION, Some(&id))?;
-    let fields = ConfigurationFields {
-        name: r.string("name")?,
-        tls_protocols: r.string_list("tls_protocols")?,
-        http_protocols: r.string_list("http_protocols")?,
+    let path_id = id.clone();
+    let change = |r: &ResourceObject| {
+        let fields = ConfigurationFields {
+            name: r.string("name")?,
+            tls_protocols: r.string_list("tls_protocols")?,
+            http_protocols: r.string_list("http_protocols")?,
+        };
+        Ok(Change::UpdateConfiguration(Update { id, fields }))
     };
-    let applied = apply(&s, Change::UpdateConfiguration(Update { id, fields })).await?;
-    render(&state(&s).await?, &applied.id, false)
+    let (model, id) = write(&s, body, kind::CONFIGURATION, Some(&path_id), change).await?;
+    render(&model, &id, false)
 }

@@ -1,14 +1,13 @@
 //! `GET /tls/domains`: derived from certificate SANs and activations.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{base_url, state};
-use crate::admin::document::jsonapi;
+use super::{list_response, state, ListPage};
 use crate::admin::error::ApiError;
-use crate::admin::pagination::{document, slice, ListContext};
+use crate::admin::pagination::slice;
 use crate::admin::query::Query;
 use crate::admin::resources;
 use crate::admin::AdminState;
@@ -103,14 +102,11 @@ pub async fn list(
     let data = items.iter().map(|n| resources::domain(n, &model)).collect();
     let inc = (!includes.is_empty() || q.get("include").is_some())
         .then(|| included(&items, &includes, &model));
-    let base = base_url(&s, &headers);
-    let ctx = ListContext {
-        base_url: &base,
-        path: PATH,
-        query: &q,
+    let list = ListPage {
+        page,
+        total,
+        data,
+        included: inc,
     };
-    Ok(jsonapi(
-        StatusCode::OK,
-        &document(&ctx, page, total, data, inc),
-    ))
+    Ok(list_response(&s, &headers, PATH, &q, list))
 }

@@ -14,6 +14,9 @@ use serde_json::Value;
 
 use super::document::jsonapi;
 use super::error::ApiError;
+use super::pagination::{document, ListContext};
+use super::query::{Page, Query};
+use super::request::{parse, ResourceObject};
 use super::AdminState;
 use crate::control::{Applied, Change};
 use crate::model::State;
@@ -58,6 +61,47 @@ pub async fn apply(s: &AdminState, change: Change) -> Result<Applied, ApiError> 
     blocking(move || Ok(control.apply(change)?)).await
 }
 
+/// Read and parse a request document of `kind`, turn it into a change, apply it, and return
+/// the state after it with the id of the resource it touched (every create and PATCH).
+pub async fn write(
+    s: &AdminState,
+    body: Body,
+    kind: &str,
+    path_id: Option<&str>,
+    change: impl FnOnce(&ResourceObject) -> Result<Change, ApiError>,
+) -> Result<(State, String), ApiError> {
+    let body = read_body(body).await?;
+    let resource = parse(&body, kind, path_id)?;
+    let applied = apply(s, change(&resource)?).await?;
+    Ok((state(s).await?, applied.id))
+}
+
+/// One page of a list, ready to render.
+pub struct ListPage {
+    pub page: Page,
+    pub total: usize,
+    pub data: Vec<Value>,
+    pub included: Option<Vec<Value>>,
+}
+
+/// A list document for `path` with links built from this request.
+pub fn list_response(
+    s: &AdminState,
+    headers: &HeaderMap,
+    path: &str,
+    query: &Query,
+    list: ListPage,
+) -> Response {
+    let base = base_url(s, headers);
+    let ctx = ListContext {
+        base_url: &base,
+        path,
+        query,
+    };
+    let doc = document(&ctx, list.page, list.total, list.data, list.included);
+    jsonapi(StatusCode::OK, &doc)
+}
+
 /// Base URL for absolute links: `http://` + the request's Host when it looks like a host,
 /// else the admin listener's address (a hostile Host header must not inject into links).
 pub fn base_url(s: &AdminState, headers: &HeaderMap) -> String {
@@ -78,9 +122,9 @@ pub fn base_url(s: &AdminState, headers: &HeaderMap) -> String {
 
 /// A single-resource document, with `included` when given.
 pub fn single(status: StatusCode, data: Value, included: Option<Vec<Value>>) -> Response {
-    let mut doc = serde_json::json!({ "data": data });
-    if let Some(inc) = included {
-        doc["included"] = Value::Array(inc);
-    }
+    let doc = match included {
+        Some(inc) => serde_json::json!({ "data": data, "included": inc }),
+        None => serde_json::json!({ "data": data }),
+    };
     jsonapi(status, &doc)
 }

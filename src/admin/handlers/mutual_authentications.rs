@@ -6,12 +6,12 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{apply, base_url, read_body, single, state};
+use super::{apply, list_response, single, state, write, ListPage};
 use crate::admin::document::no_content;
 use crate::admin::error::ApiError;
-use crate::admin::pagination::{document, slice, ListContext};
+use crate::admin::pagination::slice;
 use crate::admin::query::Query;
-use crate::admin::request::{parse, ResourceObject};
+use crate::admin::request::ResourceObject;
 use crate::admin::resources::{self, kind};
 use crate::admin::AdminState;
 use crate::control::change::{MutualAuthenticationFields, Update};
@@ -53,16 +53,13 @@ pub async fn list(
         .map(|m| resources::mutual_authentication(m, &model))
         .collect();
     let inc = include.then(|| included(&items, &model));
-    let base = base_url(&s, &headers);
-    let ctx = ListContext {
-        base_url: &base,
-        path: PATH,
-        query: &q,
+    let list = ListPage {
+        page,
+        total,
+        data,
+        included: inc,
     };
-    Ok(crate::admin::document::jsonapi(
-        StatusCode::OK,
-        &document(&ctx, page, total, data, inc),
-    ))
+    Ok(list_response(&s, &headers, PATH, &q, list))
 }
 
 /// GET one.
@@ -104,10 +101,9 @@ fn fields(r: &ResourceObject) -> Result<MutualAuthenticationFields, ApiError> {
 
 /// POST: 201 with the created resource.
 pub async fn create(State(s): State<AdminState>, body: Body) -> Result<Response, ApiError> {
-    let body = read_body(body).await?;
-    let r = parse(&body, kind::MUTUAL_AUTHENTICATION, None)?;
-    let applied = apply(&s, Change::CreateMutualAuthentication(fields(&r)?)).await?;
-    render(&state(&s).await?, &applied.id, StatusCode::CREATED, false)
+    let change = |r: &ResourceObject| Ok(Change::CreateMutualAuthentication(fields(r)?));
+    let (model, id) = write(&s, body, kind::MUTUAL_AUTHENTICATION, None, change).await?;
+    render(&model, &id, StatusCode::CREATED, false)
 }
 
 /// PATCH: absent attributes unchanged.
@@ -116,14 +112,20 @@ pub async fn update(
     Path(id): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let body = read_body(body).await?;
-    let r = parse(&body, kind::MUTUAL_AUTHENTICATION, Some(&id))?;
-    let change = Change::UpdateMutualAuthentication(Update {
-        id,
-        fields: fields(&r)?,
-    });
-    let applied = apply(&s, change).await?;
-    render(&state(&s).await?, &applied.id, StatusCode::OK, false)
+    let path_id = id.clone();
+    let change = |r: &ResourceObject| {
+        let fields = fields(r)?;
+        Ok(Change::UpdateMutualAuthentication(Update { id, fields }))
+    };
+    let (model, id) = write(
+        &s,
+        body,
+        kind::MUTUAL_AUTHENTICATION,
+        Some(&path_id),
+        change,
+    )
+    .await?;
+    render(&model, &id, StatusCode::OK, false)
 }
 
 /// DELETE: 204; 409 while attached.

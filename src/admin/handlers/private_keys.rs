@@ -5,12 +5,12 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{apply, base_url, read_body, single, state};
-use crate::admin::document::{jsonapi, no_content};
+use super::{apply, list_response, single, state, write, ListPage};
+use crate::admin::document::no_content;
 use crate::admin::error::ApiError;
-use crate::admin::pagination::{document, slice, ListContext};
+use crate::admin::pagination::slice;
 use crate::admin::query::Query;
-use crate::admin::request::parse;
+use crate::admin::request::ResourceObject;
 use crate::admin::resources::{self, kind};
 use crate::admin::AdminState;
 use crate::control::change::PrivateKeyFields;
@@ -47,16 +47,13 @@ pub async fn list(
         .into_iter()
         .map(resources::private_key)
         .collect();
-    let base = base_url(&s, &headers);
-    let ctx = ListContext {
-        base_url: &base,
-        path: PATH,
-        query: &q,
+    let list = ListPage {
+        page,
+        total,
+        data,
+        included: None,
     };
-    Ok(jsonapi(
-        StatusCode::OK,
-        &document(&ctx, page, total, data, None),
-    ))
+    Ok(list_response(&s, &headers, PATH, &q, list))
 }
 
 fn render(model: &Model, id: &str, status: StatusCode) -> Result<Response, ApiError> {
@@ -78,14 +75,15 @@ pub async fn get(
 
 /// POST: 201. go-fastly sends `"type": ""` here, which is accepted.
 pub async fn create(State(s): State<AdminState>, body: Body) -> Result<Response, ApiError> {
-    let body = read_body(body).await?;
-    let r = parse(&body, kind::PRIVATE_KEY, None)?;
-    let fields = PrivateKeyFields {
-        name: r.string("name")?,
-        key: r.string("key")?,
+    let change = |r: &ResourceObject| {
+        let fields = PrivateKeyFields {
+            name: r.string("name")?,
+            key: r.string("key")?,
+        };
+        Ok(Change::CreatePrivateKey(fields))
     };
-    let applied = apply(&s, Change::CreatePrivateKey(fields)).await?;
-    render(&state(&s).await?, &applied.id, StatusCode::CREATED)
+    let (model, id) = write(&s, body, kind::PRIVATE_KEY, None, change).await?;
+    render(&model, &id, StatusCode::CREATED)
 }
 
 /// DELETE: 204; 409 while a certificate uses the key.

@@ -38,13 +38,6 @@ pub const MAX_BUNDLE_CERTS: usize = 1000;
 
 /// Lower-case hex SHA-1 of `data`; the API's `public_key_sha1` over SubjectPublicKeyInfo DER.
 fn sha1_hex(data: &[u8]) -> String {
-    use std::fmt::Write;
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, data);
-    digest
-        .as_ref()
-        .iter()
-        .fold(String::with_capacity(40), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        })
+    crate::hex::encode(digest.as_ref(), crate::hex::Case::Lower)
 }

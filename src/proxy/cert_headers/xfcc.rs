@@ -86,10 +86,8 @@ fn url_encode(text: &str) -> String {
 }
 
 fn push_percent(b: u8, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     out.push('%');
-    out.push(char::from(HEX[usize::from(b >> 4)]));
-    out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    crate::hex::push_byte(out, b, crate::hex::Case::Upper);
 }
 
 /// PEM "CERTIFICATE" block with 64-character lines.

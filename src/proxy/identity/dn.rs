@@ -94,7 +94,8 @@ fn utf16be(data: &[u8]) -> Option<String> {
     }
     let units = data
         .chunks_exact(2)
-        .map(|c| u16::from_be_bytes([c[0], c[1]]));
+        .filter_map(|c| <[u8; 2]>::try_from(c).ok())
+        .map(u16::from_be_bytes);
     char::decode_utf16(units)
         .collect::<Result<String, _>>()
         .ok()
@@ -105,7 +106,8 @@ fn utf32be(data: &[u8]) -> Option<String> {
         return None;
     }
     data.chunks_exact(4)
-        .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+        .filter_map(|c| <[u8; 4]>::try_from(c).ok())
+        .map(|c| char::from_u32(u32::from_be_bytes(c)))
         .collect()
 }
 
@@ -131,10 +133,8 @@ fn escape_value(value: &[u8], out: &mut String) {
 }
 
 fn push_hex_escape(b: u8, out: &mut String) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     out.push('\\');
-    out.push(char::from(HEX[usize::from(b >> 4)]));
-    out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    crate::hex::push_byte(out, b, crate::hex::Case::Upper);
 }
 
 #[cfg(test)]
