@@ -1,5 +1,18 @@
 //! Number formatting shared by the progress line, the text summary and the plot.
 
+/// A non-negative float rounded to the nearest integer, saturating: negative and NaN give 0,
+/// anything above u64::MAX gives u64::MAX.
+// `as` from float to integer saturates (and maps NaN to 0) since Rust 1.45, so the cast cannot
+// truncate or wrap; the explicit bounds only make that visible.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+pub fn round_u64(x: f64) -> u64 {
+    if x.is_nan() || x <= 0.0 {
+        0
+    } else {
+        x.round() as u64
+    }
+}
+
 /// 1234567 → "1,234,567".
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -42,5 +55,9 @@ mod tests {
         assert_eq!(latency(1_234), "1.23 ms");
         assert_eq!(latency(45_600), "45.6 ms");
         assert_eq!(latency(1_500_000), "1.50 s");
+        assert_eq!(round_u64(2.5), 3);
+        assert_eq!(round_u64(-1.0), 0);
+        assert_eq!(round_u64(f64::NAN), 0);
+        assert_eq!(round_u64(1e30), u64::MAX);
     }
 }

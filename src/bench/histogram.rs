@@ -7,23 +7,29 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::format::round_u64;
+
 /// Values below this are counted exactly (one bucket per value).
 const SUB_BITS: u32 = 7;
 const SUB: u64 = 1 << SUB_BITS;
 /// Linear sub-buckets per power of two above [`SUB`].
 const HALF: u64 = SUB / 2;
 /// Buckets needed for the whole u64 range.
-pub const BUCKETS: usize = (SUB + (64 - SUB_BITS as u64) * HALF) as usize;
+pub const BUCKETS: usize = 128 + (64 - 7) * 64;
+const _: () = assert!(BUCKETS as u64 == SUB + (64 - SUB_BITS as u64) * HALF);
 
 /// The bucket a value falls into (always below [`BUCKETS`]).
 pub fn bucket_of(value: u64) -> usize {
-    if value < SUB {
-        return value as usize;
-    }
-    let msb = 63 - value.leading_zeros();
-    let shift = msb - (SUB_BITS - 1);
-    let top = value >> shift;
-    (SUB + u64::from(shift - 1) * HALF + (top - HALF)) as usize
+    let index = if value < SUB {
+        value
+    } else {
+        let msb = 63 - value.leading_zeros();
+        let shift = msb - (SUB_BITS - 1);
+        let top = value >> shift;
+        SUB + u64::from(shift - 1) * HALF + (top - HALF)
+    };
+    // Below BUCKETS (3,776) by construction; the fallback is out of range, so never counted.
+    usize::try_from(index).unwrap_or(usize::MAX)
 }
 
 /// The smallest and largest value (inclusive) of a bucket.
@@ -120,7 +126,7 @@ impl Histogram {
             return 0;
         }
         let q = if q.is_nan() { 1.0 } else { q.clamp(0.0, 1.0) };
-        let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
+        let rank = round_u64((q * self.total as f64).ceil()).clamp(1, self.total);
         let mut seen = 0u64;
         for (index, &count) in self.counts.iter().enumerate() {
             seen += count;

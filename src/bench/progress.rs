@@ -6,7 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 use tokio::time::Instant;
 
-use super::format::{latency, thousands};
+use super::format::{latency, round_u64, thousands};
 use super::recorder::{Recorder, Totals};
 
 /// Intervals shorter than this at the end of a run are not worth a point of their own.
@@ -56,7 +56,7 @@ impl Progress {
             let line = format!(
                 "\r\x1b[K[{:>5.0}s] {:>9}/s  completed {:>10}  errors {:>8}  p99 {}",
                 point.t_s,
-                thousands(point.per_second.round() as u64),
+                thousands(round_u64(point.per_second)),
                 thousands(self.seen.completed),
                 thousands(self.seen.failed),
                 latency(point.p99_us),

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::format::{latency, thousands};
+use super::format::{latency, round_u64, thousands};
 use super::histogram::Histogram;
 use super::progress::Point;
 
@@ -170,7 +170,7 @@ fn rate_chart(s: &mut String, timeline: &[Point]) {
             y + 4.0,
             "end",
             11,
-            &thousands(value.round() as u64),
+            &thousands(round_u64(value)),
         );
     }
     for i in 0..=10 {
@@ -202,7 +202,8 @@ impl LogScale {
     }
 
     fn bin(&self, v: u64) -> usize {
-        ((self.fraction(v) * BINS as f64) as usize).min(BINS - 1)
+        let bin = round_u64((self.fraction(v) * BINS as f64).floor());
+        usize::try_from(bin).map_or(BINS - 1, |b| b.min(BINS - 1))
     }
 
     /// 1, 2, 5 × powers of ten inside the range.
