@@ -23,7 +23,7 @@ mod openssl_tests;
 #[cfg(test)]
 mod pairing_tests;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 pub use bundle::{parse_ca_bundle, CaBundle};
 pub use chain::{parse_certificate_chain, CertInfo};

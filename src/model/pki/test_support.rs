@@ -91,7 +91,7 @@ pub(super) fn pem_block(label: &str, der: &[u8]) -> String {
 }
 
 /// A DER TLV with a one-byte tag.
-pub(super) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+pub(crate) fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = content.len();
     if len < 0x80 {

@@ -142,24 +142,7 @@ mod tests {
     use super::*;
     use x509_parser::prelude::FromDer;
 
-    /// DER TLV with a short or long-form length.
-    fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
-        let mut out = vec![tag];
-        let len = content.len();
-        if len < 0x80 {
-            out.push(len as u8);
-        } else {
-            let bytes: Vec<u8> = len
-                .to_be_bytes()
-                .into_iter()
-                .skip_while(|b| *b == 0)
-                .collect();
-            out.push(0x80 | bytes.len() as u8);
-            out.extend(bytes);
-        }
-        out.extend_from_slice(content);
-        out
-    }
+    use crate::model::pki::test_support::tlv;
 
     fn atv(oid: &[u8], tag: u8, value: &[u8]) -> Vec<u8> {
         let mut inner = tlv(0x06, oid);
