@@ -4,7 +4,7 @@
 # and the load generator (and the shared origin) pinned to another. See BENCHMARKS.md for the
 # method, the fairness notes and the results.
 #
-#   benches/compare-nginx.sh            # full run, ~6 minutes of measurement
+#   benches/compare-nginx.sh            # full run, ~4 minutes of measurement after the build
 #   DURATION=5s benches/compare-nginx.sh
 #
 # Environment knobs (defaults in brackets):
@@ -16,6 +16,8 @@
 #   SKIP_BUILD [0]  use the existing target/release/mtls-proxy
 #   SETUP_ONLY [0]  start both servers and the origin, print how to reach them, wait for Ctrl-C
 #                   (for profiling one server by hand, e.g. with perf record -p PID)
+#   PROXY_BIN [target/release/mtls-proxy]  the mtls-proxy binary serving (A/B of two builds)
+#   PORT_OFFSET [0]  added to every port, so that two setups can run side by side
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
@@ -32,14 +34,19 @@ SETUP_ONLY=${SETUP_ONLY:-0}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$ROOT/benches/results}
 BIN=$ROOT/target/release/mtls-proxy
+PROXY_BIN=${PROXY_BIN:-$BIN}
+PORT_OFFSET=${PORT_OFFSET:-0}
 WORK=$(mktemp -d /tmp/compare-nginx.XXXXXX)
 TOKEN=bench-token
 HZ=$(getconf CLK_TCK)
 
 # Ports: mtls-proxy listens once and picks the policy by SNI (its design); nginx gets one port
 # per policy so that no nginx SNI subtlety decides which ssl_verify_client applies.
-PROXY_PORT=19443 ADMIN_PORT=19080 ORIGIN_PORT=19900
-NGX_MTLS=19501 NGX_PLAIN=19502 NGX_OPEN=19503 NGX_KA=19504 NGX_KA_HDRS=19505
+o=$PORT_OFFSET
+PROXY_PORT=$((19443 + o)) ADMIN_PORT=$((19080 + o)) PROXY_LOG_PORT=$((19444 + o))
+ADMIN_LOG_PORT=$((19081 + o)) ORIGIN_PORT=$((19900 + o))
+NGX_MTLS=$((19501 + o)) NGX_PLAIN=$((19502 + o)) NGX_OPEN=$((19503 + o)) NGX_KA=$((19504 + o))
+NGX_KA_HDRS=$((19505 + o)) NGX_MTLS_LOG=$((19506 + o))
 
 PIDS=()
 cleanup() {
@@ -165,6 +172,10 @@ http {
   upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 64; }
   server { listen 127.0.0.1:$NGX_MTLS ssl; ssl_verify_client on;
            location / { return 200 "ok\n"; } }
+  # The same with nginx's default access log (combined format, one write per request).
+  server { listen 127.0.0.1:$NGX_MTLS_LOG ssl; ssl_verify_client on;
+           access_log $WORK/ngx-server/logs/access.log;
+           location / { return 200 "ok\n"; } }
   server { listen 127.0.0.1:$NGX_PLAIN ssl;
            location / { return 200 "ok\n"; } }
   server { listen 127.0.0.1:$NGX_OPEN ssl; ssl_verify_client optional;
@@ -188,60 +199,78 @@ NGX_MASTER=$!
 PIDS+=($NGX_MASTER)
 
 # ---------------------------------------------------------------- mtls-proxy under test
-cat >"$WORK/mtls-proxy.toml" <<EOF
+# Two instances with the same resources: the measured one logs warnings only (nginx runs with
+# access_log off), the other keeps the default `info` level, i.e. one connection line and one
+# request line per connection, for the "logs on" case. Metrics are always on.
+start_proxy() { # NAME PROXY_PORT ADMIN_PORT LOG_LEVEL; sets PROXY_STARTED to the pid
+  mkdir -p "$WORK/$1"
+  cat >"$WORK/$1/mtls-proxy.toml" <<EOF
 [admin]
-listen = "127.0.0.1:$ADMIN_PORT"
+listen = "127.0.0.1:$3"
 token = "$TOKEN"
 [store]
-path = "$WORK/store/mtls-proxy.db"
+path = "$WORK/$1/mtls-proxy.db"
 [proxy]
-listen = "127.0.0.1:$PROXY_PORT"
+listen = "127.0.0.1:$2"
 default_origin = "echo"
 [[routes]]
 domain = "ka.bench.test"
 origin = "http://127.0.0.1:$ORIGIN_PORT"
 EOF
-MTLS_PROXY_LOG=warn taskset -c "$SERVER_CPU" "$BIN" serve --config "$WORK/mtls-proxy.toml" \
-  2>"$WORK/mtls-proxy.log" &
-PROXY_PID=$!
-PIDS+=($PROXY_PID)
+  MTLS_PROXY_LOG=$4 taskset -c "$SERVER_CPU" "$PROXY_BIN" serve --config "$WORK/$1/mtls-proxy.toml" \
+    2>"$WORK/$1/log" &
+  PROXY_STARTED=$!
+  PIDS+=($PROXY_STARTED)
+}
+start_proxy proxy "$PROXY_PORT" "$ADMIN_PORT" warn
+PROXY_PID=$PROXY_STARTED
+start_proxy proxy-logs "$PROXY_LOG_PORT" "$ADMIN_LOG_PORT" info
+PROXY_LOG_PID=$PROXY_STARTED
 
-wait_port "$ORIGIN_PORT"; wait_port "$NGX_MTLS"; wait_port "$ADMIN_PORT"; wait_port "$PROXY_PORT"
+wait_port "$ORIGIN_PORT"; wait_port "$NGX_MTLS"
+wait_port "$ADMIN_PORT"; wait_port "$PROXY_PORT"; wait_port "$ADMIN_LOG_PORT"; wait_port "$PROXY_LOG_PORT"
 NGX_PIDS=("$NGX_MASTER" $(pgrep -P "$NGX_MASTER"))
 
-api() { # METHOD PATH JSON → response body; fails on a non-2xx answer
-  curl -sf -X "$1" "http://127.0.0.1:$ADMIN_PORT$2" -H "Fastly-Key: $TOKEN" \
-    -H 'Content-Type: application/vnd.api+json' --data-binary "$3"
+api() { # ADMIN_PORT METHOD PATH JSON → response body; fails on a non-2xx answer
+  curl -sf -X "$2" "http://127.0.0.1:$1$3" -H "Fastly-Key: $TOKEN" \
+    -H 'Content-Type: application/vnd.api+json' --data-binary "$4"
 }
-api POST /tls/private_keys "$(jq -n --rawfile k "$C/bench-server-key.pem" \
-  '{data:{type:"tls_private_key",attributes:{key:$k,name:"bench"}}}')" >/dev/null
-CERT_ID=$(api POST /tls/certificates "$(jq -n --rawfile c "$C/bench-server.pem" \
-  '{data:{type:"tls_certificate",attributes:{cert_blob:$c,name:"bench"}}}')" | jq -r .data.id)
-ma() {
-  api POST /tls/mutual_authentications "$(jq -n --rawfile b "$C/client-ca.pem" --argjson e "$1" \
-    '{data:{type:"mutual_authentication",attributes:{cert_bundle:$b,enforced:$e}}}')" | jq -r .data.id
+configure() { # ADMIN_PORT: key, certificate, two mutual authentications, four activations
+  local port=$1 cert ma_enforced ma_open
+  api "$port" POST /tls/private_keys "$(jq -n --rawfile k "$C/bench-server-key.pem" \
+    '{data:{type:"tls_private_key",attributes:{key:$k,name:"bench"}}}')" >/dev/null
+  cert=$(api "$port" POST /tls/certificates "$(jq -n --rawfile c "$C/bench-server.pem" \
+    '{data:{type:"tls_certificate",attributes:{cert_blob:$c,name:"bench"}}}')" | jq -r .data.id)
+  ma() {
+    api "$port" POST /tls/mutual_authentications "$(jq -n --rawfile b "$C/client-ca.pem" \
+      --argjson e "$1" '{data:{type:"mutual_authentication",attributes:{cert_bundle:$b,enforced:$e}}}')" \
+      | jq -r .data.id
+  }
+  ma_enforced=$(ma true)
+  ma_open=$(ma false)
+  activate() { # DOMAIN [MA_ID]
+    api "$port" POST /tls/activations "$(jq -n --arg d "$1" --arg c "$cert" --arg m "${2:-}" \
+      '{data:{type:"tls_activation", relationships:({tls_certificate:{data:{type:"tls_certificate",id:$c}},
+        tls_domain:{data:{type:"tls_domain",id:$d}}}
+        + (if $m == "" then {} else {mutual_authentication:{data:{type:"mutual_authentication",id:$m}}} end))}}')" \
+      >/dev/null
+  }
+  activate mtls.bench.test "$ma_enforced"
+  activate plain.bench.test
+  activate open.bench.test "$ma_open"
+  activate ka.bench.test "$ma_enforced"
 }
-MA_ENFORCED=$(ma true)
-MA_OPEN=$(ma false)
-activate() { # DOMAIN [MA_ID]
-  jq -n --arg d "$1" --arg c "$CERT_ID" --arg m "${2:-}" '{data:{type:"tls_activation",
-    relationships:({tls_certificate:{data:{type:"tls_certificate",id:$c}},
-                    tls_domain:{data:{type:"tls_domain",id:$d}}}
-      + (if $m == "" then {} else {mutual_authentication:{data:{type:"mutual_authentication",id:$m}}} end))}}' \
-  > "$WORK/activation.json"
-  api POST /tls/activations "$(cat "$WORK/activation.json")" >/dev/null
-}
-activate mtls.bench.test "$MA_ENFORCED"
-activate plain.bench.test
-activate open.bench.test "$MA_OPEN"
-activate ka.bench.test "$MA_ENFORCED"
+configure "$ADMIN_PORT"
+configure "$ADMIN_LOG_PORT"
 sleep 0.5
 
 if [[ $SETUP_ONLY == 1 ]]; then
   cp "$C"/bench-ca.pem "$C"/client.pem "$C"/client-key.pem "$OUT"/
-  log "mtls-proxy pid $PROXY_PID on 127.0.0.1:$PROXY_PORT (SNI mtls/plain/open/ka.bench.test);"
+  log "mtls-proxy pid $PROXY_PID on 127.0.0.1:$PROXY_PORT (SNI mtls/plain/open/ka.bench.test);" \
+      "with info logs: pid $PROXY_LOG_PID on $PROXY_LOG_PORT"
   log "nginx pids ${NGX_PIDS[*]} on $NGX_MTLS (mTLS) $NGX_PLAIN (plain) $NGX_OPEN (optional)" \
-      "$NGX_KA (keep-alive) $NGX_KA_HDRS (keep-alive + headers); CA and client cert copied to $OUT"
+      "$NGX_KA (keep-alive) $NGX_KA_HDRS (keep-alive + headers) $NGX_MTLS_LOG (mTLS, access log);" \
+      "CA and client cert copied to $OUT"
   log "waiting; Ctrl-C to stop"
   sleep infinity
 fi
@@ -290,7 +319,7 @@ compare() { # CASE SLUG MTLS_SNI NGINX_PORT NGINX_SERVER_LABEL -- BENCH_ARGS...
   local case=$1 slug=$2 sni=$3 nport=$4 nlabel=$5; shift 6
   local busy; busy=$(wait_for_idle_cpus)
   log "[$case] mtls-proxy (CPUs ${busy}% busy before)"
-  read -r c e err cpu res < <(run_bench mtls-proxy "$PROXY_PORT" "$sni" "$slug" "$PROXY_PID" -- "$@")
+  read -r c e err cpu res < <(run_bench mtls-proxy "$CUR_PORT" "$sni" "$slug" "$CUR_PID" -- "$@")
   row "$case" mtls-proxy "$c" "$e" "$err" "$cpu" "$res" "$busy"
   local mus=$ROW_US
   log "[$case] $nlabel"
@@ -300,6 +329,7 @@ compare() { # CASE SLUG MTLS_SNI NGINX_PORT NGINX_SERVER_LABEL -- BENCH_ARGS...
   RATIOS+=("| $case | $mus | $nus | $(ratio "$mus" "$nus") |")
 }
 
+CUR_PORT=$PROXY_PORT CUR_PID=$PROXY_PID
 wait_for_quiet_load
 LOAD_START=$(cat /proc/loadavg)
 log "load at start: $LOAD_START"
@@ -317,6 +347,11 @@ compare "keep-alive requests to origin ($REQS/conn)" keepalive ka.bench.test "$N
 compare "keep-alive requests to origin, nginx sends cert headers" keepalive-hdrs ka.bench.test \
   "$NGX_KA_HDRS" "nginx+headers" -- \
   --mode keepalive --requests-per-conn "$REQS" --kx x25519 "${CLIENT_CERT[@]}"
+# Logs on: mtls-proxy's default info level (connection + request line) vs nginx's access log.
+CUR_PORT=$PROXY_LOG_PORT CUR_PID=$PROXY_LOG_PID
+compare "full mTLS handshake + request, logs on" full-logs mtls.bench.test "$NGX_MTLS_LOG" nginx -- \
+  --mode request --kx x25519 "${CLIENT_CERT[@]}"
+CUR_PORT=$PROXY_PORT CUR_PID=$PROXY_PID
 
 # X25519MLKEM768: mtls-proxy only (Debian 12's OpenSSL 3.0 cannot do it).
 PQ_ROWS=()
