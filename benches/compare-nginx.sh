@@ -4,7 +4,7 @@
 # and the load generator (and the shared origin) pinned to another. See BENCHMARKS.md for the
 # method, the fairness notes and the results.
 #
-#   benches/compare-nginx.sh            # full run, ~6 minutes of measurement
+#   benches/compare-nginx.sh            # full run, ~4 minutes of measurement after the build
 #   DURATION=5s benches/compare-nginx.sh
 #
 # Environment knobs (defaults in brackets):

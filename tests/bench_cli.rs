@@ -125,6 +125,29 @@ async fn keepalive_and_http2_requests_complete() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_runs_on_schedule() {
+    let f = enforced().await;
+    let dir = tempfile::tempdir().unwrap();
+    let args = files(dir.path(), &f, Some(&f.client(Validity::Current)));
+    let started = std::time::Instant::now();
+    let s = bench(
+        &f,
+        &args,
+        &["--mode", "request", "--rate", "100", "--count", "20"],
+    )
+    .await;
+    assert_eq!(
+        (s["completed"].as_u64(), s["rate"].as_f64()),
+        (Some(20), Some(100.0)),
+        "{s:#}"
+    );
+    assert_eq!(s["errors"]["total"], 0, "{s:#}");
+    // 20 connections at 100/s are spread over at least 190 ms, whatever the server's speed.
+    assert!(s["elapsed_s"].as_f64().unwrap() >= 0.18, "{s:#}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(180));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resumed_handshakes_are_counted() {
     let f = enforced().await;
     let dir = tempfile::tempdir().unwrap();

@@ -33,7 +33,10 @@ impl Budget {
     /// The budget of a run starting at `start`.
     pub fn new(stop: Stop, start: Instant) -> Budget {
         match stop {
-            Stop::After(d) => Budget::Until(start + d),
+            // A duration beyond what Instant can represent means "until stopped".
+            Stop::After(d) => start
+                .checked_add(d)
+                .map_or(Budget::Left(AtomicU64::new(u64::MAX)), Budget::Until),
             Stop::Count(n) => Budget::Left(AtomicU64::new(n)),
         }
     }
@@ -121,6 +124,12 @@ mod tests {
         let now = Instant::now();
         let granted = (0..10).filter(|_| b.claim(now)).count();
         assert_eq!(granted, 3);
+    }
+
+    #[test]
+    fn an_enormous_duration_does_not_overflow() {
+        let b = Budget::new(Stop::After(Duration::MAX), Instant::now());
+        assert!(b.claim(Instant::now()));
     }
 
     #[test]
