@@ -14,9 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::fixture::Fixture;
 use common::flows::{attach, set_bundle, set_enforced};
-use common::tls_client::{
-    seen, ClientError, Conn, HandshakeFacts, Proto, Req, Sessions, TlsClient, BOTH, PROTOS,
-};
+use common::tls_client::{seen, ClientError, Conn, Proto, Req, Sessions, TlsClient, BOTH, PROTOS};
 use common::Reply;
 use mtls_proxy::devpki::{Issued, Validity};
 use rustls::{AlertDescription, HandshakeKind};
@@ -57,24 +55,6 @@ fn assert_refusal(err: &ClientError, alert: AlertDescription, proto: Proto) {
         Some(got) => assert_eq!(got, alert, "{proto:?}: {err}"),
         None => assert_eq!(proto, Proto::H2, "no alert: {err}"),
     }
-}
-
-/// Handshake facts (None when the handshake failed) and the outcome of one request.
-async fn attempt(
-    c: &TlsClient,
-    f: &Fixture,
-    host: &str,
-) -> (Option<HandshakeFacts>, Result<Reply, ClientError>) {
-    let shaken = match c.handshake(f.proxy()).await {
-        Ok(s) => s,
-        Err(e) => return (None, Err(e)),
-    };
-    let facts = shaken.facts();
-    let result = match shaken.http().await {
-        Ok(mut conn) => conn.send(&Req::get(host)).await,
-        Err(e) => Err(e),
-    };
-    (Some(facts), result)
 }
 
 /// A keep-alive connection to `domain` presenting `cert`, checked with one request.
@@ -224,10 +204,10 @@ async fn a_rotation_that_drops_the_clients_ca_shuts_them_out() {
                 .tls(tls)
                 .cert(&cert)
                 .sessions(&store);
-            let (facts, r) = attempt(&c, &f, A).await;
+            let (facts, r) = c.attempt(f.proxy(), A).await;
             assert_eq!(facts.unwrap().kind, Some(HandshakeKind::Full));
             assert_eq!(verdict(&r.unwrap()), "ok");
-            let (facts, r) = attempt(&c, &f, A).await;
+            let (facts, r) = c.attempt(f.proxy(), A).await;
             assert_eq!(facts.unwrap().kind, Some(HandshakeKind::Resumed), "{tls:?}");
             assert_eq!(verdict(&r.unwrap()), "ok");
             stores.push((tls, store));
@@ -257,7 +237,7 @@ async fn a_rotation_that_drops_the_clients_ca_shuts_them_out() {
                 .tls(*tls)
                 .cert(&cert)
                 .sessions(store);
-            let (facts, r) = attempt(&c, &f, A).await;
+            let (facts, r) = c.attempt(f.proxy(), A).await;
             if let Some(facts) = facts {
                 assert_ne!(facts.kind, Some(HandshakeKind::Resumed), "{tls:?}");
             }

@@ -11,10 +11,7 @@ mod common;
 use std::sync::Arc;
 
 use common::fixture::Fixture;
-use common::tls_client::{
-    seen, sha256_hex, ClientError, HandshakeFacts, Req, Sessions, Tls, TlsClient, BOTH,
-};
-use common::Reply;
+use common::tls_client::{seen, sha256_hex, Sessions, Tls, TlsClient, BOTH};
 use mtls_proxy::devpki::Validity;
 use rustls::{AlertDescription, HandshakeKind};
 use serde_json::json;
@@ -24,27 +21,9 @@ const OTHER_CA: &str = "other-ca.example.com";
 const SAME_CA: &str = "same-ca.example.com";
 const OPEN: &str = "open.example.com";
 
-/// The handshake's facts (None when the handshake itself failed) and the request's outcome.
-async fn attempt(
-    c: &TlsClient,
-    f: &Fixture,
-    host: &str,
-) -> (Option<HandshakeFacts>, Result<Reply, ClientError>) {
-    let shaken = match c.handshake(f.proxy()).await {
-        Ok(s) => s,
-        Err(e) => return (None, Err(e)),
-    };
-    let facts = shaken.facts();
-    let result = match shaken.http().await {
-        Ok(mut conn) => conn.send(&Req::get(host)).await,
-        Err(e) => Err(e),
-    };
-    (Some(facts), result)
-}
-
 /// A full handshake was made (never a resumption) and the certificate-less client was refused.
 async fn assert_not_resumed(c: &TlsClient, f: &Fixture, host: &str, ctx: &str) {
-    let (facts, result) = attempt(c, f, host).await;
+    let (facts, result) = c.attempt(f.proxy(), host).await;
     if let Some(facts) = facts {
         assert_eq!(facts.kind, Some(HandshakeKind::Full), "{ctx}: {facts:?}");
         assert!(facts.cert_request.is_some(), "{ctx}: no CertificateRequest");
@@ -66,7 +45,7 @@ async fn assert_resumed(
     verdict: &str,
     ctx: &str,
 ) {
-    let (facts, result) = attempt(c, f, host).await;
+    let (facts, result) = c.attempt(f.proxy(), host).await;
     let facts = facts.expect(ctx);
     assert_eq!(facts.kind, Some(HandshakeKind::Resumed), "{ctx}");
     assert_eq!(facts.cert_request, None, "{ctx}");
@@ -102,7 +81,7 @@ async fn first_visit(
         .tls(tls)
         .cert(&cert)
         .sessions(store);
-    let (facts, result) = attempt(&c, f, domain).await;
+    let (facts, result) = c.attempt(f.proxy(), domain).await;
     assert_eq!(facts.unwrap().kind, Some(HandshakeKind::Full));
     assert_eq!(result.unwrap().status, 200);
     sha256_hex(&cert.cert_der)
@@ -147,7 +126,7 @@ async fn a_session_never_crosses_to_another_policy() {
             let bare = TlsClient::new(&f.server_ca, to).tls(tls).sessions(&store);
             if to == OPEN {
                 // Fail-open lets the bare client in, but on a full handshake: verdict missing.
-                let (facts, result) = attempt(&bare, &f, to).await;
+                let (facts, result) = bare.attempt(f.proxy(), to).await;
                 assert_eq!(facts.unwrap().kind, Some(HandshakeKind::Full), "{ctx}");
                 assert_eq!(
                     seen(&result.unwrap())["client-cert-verdict"],
@@ -185,7 +164,7 @@ async fn a_bundle_change_ends_every_session_made_under_the_old_one() {
         assert_not_resumed(&bare, &f, A, &format!("{tls:?} after rotation")).await;
         // A full handshake with the certificate works and sees the new bundle's two names.
         let with_cert = bare.clone().cert(&f.client(Validity::Current));
-        let (facts, result) = attempt(&with_cert, &f, A).await;
+        let (facts, result) = with_cert.attempt(f.proxy(), A).await;
         let facts = facts.unwrap();
         assert_eq!(facts.cert_request.map(|n| n.len()), Some(2), "{tls:?}");
         assert_eq!(seen(&result.unwrap())["client-cert-verdict"], "ok");
@@ -218,9 +197,9 @@ async fn a_policy_change_on_the_same_name_ends_its_sessions() {
         // OPEN: a session without any certificate, then the policy becomes enforced.
         let store = Sessions::one_bucket(&f.server_ca);
         let bare = TlsClient::new(&f.server_ca, OPEN).tls(tls).sessions(&store);
-        let (_, result) = attempt(&bare, &f, OPEN).await;
+        let (_, result) = bare.attempt(f.proxy(), OPEN).await;
         assert_eq!(seen(&result.unwrap())["client-cert-verdict"], "missing");
-        let (facts, _) = attempt(&bare, &f, OPEN).await;
+        let (facts, _) = bare.attempt(f.proxy(), OPEN).await;
         assert_eq!(facts.unwrap().kind, Some(HandshakeKind::Resumed), "{tls:?}");
         let body = json!({"data": {"type": "mutual_authentication", "id": ma_open,
             "attributes": {"enforced": true}}});

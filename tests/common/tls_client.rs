@@ -456,6 +456,25 @@ impl TlsClient {
     }
 
     /// Connect and send one request.
+    /// Handshake facts (None when the handshake failed) and the outcome of one GET of `host`
+    /// on the connection.
+    pub async fn attempt(
+        &self,
+        addr: SocketAddr,
+        host: &str,
+    ) -> (Option<HandshakeFacts>, Result<Reply, ClientError>) {
+        let shaken = match self.handshake(addr).await {
+            Ok(s) => s,
+            Err(e) => return (None, Err(e)),
+        };
+        let facts = shaken.facts();
+        let result = match shaken.http().await {
+            Ok(mut conn) => conn.send(&Req::get(host)).await,
+            Err(e) => Err(e),
+        };
+        (Some(facts), result)
+    }
+
     pub async fn fetch(&self, addr: SocketAddr, req: &Req) -> Result<Reply, ClientError> {
         self.connect(addr).await?.send(req).await
     }
