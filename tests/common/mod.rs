@@ -12,6 +12,7 @@ pub mod pki;
 pub mod recording_origin;
 pub mod scrape;
 pub mod tls_client;
+pub mod tools;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
