@@ -8,7 +8,7 @@ use mtls_proxy::admin::request;
 use mtls_proxy::devpki::Ca;
 use mtls_proxy::model::pki;
 use mtls_proxy::proxy::cert_headers::{CertHeaderOptions, PrebuiltCertHeaders};
-use mtls_proxy::proxy::identity::ClientIdentity;
+use mtls_proxy::identity::ClientIdentity;
 use mtls_proxy::snapshot::lookup::{canonical_host, DomainTable};
 use proptest::prelude::*;
 use rustls::pki_types::CertificateDer;

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::proxy::identity::ClientIdentity;
+use crate::identity::ClientIdentity;
 use crate::snapshot::entry::{DomainEntry, Snapshot};
 use crate::snapshot::verdict::Verdict;
 

@@ -13,7 +13,7 @@ use tokio_rustls::StartHandshake;
 
 use super::client_hello::{read_client_hello, refuse_unrecognized_name, HelloError};
 use super::connection::ConnInfo;
-use crate::proxy::identity::ClientIdentity;
+use crate::identity::ClientIdentity;
 use crate::snapshot::entry::{DomainEntry, Snapshot};
 use crate::snapshot::lookup::canonical_host;
 use crate::snapshot::verdict::{verdict_for_error, Verdict};

@@ -12,7 +12,7 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 use crate::hex;
-use crate::proxy::identity::ClientIdentity;
+use crate::identity::ClientIdentity;
 
 /// RFC 9440: sf-binary `:BASE64:` of the leaf DER.
 pub const CLIENT_CERT: &str = "client-cert";

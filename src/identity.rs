@@ -1,5 +1,5 @@
 //! The client certificate as the proxy describes it to the origin: parsed once per connection
-//! from the peer chain rustls hands over, then shared (behind an `Arc`) by all its requests.
+//! from the peer chain rustls hands over (a leaf: the acceptor builds it, the proxy reads it).
 
 mod dn;
 
