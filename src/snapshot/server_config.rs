@@ -9,6 +9,7 @@ use rustls::server::{ServerSessionMemoryCache, WantsServerCert};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ConfigBuilder, InconsistentKeys, ServerConfig, SupportedProtocolVersion};
 
+use super::resumption::{GatedSessions, GatedTicketer};
 use super::verifier::ClientAuth;
 
 /// Session-ID cache entries per config (TLS 1.2 session-ID resumption only: TLS 1.3 and TLS 1.2
@@ -84,7 +85,9 @@ pub enum ServerConfigError {
 ///   session issued before, so a resumed session was always verified under the policy in force.
 ///
 /// Domains that share one `Arc<ServerConfig>` share its policy, so sharing resumption between
-/// them is harmless.
+/// them is harmless. A resumed session is still judged again at the current time by the
+/// acceptor (DESIGN rule 5): scoping keeps it under one policy version, judging keeps it within
+/// its certificate's validity.
 pub fn build_server_config(
     chain_der: &[Vec<u8>],
     key_pkcs8_der: &[u8],
@@ -99,8 +102,12 @@ pub fn build_server_config(
     let mut config = with_client_auth(builder, client_auth)
         .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
     config.alpn_protocols = params.alpn.clone();
-    config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE_ENTRIES);
-    config.ticketer = aws_lc_rs::Ticketer::new()?;
+    // Gated so that the acceptor can refuse resumption for one handshake it could not judge
+    // before the server's flight (see `resumption`).
+    config.session_storage = Arc::new(GatedSessions(ServerSessionMemoryCache::new(
+        SESSION_CACHE_ENTRIES,
+    )));
+    config.ticketer = Arc::new(GatedTicketer(aws_lc_rs::Ticketer::new()?));
     // Honour the client's cipher-suite preference (rustls' default, stated for the reader):
     // every suite the aws-lc-rs provider offers is acceptable.
     config.ignore_client_order = false;
