@@ -8,8 +8,8 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::HeaderMap;
 use mtls_proxy::devpki::{Ca, Validity};
-use mtls_proxy::proxy::cert_headers::{CertHeaderOptions, PrebuiltCertHeaders};
 use mtls_proxy::identity::{ClientIdentity, TrustAnchors};
+use mtls_proxy::proxy::cert_headers::{CertHeaderOptions, PrebuiltCertHeaders};
 use mtls_proxy::snapshot::lookup::{canonical_host, canonical_host_cow, DomainTable};
 use rustls::pki_types::CertificateDer;
 

@@ -92,7 +92,12 @@ impl ClientIdentity {
     }
 
     /// The verified path's intermediates and expiry times, from names (see `path`).
-    fn trace(&mut self, leaf: &Names<'_>, presented: &[CertificateDer<'_>], anchors: &TrustAnchors) {
+    fn trace(
+        &mut self,
+        leaf: &Names<'_>,
+        presented: &[CertificateDer<'_>],
+        anchors: &TrustAnchors,
+    ) {
         let parsed: Vec<Option<X509Certificate<'_>>> = presented
             .iter()
             .map(|der| X509Certificate::from_der(der).ok().map(|(_, c)| c))

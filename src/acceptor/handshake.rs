@@ -244,10 +244,12 @@ async fn run(
     };
     let auth = entry.client_auth.clone();
     let mut resumption = Resumption::Full;
-    let accept = StartHandshake::from_parts(accepted, tcp)
-        .into_stream_with(entry.server_config.clone(), |conn| {
+    let accept = StartHandshake::from_parts(accepted, tcp).into_stream_with(
+        entry.server_config.clone(),
+        |conn| {
             resumption = judge_resumption(conn, auth.as_deref());
-        });
+        },
+    );
     let enforced = auth.as_ref().is_some_and(|a| a.enforced());
     if let (true, Resumption::Judged(Err(err))) = (enforced, &resumption) {
         return Err(refuse_resumption(accept, err.clone(), entry, sni));
@@ -259,8 +261,7 @@ async fn run(
     let mut accept = accept.into_fallible();
     let tls = match refuse {
         true => {
-            std::future::poll_fn(|cx| refusing_resumption(|| Pin::new(&mut accept).poll(cx)))
-                .await
+            std::future::poll_fn(|cx| refusing_resumption(|| Pin::new(&mut accept).poll(cx))).await
         }
         false => accept.await,
     };
@@ -349,7 +350,9 @@ fn conn_info(
         }
     }
     let identity = match &entry.client_auth {
-        Some(auth) => peer_certs.and_then(|certs| ClientIdentity::from_chain(certs, auth.anchors())),
+        Some(auth) => {
+            peer_certs.and_then(|certs| ClientIdentity::from_chain(certs, auth.anchors()))
+        }
         None => None,
     };
     Ok(ConnInfo {

@@ -41,7 +41,10 @@ mod tests {
     #[tokio::test]
     async fn reads_what_the_client_sends_then_stops_at_the_byte_bound() {
         let (mut server, mut client) = tokio::io::duplex(1 << 20);
-        client.write_all(&vec![7u8; LINGER_BYTES * 2]).await.unwrap();
+        client
+            .write_all(&vec![7u8; LINGER_BYTES * 2])
+            .await
+            .unwrap();
         // Returns although the client never closes: the byte bound, not the time bound.
         close_after_alert(&mut server).await;
         // The write side was shut down: the client reads EOF.

@@ -139,7 +139,11 @@ fn by_subject<'n>(usable: &[Option<&Names<'n>>]) -> HashMap<&'n [u8], Vec<usize>
 /// Which presented certificates are on some name path from the leaf to an anchor: reachable
 /// from the leaf by issuer names, and leading to an anchor by issuer names. Linear in the
 /// number of certificates (hash lookups), whatever a client sends.
-fn candidates(leaf: &Names<'_>, usable: &[Option<&Names<'_>>], anchors: &TrustAnchors) -> Vec<bool> {
+fn candidates(
+    leaf: &Names<'_>,
+    usable: &[Option<&Names<'_>>],
+    anchors: &TrustAnchors,
+) -> Vec<bool> {
     let subjects = by_subject(usable);
     let mut by_issuer: HashMap<&[u8], Vec<usize>> = HashMap::new();
     for (i, names) in usable.iter().enumerate() {

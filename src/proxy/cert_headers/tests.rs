@@ -136,7 +136,10 @@ fn client_cert_headers_carry_real_der() {
     let mut id = identity_for(&plain_params(), &[CertificateDer::from(mid.clone())]);
     // Not on a path to any trust anchor: presented, kept for re-verification, not forwarded.
     assert_eq!(id.presented_der, vec![mid.clone()]);
-    assert_eq!(get(&build(Some("m"), "ok", Some(&id), &OK), CLIENT_CERT_CHAIN), None);
+    assert_eq!(
+        get(&build(Some("m"), "ok", Some(&id), &OK), CLIENT_CERT_CHAIN),
+        None
+    );
     // The chain header carries the verified path, exactly.
     id.chain_der = vec![mid];
     let h = build(Some("m"), "ok", Some(&id), &OK);
