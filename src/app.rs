@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -18,7 +19,7 @@ use crate::admin::{self, token, AdminState, AdminToken};
 use crate::control::{Control, ControlError, Prepare};
 use crate::metrics::Metrics;
 use crate::origin::{OriginClient, OriginError, OriginOptions, OriginSpec};
-use crate::proxy::serve::{handler, Lifecycle};
+use crate::proxy::serve::{handler, ConnLimits, Lifecycle};
 use crate::proxy::service::ProxyContext;
 use crate::settings::{Settings, SettingsError};
 use crate::snapshot::build::BuildInputs;
@@ -67,6 +68,8 @@ pub struct Running {
     pub demo: Option<crate::demo::DemoSummary>,
     /// The settings in force (hot ones updated by reloads).
     settings: std::sync::Mutex<Settings>,
+    /// The connection timeouts every proxy connection reads (swapped by reloads).
+    limits: Arc<ArcSwap<ConnLimits>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -131,7 +134,17 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         metrics.clone(),
         shutdown_rx.clone(),
     ));
-    let proxy_task = spawn_proxy(&settings, proxy_listener, &publisher, &metrics, shutdown_rx)?;
+    let limits = Arc::new(ArcSwap::from_pointee(ConnLimits::from_settings(
+        &settings.proxy,
+    )));
+    let proxy_task = spawn_proxy(
+        &settings,
+        proxy_listener,
+        &publisher,
+        &metrics,
+        &limits,
+        shutdown_rx,
+    )?;
     Ok(Running {
         admin_addr,
         proxy_addr,
@@ -141,6 +154,7 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         token_source,
         demo,
         settings: std::sync::Mutex::new(settings),
+        limits,
         shutdown,
         tasks: vec![admin_task, proxy_task, sampler],
     })
@@ -222,6 +236,7 @@ fn spawn_proxy(
     listener: TcpListener,
     publisher: &Publisher,
     metrics: &Arc<Metrics>,
+    limits: &Arc<ArcSwap<ConnLimits>>,
     rx: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, AppError> {
     let p = &settings.proxy;
@@ -234,6 +249,7 @@ fn spawn_proxy(
     let ctx = Arc::new(ProxyContext {
         origins: OriginClient::new(&origin_opts)?,
         metrics: metrics.clone(),
+        live: publisher.live(),
     });
     let opts = AcceptorOptions {
         handshake_timeout: p.handshake_timeout,
@@ -244,6 +260,7 @@ fn spawn_proxy(
         changes: publisher.subscribe(),
         shutdown_timeout: p.shutdown_timeout,
         drain_timeout: p.drain_timeout,
+        limits: limits.clone(),
     };
     let handler = handler(ctx, lifecycle);
     Ok(tokio::spawn(acceptor::run(

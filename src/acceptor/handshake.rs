@@ -25,6 +25,7 @@ use crate::identity::ClientIdentity;
 use crate::snapshot::entry::{DomainEntry, Snapshot};
 use crate::snapshot::lookup::canonical_host;
 use crate::snapshot::resumption::refusing_resumption;
+use crate::snapshot::server_config::TlsVersion;
 use crate::snapshot::verdict::{verdict_for_error, Verdict};
 use crate::snapshot::verifier::ClientAuth;
 
@@ -324,20 +325,17 @@ fn conn_info(
     let conn = tls.get_ref().1;
     let peer_certs = conn.peer_certificates();
     let resumed = matches!(conn.handshake_kind(), Some(HandshakeKind::Resumed));
-    let verdict = match &entry.client_auth {
-        None => None,
-        Some(auth) => Some(match judged {
-            Some(Ok(())) => Verdict::Ok,
-            Some(Err(err)) => verdict_for_error(&err),
-            // Never expected (a resumption is judged when rustls has processed the hello, and
-            // refused after a HelloRetryRequest), but a resumed session is never let through
-            // unjudged.
-            None if resumed => auth.rejudge(peer_certs),
-            // A full handshake: enforced, rustls verified the chain; fail-open, it is
-            // verified here, once.
-            None => auth.verdict(peer_certs),
-        }),
-    };
+    let verdict = entry.client_auth.as_ref().map(|auth| match judged {
+        Some(Ok(())) => Verdict::Ok,
+        Some(Err(err)) => verdict_for_error(&err),
+        // Never expected (a resumption is judged when rustls has processed the hello, and
+        // refused after a HelloRetryRequest), but a resumed session is never let through
+        // unjudged.
+        None if resumed => auth.rejudge(peer_certs),
+        // A full handshake: enforced, rustls verified the chain; fail-open, it is
+        // verified here, once.
+        None => auth.verdict(peer_certs),
+    });
     if let (Some(auth), Some(v)) = (&entry.client_auth, verdict) {
         if !auth.admits(v) {
             let source = io::Error::other("resumed session refused after the handshake");
@@ -365,6 +363,16 @@ fn conn_info(
         identity,
         resumed,
         h2: conn.alpn_protocol() == Some(b"h2"),
+        alpn: match conn.alpn_protocol() {
+            Some(b"h2") => Some(b"h2"),
+            Some(b"http/1.1") => Some(b"http/1.1"),
+            _ => None,
+        },
+        version: match conn.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => Some(TlsVersion::Tls13),
+            Some(rustls::ProtocolVersion::TLSv1_2) => Some(TlsVersion::Tls12),
+            _ => None,
+        },
         tls_version: conn.protocol_version().and_then(|v| v.as_str()),
         cipher: conn
             .negotiated_cipher_suite()

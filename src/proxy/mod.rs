@@ -2,9 +2,14 @@
 //! the life of each connection.
 
 pub mod access_log;
+pub mod activity;
 pub mod authority;
 pub mod cert_headers;
+pub mod connection;
 pub mod forwarding;
+pub mod origin_failure;
 pub mod readmission;
 pub mod serve;
 pub mod service;
+pub mod timeout_io;
+pub mod wind_down;

@@ -36,6 +36,16 @@ pub struct TlsParams {
     pub alpn: Vec<Vec<u8>>,
 }
 
+impl TlsParams {
+    /// Whether a connection that negotiated `version` and `alpn` (None: no ALPN) could have
+    /// been made under these parameters.
+    pub fn admits(&self, version: Option<TlsVersion>, alpn: Option<&[u8]>) -> bool {
+        let version_ok = version.is_none_or(|v| self.versions.contains(&v));
+        let alpn_ok = alpn.is_none_or(|p| self.alpn.iter().any(|a| a.as_slice() == p));
+        version_ok && alpn_ok
+    }
+}
+
 impl Default for TlsParams {
     /// TLS 1.3 and 1.2, ALPN `h2` then `http/1.1`.
     fn default() -> Self {
@@ -202,6 +212,20 @@ mod tests {
         };
         let err = build_server_config(&[a.cert_der], &a.key_der, &none, None).unwrap_err();
         assert!(matches!(err, ServerConfigError::NoVersions), "{err}");
+    }
+
+    #[test]
+    fn params_admit_what_they_allow() {
+        let both = TlsParams::default();
+        assert!(both.admits(Some(TlsVersion::Tls12), Some(b"h2")));
+        assert!(both.admits(None, None));
+        let narrow = TlsParams {
+            versions: vec![TlsVersion::Tls13],
+            alpn: vec![b"http/1.1".to_vec()],
+        };
+        assert!(narrow.admits(Some(TlsVersion::Tls13), Some(b"http/1.1")));
+        assert!(!narrow.admits(Some(TlsVersion::Tls12), Some(b"http/1.1")));
+        assert!(!narrow.admits(Some(TlsVersion::Tls13), Some(b"h2")));
     }
 
     #[test]
