@@ -2,7 +2,7 @@
 //! attacked the way a client would: sessions saved by `openssl s_client -sess_out` before the
 //! expiry and offered with `-sess_in` after it (TLS 1.3 tickets, TLS 1.2 tickets, TLS 1.2
 //! session IDs, and a session offered after a HelloRetryRequest), and keep-alive connections
-//! opened before it.
+//! opened before it (closed at the expiry when enforced, carrying `expired` when fail-open).
 
 mod common;
 
@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use common::cli_clients::{CliClients, ClientFiles, SClientResult, Tls};
 use common::fixture::Fixture;
+use common::raw_h2::{Outcome, RawH2};
 use common::scrape;
+use common::tls_client::{seen, Req, TlsClient};
 use mtls_proxy::devpki::{Issued, Validity};
 use time::OffsetDateTime;
 
@@ -51,7 +53,12 @@ struct Env {
 
 impl Env {
     async fn new() -> Env {
-        let f = Fixture::new(&[ENFORCED, OPEN]).await;
+        // Keep-alive connections wait through the certificate's lifetime: longer timeouts.
+        let f = Fixture::with_settings(&[ENFORCED, OPEN], |s| {
+            s.proxy.request_header_timeout = LIFETIME * 4;
+            s.proxy.idle_timeout = LIFETIME * 4;
+        })
+        .await;
         let bundle = f.client_ca.cert().cert_pem.clone();
         let enforced = f.ma(&bundle, true).await;
         f.activate(ENFORCED, Some(&enforced)).await;
@@ -223,4 +230,51 @@ async fn sessions_from_before_the_expiry_do_not_resume_after_it() {
             Some(common::tls_client::sha256_hex(&e.cert.cert_der))
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_connections_do_not_outlive_the_certificate() {
+    let e = Env::new().await;
+    let enforced = TlsClient::new(&e.f.server_ca, ENFORCED).cert(&e.cert);
+    let mut h1 = enforced.connect(e.f.proxy()).await.unwrap();
+    let mut h2 = enforced.clone().h2().connect(e.f.proxy()).await.unwrap();
+    // A client that never answers PING (so a graceful HTTP/2 close never completes).
+    let mut raw = RawH2::connect(&enforced.clone().h2(), e.f.proxy()).await;
+    let open = TlsClient::new(&e.f.server_ca, OPEN).cert(&e.cert);
+    let mut fail_open = open.connect(e.f.proxy()).await.unwrap();
+    for conn in [&mut h1, &mut h2] {
+        let r = conn.send(&Req::get(ENFORCED)).await.unwrap();
+        assert_eq!(seen(&r)["client-cert-verdict"], "ok");
+    }
+    let id = raw.get(ENFORCED, "/").await.unwrap();
+    assert!(matches!(raw.outcome(id).await, Outcome::Answered(d) if d.get("method").is_some()));
+    let r = fail_open.send(&Req::get(OPEN)).await.unwrap();
+    assert_eq!(seen(&r)["client-cert-verdict"], "ok");
+    e.assert_still_valid("the set-up");
+
+    e.wait_for_expiry().await;
+    // Enforced: the keep-alive connections were closed at the expiry (HTTP/1.1 and HTTP/2).
+    for conn in [&mut h1, &mut h2] {
+        tokio::time::timeout(Duration::from_secs(10), conn.closed())
+            .await
+            .expect("connection still open after the certificate expired");
+        assert!(conn.send(&Req::get(ENFORCED)).await.is_err());
+    }
+    // The uncooperative one may still be open (its graceful close waits for a PING answer),
+    // but nothing more is served on it.
+    if let Some(id) = raw.get(ENFORCED, "/after").await {
+        match raw.outcome(id).await {
+            Outcome::Answered(doc) => {
+                assert_eq!(
+                    doc["error"], "connection_closing",
+                    "served after expiry: {doc}"
+                )
+            }
+            Outcome::Reset(_) | Outcome::ConnectionEnded => {}
+        }
+    }
+    // Fail-open: the same connection goes on, and its requests now carry `expired`.
+    let r = fail_open.send(&Req::get(OPEN)).await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(seen(&r)["client-cert-verdict"], "expired");
 }
