@@ -87,7 +87,9 @@ impl Activity {
         self.read.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Part of a request arrived since the connection last became idle.
+    /// Part of a request arrived since the connection last became idle. A partial request
+    /// pipelined behind a complete one (read together, before the first response) is not
+    /// seen: that connection is closed at the header timeout without the 408.
     pub fn partial_request(&self) -> bool {
         self.read.load(Ordering::Relaxed) > self.read_at_idle.load(Ordering::Relaxed)
     }
