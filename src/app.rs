@@ -129,7 +129,16 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         publisher: publisher.clone(),
         listen_addr: admin_addr,
     };
-    let admin_task = spawn_admin(admin_listener, admin::router(state), shutdown_rx.clone());
+    let admin_limits = admin::listener::ListenerLimits {
+        max_connections: settings.admin.max_connections,
+        header_timeout: settings.proxy.request_header_timeout,
+    };
+    let admin_task = tokio::spawn(admin::listener::serve(
+        admin_listener,
+        admin::router(state),
+        admin_limits,
+        shutdown_rx.clone(),
+    ));
     let sampler = tokio::spawn(crate::metrics::history::run(
         metrics.clone(),
         shutdown_rx.clone(),
@@ -213,21 +222,6 @@ fn build_inputs(settings: &Settings) -> Result<BuildInputs, AppError> {
         default_domain: settings.proxy.default_domain.clone(),
         preserve_host: settings.proxy.preserve_host,
         xfcc: settings.proxy.xfcc,
-    })
-}
-
-fn spawn_admin(
-    listener: TcpListener,
-    app: axum::Router,
-    mut rx: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { acceptor::stopped(&mut rx).await })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "admin listener failed");
-        }
     })
 }
 

@@ -205,3 +205,48 @@ async fn connections_are_closed_at_their_maximum_age() {
             .unwrap_or_else(|_| panic!("{proto:?}: connection older than its maximum age"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_listener_has_a_cap_and_a_header_timeout() {
+    let f = fixture(|s| s.admin.max_connections = 2).await;
+    let mut silent = tokio::net::TcpStream::connect(f.h.admin).await.unwrap();
+    let mut partial = tokio::net::TcpStream::connect(f.h.admin).await.unwrap();
+    partial
+        .write_all(b"GET /health HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    // Both slots are taken; the operator's request gets in once they are reaped.
+    let r = tokio::time::timeout(GENEROUS, f.h.get("/health"))
+        .await
+        .expect("the admin API stayed locked out");
+    assert_eq!(r.status, 200);
+    read_until_closed(&mut silent).await;
+    read_until_closed(&mut partial).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_connection_cap_holds_until_a_slot_frees() {
+    let f = fixture(|s| {
+        s.admin.max_connections = 1;
+        s.proxy.request_header_timeout = Duration::from_secs(60);
+    })
+    .await;
+    let holder = tokio::net::TcpStream::connect(f.h.admin).await.unwrap();
+    // Let the listener take the slot for the holder before the next client arrives.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let admin = f.h.admin;
+    let waiting =
+        tokio::spawn(
+            async move { common::http::request(admin, "GET", "/health", None, None).await },
+        );
+    // Held back while the slot is taken (if the cap did not hold, the request would be
+    // answered at once).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "answered beyond the connection cap");
+    drop(holder);
+    let r = tokio::time::timeout(GENEROUS, waiting)
+        .await
+        .expect("no slot after the holder left")
+        .unwrap();
+    assert_eq!(r.status, 200);
+}
