@@ -140,10 +140,10 @@ impl RawH2 {
                 return Outcome::ConnectionEnded;
             };
             match kind {
-                SETTINGS if flags & ACK == 0 => {
-                    if self.frame(SETTINGS, ACK, 0, &[]).await.is_err() {
-                        return Outcome::ConnectionEnded;
-                    }
+                SETTINGS
+                    if flags & ACK == 0 && self.frame(SETTINGS, ACK, 0, &[]).await.is_err() =>
+                {
+                    return Outcome::ConnectionEnded;
                 }
                 PING if flags & ACK == 0 => self.pings += 1,
                 GOAWAY => {
