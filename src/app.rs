@@ -53,6 +53,13 @@ pub enum AppError {
     Metrics(#[from] prometheus::Error),
     #[error("server task failed: {0}")]
     Task(String),
+    #[error("the store {store} holds the demo configuration, whose private keys and client CA are public (anyone could pass its mutual authentication), and proxy.listen {listen} is not a loopback address; use another store (store.path), or delete the demo resources through the API first: {resources}")]
+    DemoExposed {
+        store: String,
+        listen: SocketAddr,
+        /// The demo resources still present, `kind id` comma-separated.
+        resources: String,
+    },
 }
 
 /// A running instance: addresses it listens on and the handles to reload and stop it.
@@ -117,6 +124,7 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         true => crate::demo::import_if_empty(&control, &demo_certs_dir(&settings))?,
         false => None,
     };
+    refuse_exposed_demo(&settings, control.store())?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let admin_listener = bind("admin", settings.admin.listen).await?;
     let admin_addr = local_addr("admin", &admin_listener, settings.admin.listen)?;
@@ -166,6 +174,26 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         limits,
         shutdown,
         tasks: vec![admin_task, proxy_task, sampler],
+    })
+}
+
+/// The demo must never guard a public listener: its keys are in every checkout.
+fn refuse_exposed_demo(settings: &Settings, store: &Store) -> Result<(), AppError> {
+    if settings.proxy.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    let present = store.demo_resources()?;
+    if present.is_empty() {
+        return Ok(());
+    }
+    let resources: Vec<String> = present
+        .iter()
+        .map(|(kind, id)| format!("{kind} {id}"))
+        .collect();
+    Err(AppError::DemoExposed {
+        store: settings.store.path.display().to_string(),
+        listen: settings.proxy.listen,
+        resources: resources.join(", "),
     })
 }
 
