@@ -32,9 +32,11 @@ pub struct ProxyContext {
     pub live: Arc<ArcSwap<Snapshot>>,
 }
 
-/// A short JSON error answer from the proxy itself.
+/// A short JSON error answer from the proxy itself (newline-terminated, so it reads well under
+/// curl).
 pub fn answer(status: StatusCode, error: &str, detail: &str) -> Response<ProxyBody> {
-    let body = serde_json::json!({ "error": error, "detail": detail }).to_string();
+    let mut body = serde_json::json!({ "error": error, "detail": detail }).to_string();
+    body.push('\n');
     let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
     resp.headers_mut()
