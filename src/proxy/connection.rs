@@ -103,14 +103,15 @@ impl ConnState {
     /// Move the connection's view to the live snapshot if that still admits it; false when it
     /// does not (its view then stays where it was).
     pub fn follow(&self, live: &ArcSwap<Snapshot>) -> bool {
-        let live = live.load_full();
+        let live = live.load();
+        // The common case, on every request: no swap since the last look.
         if Arc::ptr_eq(&live, &self.view.load()) {
             return true;
         }
         if !readmits(&live, &self.info, self.judged.load().verdict) {
             return false;
         }
-        self.view.store(live);
+        self.view.store(Arc::clone(&live));
         true
     }
 

@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use super::access_log::{self, RequestFacts};
 use super::activity::Tracked;
 use super::authority::{decide, Decision};
-use super::connection::ConnState;
+use super::connection::{ConnState, Judged};
 use super::forwarding;
 use super::origin_failure;
 use super::wind_down::Ending;
@@ -69,8 +69,10 @@ pub async fn handle(
     // Cheap clones (shared bytes), kept for the log line: the URI is rewritten for the origin.
     let (method, uri, version) = (parts.method.clone(), parts.uri.clone(), parts.version);
     let admitted = conn.admit_request(&ctx.live);
+    // Taken once admitted: the verdict and headers this request is served with.
+    let judged = conn.judged();
     let routed = match &admitted {
-        Ok(view) => route(parts, body, &conn, view, &ctx).await,
+        Ok(view) => route(parts, body, &conn, &judged, view, &ctx).await,
         // Counted under the connection's own domain: the request was not looked at.
         Err(why) => Routed::local(closing(*why, version), Some(&conn.info.entry), None),
     };
@@ -81,7 +83,7 @@ pub async fn handle(
     ctx.metrics.request_duration.observe(took.as_secs_f64());
     access_log::request(&RequestFacts {
         conn: &conn.info,
-        verdict: conn.judged().verdict,
+        verdict: judged.verdict,
         domain: domain.map(|d| d.name.as_str()),
         host: routed.host.as_deref(),
         method: method.as_str(),
@@ -127,6 +129,7 @@ async fn route<'c>(
     parts: Parts,
     body: Incoming,
     conn: &ConnState,
+    judged: &Judged,
     view: &'c Snapshot,
     ctx: &ProxyContext,
 ) -> Routed<'c> {
@@ -159,14 +162,13 @@ async fn route<'c>(
         }
     };
     let meters = meters(domain, &ctx.metrics);
-    let judged = conn.judged();
     count_fail_open(judged.verdict, meters);
     let target = Target {
         host: &host,
         authority: &authority,
         view,
     };
-    let forwarded = forward(parts, body, &target, conn, ctx, meters).await;
+    let forwarded = forward(parts, body, &target, (conn, judged), ctx, meters).await;
     Routed {
         response: forwarded.response,
         domain,
@@ -215,7 +217,7 @@ async fn forward(
     mut parts: Parts,
     body: Incoming,
     target: &Target<'_>,
-    conn: &ConnState,
+    (conn, judged): (&ConnState, &Judged),
     ctx: &ProxyContext,
     meters: &DomainMetrics,
 ) -> Forwarded {
@@ -224,13 +226,12 @@ async fn forward(
         authority,
         view,
     } = *target;
-    let judged = conn.judged();
     forwarding::prepare(
         &mut parts.headers,
         conn.info.peer.ip(),
         authority,
         &judged.headers,
-        conn.xfcc(view, &judged),
+        conn.xfcc(view, judged),
     );
     // HTTP/2 carries the host in :authority only; origins speak HTTP/1.1 and need Host.
     let preserve_host = view.preserve_host;
