@@ -20,6 +20,6 @@ mod tests;
 pub use body::{full, BoxError, ProxyBody};
 pub use client::OriginClient;
 pub use echo::ECHO_READ_LIMIT;
-pub use error::{error_response, OriginError};
+pub use error::{error_response, OriginError, ProxyError};
 pub use options::OriginOptions;
 pub use tls::load_identity;

@@ -4,6 +4,7 @@ pub mod access_log;
 pub mod authority;
 pub mod cert_headers;
 pub mod forwarding;
+pub mod grpc;
 pub mod identity;
 pub mod readmission;
 pub mod serve;

@@ -15,9 +15,10 @@ use super::access_log::{self, RequestFacts};
 use super::authority::{decide, Decision};
 use super::cert_headers::PrebuiltCertHeaders;
 use super::forwarding;
+use super::grpc;
 use crate::acceptor::ConnInfo;
 use crate::metrics::{DomainMetrics, Metrics};
-use crate::origin::{error_response, full, OriginClient, ProxyBody};
+use crate::origin::{error_response, full, OriginClient, ProxyBody, ProxyError};
 use crate::snapshot::entry::{DomainEntry, Snapshot};
 use crate::snapshot::verdict::Verdict;
 
@@ -52,13 +53,17 @@ impl ConnState {
     }
 }
 
-/// A short JSON error answer from the proxy itself.
+/// A short JSON error answer from the proxy itself (a gRPC status for gRPC requests).
 pub fn answer(status: StatusCode, error: &str, detail: &str) -> Response<ProxyBody> {
     let body = serde_json::json!({ "error": error, "detail": detail }).to_string();
     let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.extensions_mut().insert(ProxyError {
+        error: error.to_string(),
+        detail: detail.to_string(),
+    });
     resp
 }
 
@@ -84,6 +89,7 @@ pub async fn handle(
     let (parts, body) = req.into_parts();
     // Cheap clones (shared bytes), kept for the log line: the URI is rewritten for the origin.
     let (method, uri) = (parts.method.clone(), parts.uri.clone());
+    let grpc = grpc::is_grpc(&parts.headers);
     let view = conn.view.load_full();
     let routed = route(parts, body, &conn, &view, &ctx).await;
     let status = routed.response.status().as_u16();
@@ -101,7 +107,11 @@ pub async fn handle(
         origin: routed.origin,
         origin_error: routed.origin_error,
     });
-    routed.response
+    // Counted and logged with the status the error has; a gRPC client gets it as a status.
+    match grpc {
+        true => grpc::reshape(routed.response),
+        false => routed.response,
+    }
 }
 
 /// Decide, then answer: 400, 421, or the origin's response. `view` is the snapshot the
