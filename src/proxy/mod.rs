@@ -9,3 +9,5 @@ pub mod identity;
 pub mod readmission;
 pub mod serve;
 pub mod service;
+pub mod tunnel;
+pub mod upgrade;

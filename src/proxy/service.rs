@@ -10,12 +10,15 @@ use http::header::{HeaderValue, CONTENT_TYPE, HOST};
 use http::request::Parts;
 use http::{Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
+use tokio_util::sync::CancellationToken;
 
 use super::access_log::{self, RequestFacts};
 use super::authority::{decide, Decision};
 use super::cert_headers::PrebuiltCertHeaders;
 use super::forwarding;
 use super::grpc;
+use super::tunnel::Tunnels;
+use super::upgrade::{self, Detected, Handshake, WebSocket};
 use crate::acceptor::ConnInfo;
 use crate::metrics::{DomainMetrics, Metrics};
 use crate::origin::{error_response, full, OriginClient, ProxyBody, ProxyError};
@@ -39,6 +42,11 @@ pub struct ConnState {
     pub view: ArcSwap<Snapshot>,
     /// Requests received on the connection (for its log line).
     pub requests: AtomicU64,
+    /// Fired when the connection is being ended (a swap no longer admits it, shutdown, …):
+    /// what is long-lived on it (its tunnels) closes at once instead of draining.
+    pub wind_down: CancellationToken,
+    /// Its open tunnels (WebSocket), which outlive hyper's view of the connection.
+    pub tunnels: Tunnels,
 }
 
 impl ConnState {
@@ -49,6 +57,8 @@ impl ConnState {
             info,
             cert_headers,
             requests: AtomicU64::new(0),
+            wind_down: CancellationToken::new(),
+            tunnels: Tunnels::default(),
         }
     }
 }
@@ -149,11 +159,17 @@ async fn route<'c>(
         }
     };
     let meters = meters(domain, &ctx.metrics);
+    let websocket = match upgrade::detect(&parts) {
+        Detected::Plain => None,
+        Detected::WebSocket(kind) => Some(kind),
+        Detected::Refused(response) => return Routed::local(*response, domain, Some(host)),
+    };
     count_fail_open(conn.info.verdict, meters);
     let target = Target {
         host: &host,
         authority: &authority,
         view,
+        websocket,
     };
     let (response, waited, origin_error) = forward(parts, body, &target, conn, ctx, meters).await;
     Routed {
@@ -165,12 +181,14 @@ async fn route<'c>(
     }
 }
 
-/// Where a request goes: its canonical host, the authority as sent, and the snapshot routing it.
+/// Where a request goes: its canonical host, the authority as sent, the snapshot routing it,
+/// and whether it is a WebSocket handshake.
 #[derive(Clone, Copy)]
 struct Target<'a> {
     host: &'a str,
     authority: &'a str,
     view: &'a Snapshot,
+    websocket: Option<WebSocket>,
 }
 
 /// Send the request to its origin: the response (or the error answer), the time waited and
@@ -187,6 +205,7 @@ async fn forward(
         host,
         authority,
         view,
+        websocket,
     } = *target;
     forwarding::prepare(
         &mut parts.headers,
@@ -204,9 +223,21 @@ async fn forward(
     parts.uri = origin_form(&parts.uri);
     parts.version = http::Version::HTTP_11;
     let spec = view.origin_for(host).clone();
-    let req = Request::from_parts(parts, body);
     let sent = Instant::now();
-    let result = ctx.origins.send(&spec, req, preserve_host).await;
+    let result = match websocket {
+        None => {
+            let req = Request::from_parts(parts, body);
+            ctx.origins.send(&spec, req, preserve_host).await
+        }
+        Some(kind) => {
+            let hs = Handshake {
+                kind,
+                route: &spec,
+                preserve_host,
+            };
+            upgrade::websocket(hs, parts, body, conn, &ctx.origins).await
+        }
+    };
     let waited = sent.elapsed();
     ctx.metrics.origin_duration.observe(waited.as_secs_f64());
     match result {
