@@ -3,8 +3,8 @@
 //! the connection for the enforcement rules: it is counted, so the connection is neither
 //! logged as closed nor gives up its slot while one is open, and it is closed at once when the
 //! connection winds down (a swap that no longer admits it, certificate expiry, shutdown), since
-//! unlike a request it would otherwise never finish (DESIGN rule 1: nothing keeps serving under
-//! a policy that no longer admits the client).
+//! unlike a request it would otherwise never finish (DESIGN rule 5: a connection outlives
+//! neither a tightening nor its certificate, whether or not the client cooperates).
 
 use std::sync::Arc;
 use std::time::Duration;
