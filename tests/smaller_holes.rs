@@ -82,10 +82,12 @@ async fn origin_failures_give_a_reason_and_a_request_id_only() {
         Route {
             domain: PLAIN.into(),
             origin: "http://127.0.0.1:1".into(),
+            ..Route::default()
         },
         Route {
             domain: BROKEN.into(),
             origin: format!("https://127.0.0.1:{}", f.proxy().port()),
+            ..Route::default()
         },
     ];
     f.h.running.as_ref().unwrap().reload(settings).unwrap();

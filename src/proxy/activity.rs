@@ -53,6 +53,13 @@ impl Activity {
         InFlight(self.clone())
     }
 
+    /// Keep the connection busy (no header or idle timeout) until the guard is dropped,
+    /// without counting a request: for a tunnel that outlives its request.
+    pub fn hold(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        InFlight(self.clone())
+    }
+
     fn end_request(&self) {
         if self.in_flight.fetch_sub(1, Ordering::AcqRel) == 1 {
             let since = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);

@@ -15,6 +15,7 @@ use rustls::pki_types::UnixTime;
 use super::activity::Activity;
 use super::cert_headers::{xfcc_value, CertHeaderOptions, PrebuiltCertHeaders};
 use super::readmission::readmits;
+use super::tunnel::Tunnels;
 use super::wind_down::{Ending, WindDown};
 use crate::acceptor::ConnInfo;
 use crate::snapshot::entry::Snapshot;
@@ -44,6 +45,8 @@ pub struct ConnState {
     /// The one point through which the connection is ended (see `wind_down`).
     pub wind_down: WindDown,
     pub activity: Arc<Activity>,
+    /// Its open tunnels (WebSocket), which outlive hyper's view of the connection.
+    pub tunnels: Tunnels,
     /// The XFCC element, built on first use (only when enabled and the verdict is `ok`).
     xfcc: OnceLock<Option<HeaderValue>>,
 }
@@ -74,6 +77,7 @@ impl ConnState {
             info,
             wind_down: WindDown::default(),
             activity: Activity::new(),
+            tunnels: Tunnels::default(),
             xfcc: OnceLock::new(),
         }
     }

@@ -6,7 +6,7 @@
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::Response;
 
-use crate::origin::{full, OriginError, ProxyBody};
+use crate::origin::{full, OriginError, ProxyBody, ProxyError};
 
 /// Response header carrying the request id of a proxy-generated error.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -49,6 +49,12 @@ pub fn answer(err: &OriginError, request_id: &str) -> Response<ProxyBody> {
     if let Ok(id) = HeaderValue::from_str(request_id) {
         headers.insert(REQUEST_ID, id);
     }
+    // Made by the proxy: a gRPC client gets it as a status (`proxy::grpc`), with the same
+    // generic reason and the id to quote.
+    response.extensions_mut().insert(ProxyError {
+        error: err.kind().to_string(),
+        detail: format!("{} (request id {request_id})", reason(err)),
+    });
     response
 }
 
@@ -78,6 +84,9 @@ mod tests {
             let response = answer(&err, &id);
             assert_eq!(response.status().as_u16(), status);
             assert_eq!(response.headers()[REQUEST_ID], id.as_str());
+            let marked = response.extensions().get::<ProxyError>().unwrap().clone();
+            assert_eq!(marked.error, kind);
+            assert!(marked.detail.contains(&id) && !marked.detail.contains("10.1.2.3"));
             let bytes = response.into_body().collect().await.unwrap().to_bytes();
             let text = String::from_utf8(bytes.to_vec()).unwrap();
             assert!(

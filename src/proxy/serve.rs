@@ -3,8 +3,9 @@
 //! no longer admits it, a certificate of its chain expires on an enforced domain, it reaches
 //! its maximum age, or it waits too long for a request head or sits idle (DESIGN rules 5 and
 //! 6). A wind-down lets in-flight requests finish within a bound and closes the connection
-//! gracefully (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY); meanwhile every new request is
-//! refused by the request service (421), whether or not the client cooperates.
+//! gracefully (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY) and its tunnels at once;
+//! meanwhile every new request is refused by the request service (421), whether or not the
+//! client cooperates. A connection with open tunnels lasts until they close.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -83,7 +84,8 @@ pub fn handler(ctx: Arc<ProxyContext>, lifecycle: Lifecycle) -> Handler {
 
 /// How the connection loop ended.
 enum Ended {
-    /// The connection future completed (client closed, error, or a 408 was sent).
+    /// The connection future completed (client closed, error, or a 408 was sent) and no
+    /// tunnel is open.
     Finished(Ending),
     /// A wind-down started: close gracefully within the bound for the reason.
     WindDown(Ending),
@@ -173,9 +175,12 @@ where
     Some(wind_down(conn, why))
 }
 
-/// Serve until the connection ends or a wind-down starts.
+/// Serve until the connection ends (and its tunnels with it) or a wind-down starts. `served`
+/// is set once hyper is done with the connection (an HTTP/1.1 upgrade hands the socket to a
+/// tunnel), after which it must not be polled again.
 async fn until_end<F, E>(
     mut connection: Pin<&mut F>,
+    served: &mut bool,
     stop: &mut watch::Receiver<bool>,
     life: &mut Lifecycle,
     conn: &ConnState,
@@ -192,8 +197,14 @@ where
         let limits = life.limits.load_full();
         timer.as_mut().reset(next_check(conn, &limits, h2));
         tokio::select! {
-            r = connection.as_mut() => {
+            r = connection.as_mut(), if !*served => {
                 if let Err(e) = r { tracing::debug!(error = %e, "connection ended with an error"); }
+                *served = true;
+                if conn.tunnels.count() == 0 {
+                    return Ended::Finished(conn.wind_down.reason().unwrap_or(Ending::Closed));
+                }
+            }
+            _ = conn.tunnels.idle(), if *served => {
                 return Ended::Finished(conn.wind_down.reason().unwrap_or(Ending::Closed));
             }
             why = conn.wind_down.started() => return Ended::WindDown(why),
@@ -208,7 +219,7 @@ where
                     return wind_down(conn, Ending::PolicyChanged);
                 }
             }
-            _ = &mut timer => {
+            _ = &mut timer, if !*served => {
                 if let Some(ended) = on_timer(connection.as_mut(), conn, &limits, h2).await {
                     return ended;
                 }
@@ -223,7 +234,7 @@ fn log_end(conn: &ConnState, ending: Ending) {
 }
 
 /// hyper for one connection: the ALPN's protocol only; HTTP/2 with keep-alive PINGs (an
-/// unanswered PING closes the connection).
+/// unanswered PING closes the connection) and extended CONNECT.
 fn builder(h2: bool, limits: &ConnLimits) -> auto::Builder<TokioExecutor> {
     let builder = auto::Builder::new(TokioExecutor::new());
     if !h2 {
@@ -234,7 +245,9 @@ fn builder(h2: bool, limits: &ConnLimits) -> auto::Builder<TokioExecutor> {
         .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(limits.h2_keepalive_interval)
-        .keep_alive_timeout(limits.h2_keepalive_timeout);
+        .keep_alive_timeout(limits.h2_keepalive_timeout)
+        // SETTINGS_ENABLE_CONNECT_PROTOCOL: WebSocket over HTTP/2 (RFC 8441).
+        .enable_connect_protocol();
     builder
 }
 
@@ -257,13 +270,17 @@ async fn serve(
     };
     let builder = builder(h2, &limits);
     let io = TokioIo::new(TimeoutIo::new(tls, conn.activity.clone()));
-    let connection = builder.serve_connection(io, service);
+    let connection = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
+    let mut served = false;
     // Watch from here on, then catch up once: a swap during the handshake (after its snapshot
     // was taken) is seen by `follow`, any later one by the watch.
     life.changes.mark_unchanged();
     let ended = match conn.follow(&life.live) {
-        true => until_end(connection.as_mut(), &mut stop, &mut life, &conn).await,
+        true => {
+            let c = connection.as_mut();
+            until_end(c, &mut served, &mut stop, &mut life, &conn).await
+        }
         false => wind_down(&conn, Ending::PolicyChanged),
     };
     let ending = match ended {
@@ -276,8 +293,12 @@ async fn serve(
         _ => QUIET_CLOSE,
     };
     tracing::debug!(peer = %conn.info.peer, end = ending.as_str(), "closing the connection after in-flight requests");
-    connection.as_mut().graceful_shutdown();
-    let _ = tokio::time::timeout(bound, connection).await;
+    // Its tunnels were told to close by the wind-down itself.
+    if !served {
+        connection.as_mut().graceful_shutdown();
+        let _ = tokio::time::timeout(bound, connection).await;
+    }
+    let _ = tokio::time::timeout(bound, conn.tunnels.idle()).await;
     log_end(&conn, ending);
 }
 

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use http::header::{HeaderValue, ALLOW, CONNECTION, CONTENT_TYPE, HOST};
+use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE, HOST};
 use http::request::Parts;
-use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
 
 use super::access_log::{self, RequestFacts};
@@ -17,10 +17,12 @@ use super::activity::Tracked;
 use super::authority::{decide, Decision};
 use super::connection::{ConnState, Judged};
 use super::forwarding;
+use super::grpc;
 use super::origin_failure;
+use super::upgrade::{self, Detected, Handshake, WebSocket};
 use super::wind_down::Ending;
 use crate::metrics::{DomainMetrics, Metrics};
-use crate::origin::{full, OriginClient, ProxyBody};
+use crate::origin::{full, OriginClient, ProxyBody, ProxyError};
 use crate::snapshot::entry::{DomainEntry, Snapshot};
 use crate::snapshot::verdict::Verdict;
 
@@ -33,7 +35,7 @@ pub struct ProxyContext {
 }
 
 /// A short JSON error answer from the proxy itself (newline-terminated, so it reads well under
-/// curl).
+/// curl; a gRPC status for gRPC requests).
 pub fn answer(status: StatusCode, error: &str, detail: &str) -> Response<ProxyBody> {
     let mut body = serde_json::json!({ "error": error, "detail": detail }).to_string();
     body.push('\n');
@@ -41,6 +43,10 @@ pub fn answer(status: StatusCode, error: &str, detail: &str) -> Response<ProxyBo
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.extensions_mut().insert(ProxyError {
+        error: error.to_string(),
+        detail: detail.to_string(),
+    });
     resp
 }
 
@@ -68,6 +74,7 @@ pub async fn handle(
     let (parts, body) = req.into_parts();
     // Cheap clones (shared bytes), kept for the log line: the URI is rewritten for the origin.
     let (method, uri, version) = (parts.method.clone(), parts.uri.clone(), parts.version);
+    let grpc = grpc::is_grpc(&parts.headers);
     let admitted = conn.admit_request(&ctx.live);
     // Taken once admitted: the verdict and headers this request is served with.
     let judged = conn.judged();
@@ -94,7 +101,12 @@ pub async fn handle(
         origin_error: routed.origin_error,
         request_id: routed.request_id.as_deref(),
     });
-    routed.response.map(|body| Tracked::new(body, in_flight))
+    // Counted and logged with the status the error has; a gRPC client gets it as a status.
+    let response = match grpc {
+        true => grpc::reshape(routed.response),
+        false => routed.response,
+    };
+    response.map(|body| Tracked::new(body, in_flight))
 }
 
 /// 421 for a request on a connection that is winding down (or has just been found no longer
@@ -123,8 +135,8 @@ fn closing(why: Ending, version: Version) -> Response<ProxyBody> {
     response
 }
 
-/// Decide, then answer: 400, 405, 421, or the origin's response. `view` is the snapshot the
-/// connection is judged by now.
+/// Decide, then answer: 400, 405, 421, 501, or the origin's response (a WebSocket tunnel
+/// included). `view` is the snapshot the connection is judged by now.
 async fn route<'c>(
     parts: Parts,
     body: Incoming,
@@ -133,9 +145,6 @@ async fn route<'c>(
     view: &'c Snapshot,
     ctx: &ProxyContext,
 ) -> Routed<'c> {
-    if parts.method == Method::CONNECT {
-        return Routed::local(connect_refused(), None, None);
-    }
     let (host, authority, domain) = match decide(&parts, &conn.info, view) {
         Decision::Serve {
             host,
@@ -162,11 +171,18 @@ async fn route<'c>(
         }
     };
     let meters = meters(domain, &ctx.metrics);
+    // CONNECT (but WebSocket's extended CONNECT) is refused here: the proxy opens no tunnels.
+    let websocket = match upgrade::detect(&parts) {
+        Detected::Plain => None,
+        Detected::WebSocket(kind) => Some(kind),
+        Detected::Refused(response) => return Routed::local(*response, domain, Some(host)),
+    };
     count_fail_open(judged.verdict, meters);
     let target = Target {
         host: &host,
         authority: &authority,
         view,
+        websocket,
     };
     let forwarded = forward(parts, body, &target, (conn, judged), ctx, meters).await;
     Routed {
@@ -179,26 +195,14 @@ async fn route<'c>(
     }
 }
 
-/// 405 for CONNECT: the proxy forwards requests to origins, it opens no tunnels.
-fn connect_refused() -> Response<ProxyBody> {
-    let mut response = answer(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "CONNECT is not supported",
-    );
-    response.headers_mut().insert(
-        ALLOW,
-        HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE"),
-    );
-    response
-}
-
-/// Where a request goes: its canonical host, the authority as sent, and the snapshot routing it.
+/// Where a request goes: its canonical host, the authority as sent, the snapshot routing it,
+/// and whether it is a WebSocket handshake.
 #[derive(Clone, Copy)]
 struct Target<'a> {
     host: &'a str,
     authority: &'a str,
     view: &'a Snapshot,
+    websocket: Option<WebSocket>,
 }
 
 /// What forwarding a request gave.
@@ -225,6 +229,7 @@ async fn forward(
         host,
         authority,
         view,
+        websocket,
     } = *target;
     forwarding::prepare(
         &mut parts.headers,
@@ -243,9 +248,21 @@ async fn forward(
     parts.uri = origin_form(&parts.uri);
     parts.version = http::Version::HTTP_11;
     let spec = view.origin_for(host).clone();
-    let req = Request::from_parts(parts, body);
     let sent = Instant::now();
-    let result = ctx.origins.send(&spec, req, preserve_host).await;
+    let result = match websocket {
+        None => {
+            let req = Request::from_parts(parts, body);
+            ctx.origins.send(&spec, req, preserve_host).await
+        }
+        Some(kind) => {
+            let hs = Handshake {
+                kind,
+                route: &spec,
+                preserve_host,
+            };
+            upgrade::websocket(hs, parts, body, conn, &ctx.origins).await
+        }
+    };
     let waited = sent.elapsed();
     ctx.metrics.origin_duration.observe(waited.as_secs_f64());
     match result {

@@ -3,9 +3,11 @@
 //! timeout), [`WindDown::begin`] records the first reason, and everything that serves the
 //! connection reacts to it: the request service answers new requests 421 and the connection
 //! loop closes gracefully (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY) within its bound.
-//! Long-lived work on a connection (a tunnel) subscribes and ends itself when it fires.
+//! Long-lived work on a connection (a WebSocket tunnel) holds its [`WindDown::token`] and closes
+//! at once when it fires: unlike a request it would otherwise never finish.
 
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 /// Why a connection ends, as logged in its `end` field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,12 +56,15 @@ impl Ending {
 #[derive(Debug)]
 pub struct WindDown {
     reason: watch::Sender<Option<Ending>>,
+    /// Cancelled when winding down starts, for tunnels.
+    token: CancellationToken,
 }
 
 impl Default for WindDown {
     fn default() -> Self {
         WindDown {
             reason: watch::Sender::new(None),
+            token: CancellationToken::new(),
         }
     }
 }
@@ -68,13 +73,20 @@ impl WindDown {
     /// Start winding down for `why`. Only the first reason counts; returns whether this call
     /// was the first.
     pub fn begin(&self, why: Ending) -> bool {
-        self.reason.send_if_modified(|reason| match reason {
+        let first = self.reason.send_if_modified(|reason| match reason {
             Some(_) => false,
             None => {
                 *reason = Some(why);
                 true
             }
-        })
+        });
+        self.token.cancel();
+        first
+    }
+
+    /// A token cancelled when winding down starts (for a tunnel, which ends at once).
+    pub fn token(&self) -> CancellationToken {
+        self.token.clone()
     }
 
     /// Why the connection is winding down, if it is.
@@ -113,7 +125,10 @@ mod tests {
             let mut rx = w.subscribe();
             async move { *rx.wait_for(Option::is_some).await.unwrap() }
         });
+        let tunnel_token = w.token();
+        assert!(!tunnel_token.is_cancelled());
         assert!(w.begin(Ending::CertificateExpired));
+        assert!(tunnel_token.is_cancelled());
         assert!(!w.begin(Ending::Shutdown));
         assert_eq!(w.reason(), Some(Ending::CertificateExpired));
         assert_eq!(w.started().await, Ending::CertificateExpired);
