@@ -35,8 +35,9 @@ use x509_parser::prelude::FromDer;
 pub struct TrustAnchors {
     /// DER subject names (outer SEQUENCE included) of the bundle's certificates.
     subjects: HashSet<Vec<u8>>,
-    /// The bundle's certificates, DER.
-    certs: HashSet<Vec<u8>>,
+    /// SHA-256 of the bundle's certificates (DER): enough to recognise a presented copy,
+    /// without keeping a second copy of a large bundle.
+    certs: HashSet<[u8; 32]>,
 }
 
 impl TrustAnchors {
@@ -47,7 +48,7 @@ impl TrustAnchors {
         for der in bundle_der {
             if let Ok((_, cert)) = X509Certificate::from_der(der) {
                 anchors.subjects.insert(cert.subject().as_raw().to_vec());
-                anchors.certs.insert(der.clone());
+                anchors.certs.insert(sha256(der));
             }
         }
         anchors
@@ -61,8 +62,16 @@ impl TrustAnchors {
     fn is_anchor(&self, names: &Names<'_>, der: &[u8]) -> bool {
         // Only a self-issued certificate named like an anchor can be one: the set lookup on
         // the whole DER is then paid only for such certificates.
-        names.subject == names.issuer && self.names(names.subject) && self.certs.contains(der)
+        names.subject == names.issuer
+            && self.names(names.subject)
+            && self.certs.contains(&sha256(der))
     }
+}
+
+fn sha256(der: &[u8]) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    // SHA-256 is 32 bytes; the fallback is never taken.
+    digest.as_ref().try_into().unwrap_or([0u8; 32])
 }
 
 /// What path tracing reads from one certificate.
@@ -263,7 +272,7 @@ mod tests {
     fn anchors(certs: &[&Fake]) -> TrustAnchors {
         TrustAnchors {
             subjects: certs.iter().map(|c| c.subject.clone()).collect(),
-            certs: certs.iter().map(|c| c.der.clone()).collect(),
+            certs: certs.iter().map(|c| sha256(&c.der)).collect(),
         }
     }
 

@@ -139,6 +139,12 @@ impl ConnState {
             return Ok(());
         };
         let (Some(auth), Some(identity)) = (self.client_auth(), &self.info.identity) else {
+            // Nothing to judge (no policy or no certificate): never due again.
+            self.judged.store(Arc::new(Judged {
+                verdict: judged.verdict,
+                headers: judged.headers.clone(),
+                next_expiry: None,
+            }));
             return Ok(());
         };
         // As of the first second past `due` (or now, if later).
