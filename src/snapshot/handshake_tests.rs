@@ -397,3 +397,82 @@ fn resumed_fail_open_session_keeps_its_verdict() {
         Verdict::UnknownCa
     );
 }
+
+/// A client session store that counts the TLS 1.3 tickets it is given.
+#[derive(Debug)]
+struct CountingStore {
+    inner: Arc<dyn rustls::client::ClientSessionStore>,
+    tickets: std::sync::atomic::AtomicUsize,
+}
+
+impl rustls::client::ClientSessionStore for CountingStore {
+    fn set_kx_hint(&self, name: ServerName<'static>, group: rustls::NamedGroup) {
+        self.inner.set_kx_hint(name, group)
+    }
+    fn kx_hint(&self, name: &ServerName<'_>) -> Option<rustls::NamedGroup> {
+        self.inner.kx_hint(name)
+    }
+    fn set_tls12_session(
+        &self,
+        name: ServerName<'static>,
+        value: rustls::client::Tls12ClientSessionValue,
+    ) {
+        self.inner.set_tls12_session(name, value)
+    }
+    fn tls12_session(
+        &self,
+        name: &ServerName<'_>,
+    ) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.inner.tls12_session(name)
+    }
+    fn remove_tls12_session(&self, name: &ServerName<'static>) {
+        self.inner.remove_tls12_session(name)
+    }
+    fn insert_tls13_ticket(
+        &self,
+        name: ServerName<'static>,
+        value: rustls::client::Tls13ClientSessionValue,
+    ) {
+        self.tickets
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.insert_tls13_ticket(name, value)
+    }
+    fn take_tls13_ticket(
+        &self,
+        name: &ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        self.inner.take_tls13_ticket(name)
+    }
+}
+
+#[test]
+fn one_ticket_per_handshake_keeps_a_client_resuming() {
+    let pki = devpki::generate().unwrap();
+    let auth = auth(&pki, true);
+    let server = server_config(&pki, TlsVersion::Tls13, Some(&auth));
+    let store = Arc::new(CountingStore {
+        inner: Arc::new(rustls::client::ClientSessionMemoryCache::new(8)),
+        tickets: Default::default(),
+    });
+    let mut client =
+        (*client_with(&pki, TlsVersion::Tls13, Some((&pki.client, &pki.client)))).clone();
+    client.resumption = rustls::client::Resumption::store(store.clone());
+    let client = Arc::new(client);
+    let tickets = || store.tickets.load(std::sync::atomic::Ordering::SeqCst);
+
+    let first = connect(&server, &client);
+    assert!(first.result.is_ok());
+    assert_eq!(first.server.handshake_kind(), Some(HandshakeKind::Full));
+    assert_eq!(tickets(), 1, "one ticket after a full handshake");
+    // Each resumption spends the ticket and brings a new one, so the client keeps resuming.
+    for round in 2..=5 {
+        let again = connect(&server, &client);
+        assert!(again.result.is_ok());
+        assert_eq!(
+            again.server.handshake_kind(),
+            Some(HandshakeKind::Resumed),
+            "connection {round}"
+        );
+        assert_eq!(tickets(), round, "one ticket per resumed handshake");
+    }
+}
