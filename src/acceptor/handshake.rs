@@ -195,20 +195,24 @@ enum Resumption {
     /// A HelloRetryRequest is going out: rustls decides on resumption only when the second
     /// ClientHello arrives, inside the handshake future.
     Retried,
-    /// A session was resumed and its chain judged now, as a full handshake would judge it.
-    Judged(Result<(), rustls::Error>),
+    /// A session was resumed and its chain judged now, as a full handshake would judge it;
+    /// with the chain's identity, to be used for the connection.
+    Judged(Result<(), rustls::Error>, Option<Arc<ClientIdentity>>),
 }
 
 /// Judge a resumed session's chain at the current time under the current policy (DESIGN rule
-/// 5): rustls has restored the original peer chain by now. Only resumptions pay for this
-/// verification; a full handshake is verified once, by rustls.
+/// 5): rustls has restored the original peer chain by now. A full handshake is verified once,
+/// by rustls; a resumption is judged by `ClientAuth::judge_resumed`.
 fn judge_resumption(conn: &ServerConnection, auth: Option<&ClientAuth>) -> Resumption {
     let Some(auth) = auth else {
         return Resumption::Full;
     };
     match conn.handshake_kind() {
         Some(HandshakeKind::Resumed) => {
-            Resumption::Judged(auth.judge(conn.peer_certificates(), UnixTime::now()))
+            let peer = conn.peer_certificates();
+            let identity = peer.and_then(|chain| auth.identity(chain));
+            let judged = auth.judge_resumed(identity.as_deref(), peer, UnixTime::now());
+            Resumption::Judged(judged, identity)
         }
         Some(HandshakeKind::FullWithHelloRetryRequest) => Resumption::Retried,
         _ => Resumption::Full,
@@ -252,7 +256,7 @@ async fn run(
         },
     );
     let enforced = auth.as_ref().is_some_and(|a| a.enforced());
-    if let (true, Resumption::Judged(Err(err))) = (enforced, &resumption) {
+    if let (true, Resumption::Judged(Err(err), _)) = (enforced, &resumption) {
         return Err(refuse_resumption(accept, err.clone(), entry, sni));
     }
     // After a HelloRetryRequest on an enforced domain, a session offered in the second
@@ -274,9 +278,13 @@ async fn run(
         }
         Err((e, _)) => return Err(failed(e, entry, sni).into()),
     };
-    let judged = match resumption {
-        Resumption::Judged(r) => Some(r),
-        _ => None,
+    let (judged, identity) = match resumption {
+        Resumption::Judged(r, identity) => (Some(r), identity),
+        _ => (None, None),
+    };
+    let judged = Judged {
+        result: judged,
+        identity,
     };
     let info = conn_info(&tls, peer, snapshot, entry, sni, fallback, judged, started)?;
     Ok((tls, info))
@@ -311,6 +319,13 @@ fn refuse_resumption(
     })
 }
 
+/// What the acceptor judged of a resumed session before its flight (None: not resumed, or
+/// not judged), and the identity of its chain.
+struct Judged {
+    result: Option<Result<(), rustls::Error>>,
+    identity: Option<Arc<ClientIdentity>>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn conn_info(
     tls: &TlsStream<TcpStream>,
@@ -319,13 +334,13 @@ fn conn_info(
     entry: Arc<DomainEntry>,
     sni: Option<String>,
     fallback: bool,
-    judged: Option<Result<(), rustls::Error>>,
+    judged: Judged,
     started: Instant,
 ) -> Result<ConnInfo, Refused> {
     let conn = tls.get_ref().1;
     let peer_certs = conn.peer_certificates();
     let resumed = matches!(conn.handshake_kind(), Some(HandshakeKind::Resumed));
-    let verdict = entry.client_auth.as_ref().map(|auth| match judged {
+    let verdict = entry.client_auth.as_ref().map(|auth| match judged.result {
         Some(Ok(())) => Verdict::Ok,
         Some(Err(err)) => verdict_for_error(&err),
         // Never expected (a resumption is judged when rustls has processed the hello, and
@@ -348,9 +363,9 @@ fn conn_info(
         }
     }
     let identity = match &entry.client_auth {
-        Some(auth) => {
-            peer_certs.and_then(|certs| ClientIdentity::from_chain(certs, auth.anchors()))
-        }
+        Some(auth) => judged
+            .identity
+            .or_else(|| peer_certs.and_then(|certs| auth.identity(certs))),
         None => None,
     };
     Ok(ConnInfo {

@@ -193,7 +193,7 @@ fn headers_for(info: &ConnInfo, verdict: Option<Verdict>) -> PrebuiltCertHeaders
     PrebuiltCertHeaders::new(
         Some(ma),
         verdict.as_str(),
-        info.identity.as_ref(),
+        info.identity.as_deref(),
         &CertHeaderOptions { xfcc: false },
         None,
     )
