@@ -1,6 +1,7 @@
 //! The client certificate as the proxy describes it to the origin: parsed once per connection
 //! from the peer chain rustls hands over (a leaf: the acceptor builds it, the proxy reads it).
 
+pub mod cache;
 mod dn;
 pub mod path;
 

@@ -368,6 +368,10 @@ fn conn_info(
             .or_else(|| peer_certs.and_then(|certs| auth.identity(certs))),
         None => None,
     };
+    // Kept for the client's next connection with this chain (only chains judged `ok`).
+    if let (Some(auth), Some(id), Some(Verdict::Ok)) = (&entry.client_auth, &identity, verdict) {
+        auth.remember(id);
+    }
     Ok(ConnInfo {
         peer,
         snapshot,

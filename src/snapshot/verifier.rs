@@ -11,6 +11,7 @@ use rustls::server::{VerifierBuilderError, WebPkiClientVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
 use super::verdict::{verdict_for_error, Verdict};
+use crate::identity::cache::IdentityCache;
 use crate::identity::{ClientIdentity, TrustAnchors};
 
 /// Errors from building a [`ClientAuth`].
@@ -40,6 +41,8 @@ pub struct ClientAuth {
     mode: Mode,
     /// The bundle's names, to tell which presented certificates form the verified path.
     anchors: Arc<TrustAnchors>,
+    /// Identities of chains this policy judged `ok` (see `identity::cache`).
+    identities: Arc<IdentityCache>,
 }
 
 #[derive(Debug, Clone)]
@@ -73,12 +76,22 @@ impl ClientAuth {
         Ok(ClientAuth {
             mode,
             anchors: Arc::new(TrustAnchors::from_bundle(bundle_der)),
+            identities: Arc::default(),
         })
     }
 
-    /// The identity of a presented chain (leaf first) under this policy. None without a leaf.
+    /// The identity of a presented chain (leaf first) under this policy: the one kept from an
+    /// earlier connection with exactly this chain, else parsed now. None without a leaf.
     pub fn identity(&self, chain: &[CertificateDer<'_>]) -> Option<Arc<ClientIdentity>> {
-        ClientIdentity::from_chain(chain, &self.anchors).map(Arc::new)
+        self.identities
+            .get(chain)
+            .or_else(|| ClientIdentity::from_chain(chain, &self.anchors).map(Arc::new))
+    }
+
+    /// Keep `identity` for the next connection presenting the same chain. Only for a chain
+    /// this policy has judged `ok`.
+    pub fn remember(&self, identity: &Arc<ClientIdentity>) {
+        self.identities.insert(identity);
     }
 
     /// Judges a resumed session at `now` as a full handshake would (see [`ClientAuth::judge`]),
@@ -435,5 +448,28 @@ mod tests {
         let peer = chain(&[&stranger.cert_der]);
         assert!(enforced.judge_resumed(None, Some(&peer), now).is_err());
         assert!(enforced.judge_resumed(None, None, now).is_err());
+    }
+
+    #[test]
+    fn remembered_identities_are_shared_by_later_connections() {
+        let ca = Ca::new("ca").unwrap();
+        let auth = ClientAuth::new(&der(&ca), true).unwrap();
+        let a = ca.issue_client("a", Validity::Current).unwrap();
+        let b = ca.issue_client("b", Validity::Current).unwrap();
+        let first = auth.identity(&chain(&[&a.cert_der])).unwrap();
+        let unremembered = auth.identity(&chain(&[&a.cert_der])).unwrap();
+        assert!(
+            !Arc::ptr_eq(&first, &unremembered),
+            "nothing kept until judged ok"
+        );
+        auth.remember(&first);
+        let again = auth.identity(&chain(&[&a.cert_der])).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let other = auth.identity(&chain(&[&b.cert_der])).unwrap();
+        assert_eq!(other.leaf_der, b.cert_der);
+        // Another policy (even over the same bundle) keeps its own.
+        let rebuilt = ClientAuth::new(&der(&ca), true).unwrap();
+        let fresh = rebuilt.identity(&chain(&[&a.cert_der])).unwrap();
+        assert!(!Arc::ptr_eq(&first, &fresh));
     }
 }
