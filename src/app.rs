@@ -20,6 +20,7 @@ use crate::admin::{self, token, AdminState, AdminToken};
 use crate::control::{Control, ControlError, Prepare};
 use crate::metrics::Metrics;
 use crate::origin::{OriginClient, OriginError, OriginOptions};
+use crate::proxy::cert_headers::cache::HeaderCache;
 use crate::proxy::serve::{handler, ConnLimits, Lifecycle};
 use crate::proxy::service::ProxyContext;
 use crate::settings::{Settings, SettingsError};
@@ -268,6 +269,7 @@ fn spawn_proxy(
         origins: OriginClient::new(&origin_opts)?,
         metrics: metrics.clone(),
         live: publisher.live(),
+        cert_headers: HeaderCache::default(),
     });
     let opts = AcceptorOptions {
         handshake_timeout: p.handshake_timeout,

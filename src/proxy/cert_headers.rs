@@ -2,6 +2,7 @@
 //! contract), built once per connection, and the list of such headers stripped from every
 //! incoming request (DESIGN security rule 3).
 
+pub mod cache;
 mod xfcc;
 
 use base64::engine::general_purpose::STANDARD;

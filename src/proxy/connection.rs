@@ -13,6 +13,7 @@ use http::HeaderValue;
 use rustls::pki_types::UnixTime;
 
 use super::activity::Activity;
+use super::cert_headers::cache::HeaderCache;
 use super::cert_headers::{xfcc_value, CertHeaderOptions, PrebuiltCertHeaders};
 use super::readmission::readmits;
 use super::tunnel::Tunnels;
@@ -60,15 +61,24 @@ pub fn unix_now() -> i64 {
 }
 
 impl ConnState {
-    /// State for a connection with no request yet, viewing the snapshot of its handshake.
-    pub fn new(info: ConnInfo) -> ConnState {
+    /// State for a connection with no request yet, viewing the snapshot of its handshake;
+    /// its `ok` headers come from `cache` when another connection of its certificate built
+    /// them.
+    pub fn new(info: ConnInfo, cache: &HeaderCache) -> ConnState {
         let next_expiry = info
             .identity
             .as_ref()
             .and_then(|id| id.expiries.first().copied());
+        let ma = info.entry.mutual_authentication_id.as_ref();
+        let headers = match (info.verdict, ma, &info.identity) {
+            (Some(Verdict::Ok), Some(ma), Some(id)) => {
+                cache.ok_headers(ma, id, || headers_for(&info, info.verdict))
+            }
+            _ => headers_for(&info, info.verdict),
+        };
         let judged = Judged {
             verdict: info.verdict,
-            headers: headers_for(&info, info.verdict),
+            headers,
             next_expiry,
         };
         ConnState {

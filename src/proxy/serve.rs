@@ -260,7 +260,7 @@ async fn serve(
 ) {
     let limits = life.limits.load_full();
     let h2 = info.h2;
-    let conn = Arc::new(ConnState::new(info));
+    let conn = Arc::new(ConnState::new(info, &ctx.cert_headers));
     let service = {
         let conn = conn.clone();
         service_fn(move |req| {

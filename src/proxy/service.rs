@@ -15,6 +15,7 @@ use hyper::body::Incoming;
 use super::access_log::{self, RequestFacts};
 use super::activity::Tracked;
 use super::authority::{decide, Decision};
+use super::cert_headers::cache::HeaderCache;
 use super::connection::{ConnState, Judged};
 use super::forwarding;
 use super::grpc;
@@ -32,6 +33,8 @@ pub struct ProxyContext {
     pub metrics: Arc<Metrics>,
     /// The live snapshot: every request checks that its connection is still admitted by it.
     pub live: Arc<ArcSwap<Snapshot>>,
+    /// Client-certificate headers shared by the connections of one certificate.
+    pub cert_headers: HeaderCache,
 }
 
 /// A short JSON error answer from the proxy itself (newline-terminated, so it reads well under
