@@ -26,6 +26,7 @@ use crate::snapshot::entry::{DomainEntry, Snapshot};
 use crate::snapshot::lookup::canonical_host;
 use crate::snapshot::resumption::refusing_resumption;
 use crate::snapshot::server_config::TlsVersion;
+use crate::snapshot::suites;
 use crate::snapshot::verdict::{verdict_for_error, Verdict};
 use crate::snapshot::verifier::ClientAuth;
 
@@ -248,13 +249,14 @@ async fn run(
         }
     };
     let auth = entry.client_auth.clone();
-    let mut resumption = Resumption::Full;
-    let accept = StartHandshake::from_parts(accepted, tcp).into_stream_with(
-        entry.server_config.clone(),
-        |conn| {
-            resumption = judge_resumption(conn, auth.as_deref());
-        },
+    let config = suites::config_for(
+        &entry.server_config,
+        accepted.client_hello().cipher_suites(),
     );
+    let mut resumption = Resumption::Full;
+    let accept = StartHandshake::from_parts(accepted, tcp).into_stream_with(config, |conn| {
+        resumption = judge_resumption(conn, auth.as_deref());
+    });
     let enforced = auth.as_ref().is_some_and(|a| a.enforced());
     if let (true, Resumption::Judged(Err(err), _)) = (enforced, &resumption) {
         return Err(refuse_resumption(accept, err.clone(), entry, sni));

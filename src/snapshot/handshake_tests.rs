@@ -8,8 +8,8 @@ use rustls::crypto::aws_lc_rs;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::sign::CertifiedKey;
 use rustls::{
-    AlertDescription, CertificateError, ClientConfig, ClientConnection, Error, HandshakeKind,
-    RootCertStore, ServerConfig, ServerConnection, SignatureScheme,
+    AlertDescription, CertificateError, CipherSuite, ClientConfig, ClientConnection, Error,
+    HandshakeKind, RootCertStore, ServerConfig, ServerConnection, SignatureScheme,
 };
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -475,4 +475,110 @@ fn one_ticket_per_handshake_keeps_a_client_resuming() {
         );
         assert_eq!(tickets(), round, "one ticket per resumed handshake");
     }
+}
+
+// ---- cipher suites ----
+
+/// A client offering exactly `suites`, in this order.
+fn client_offering(pki: &DevPki, version: TlsVersion, suites: &[CipherSuite]) -> Arc<ClientConfig> {
+    let mut provider = aws_lc_rs::default_provider();
+    provider.cipher_suites = suites
+        .iter()
+        .map(|s| {
+            *aws_lc_rs::ALL_CIPHER_SUITES
+                .iter()
+                .find(|a| a.suite() == *s)
+                .unwrap()
+        })
+        .collect();
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(pki.server_ca.cert().cert_der.clone()))
+        .unwrap();
+    let v = match version {
+        TlsVersion::Tls12 => &rustls::version::TLS12,
+        TlsVersion::Tls13 => &rustls::version::TLS13,
+    };
+    let config = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&[v])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_cert_resolver(Recorder::new(Some(certified(&pki.client, &pki.client))));
+    Arc::new(config)
+}
+
+#[test]
+fn aes_128_gcm_is_preferred_unless_the_client_leads_with_chacha20() {
+    use CipherSuite::*;
+    let pki = devpki::generate().unwrap();
+    let auth = auth(&pki, true);
+    let cases: [(TlsVersion, &[CipherSuite], CipherSuite); 6] = [
+        // rustls' and OpenSSL's default order puts AES-256-GCM first.
+        (
+            TlsVersion::Tls13,
+            &[
+                TLS13_AES_256_GCM_SHA384,
+                TLS13_AES_128_GCM_SHA256,
+                TLS13_CHACHA20_POLY1305_SHA256,
+            ],
+            TLS13_AES_128_GCM_SHA256,
+        ),
+        (
+            TlsVersion::Tls13,
+            &[TLS13_AES_256_GCM_SHA384],
+            TLS13_AES_256_GCM_SHA384,
+        ),
+        (
+            TlsVersion::Tls13,
+            &[TLS13_CHACHA20_POLY1305_SHA256, TLS13_AES_128_GCM_SHA256],
+            TLS13_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            TlsVersion::Tls12,
+            &[
+                TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            ],
+            TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        ),
+        (
+            TlsVersion::Tls12,
+            &[
+                TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+                TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            ],
+            TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            TlsVersion::Tls12,
+            &[TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384],
+            TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        ),
+    ];
+    for (version, offered, expected) in cases {
+        let server = server_config(&pki, version, Some(&auth));
+        // As the acceptor does, from the suites of the hello.
+        let server = super::suites::config_for(&server, offered);
+        let outcome = connect(&server, &client_offering(&pki, version, offered));
+        assert!(outcome.result.is_ok(), "{offered:?}");
+        let chosen = outcome.server.negotiated_cipher_suite().unwrap().suite();
+        assert_eq!(chosen, expected, "{version:?} {offered:?}");
+    }
+}
+
+#[test]
+fn sessions_resume_across_the_chacha20_copy_of_a_config() {
+    use CipherSuite::*;
+    let pki = devpki::generate().unwrap();
+    let auth = auth(&pki, true);
+    let server = server_config(&pki, TlsVersion::Tls13, Some(&auth));
+    let offered = [TLS13_CHACHA20_POLY1305_SHA256, TLS13_AES_128_GCM_SHA256];
+    let mut client = (*client_offering(&pki, TlsVersion::Tls13, &offered)).clone();
+    client.resumption = rustls::client::Resumption::in_memory_sessions(8);
+    let client = Arc::new(client);
+    let first = connect(&super::suites::config_for(&server, &offered), &client);
+    assert!(first.result.is_ok());
+    let again = connect(&super::suites::config_for(&server, &offered), &client);
+    assert!(again.result.is_ok());
+    assert_eq!(again.server.handshake_kind(), Some(HandshakeKind::Resumed));
 }

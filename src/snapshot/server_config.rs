@@ -10,6 +10,7 @@ use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ConfigBuilder, InconsistentKeys, ServerConfig, SupportedProtocolVersion};
 
 use super::resumption::{GatedSessions, GatedTicketer};
+use super::suites;
 use super::verifier::ClientAuth;
 
 /// Session-ID cache entries per config (TLS 1.2 session-ID resumption only: TLS 1.3 and TLS 1.2
@@ -104,7 +105,7 @@ pub fn build_server_config(
     params: &TlsParams,
     client_auth: Option<&ClientAuth>,
 ) -> Result<Arc<ServerConfig>, ServerConfigError> {
-    let provider = Arc::new(aws_lc_rs::default_provider());
+    let provider = Arc::new(suites::server_preferred(aws_lc_rs::default_provider()));
     let certified = certified_key(chain_der, key_pkcs8_der, &provider)?;
     let versions = protocol_versions(&params.versions)?;
     let builder =
@@ -123,9 +124,9 @@ pub fn build_server_config(
     // that opens two connections at once after its first; each ticket costs a key derivation
     // and an encryption (about a tenth of a full handshake's server CPU; see BENCHMARKS.md).
     config.send_tls13_tickets = 1;
-    // Honour the client's cipher-suite preference (rustls' default, stated for the reader):
-    // every suite the aws-lc-rs provider offers is acceptable.
-    config.ignore_client_order = false;
+    // The server's cipher-suite order (AES-128-GCM first), except for clients that prefer
+    // ChaCha20 (the acceptor picks `suites::config_for`); every suite stays acceptable.
+    config.ignore_client_order = true;
     // max_early_data_size stays 0: no 0-RTT data, which is replayable and would reach the
     // origin before the client certificate is verified.
     Ok(Arc::new(config))
