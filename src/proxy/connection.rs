@@ -5,6 +5,7 @@
 //! longer admits, whatever the client does and however late the connection's own task notices
 //! (DESIGN rule 5).
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -15,6 +16,7 @@ use rustls::pki_types::UnixTime;
 use super::activity::Activity;
 use super::cert_headers::cache::HeaderCache;
 use super::cert_headers::{xfcc_value, CertHeaderOptions, PrebuiltCertHeaders};
+use super::forwarding::ForwardFor;
 use super::readmission::readmits;
 use super::tunnel::Tunnels;
 use super::wind_down::{Ending, WindDown};
@@ -50,6 +52,8 @@ pub struct ConnState {
     pub tunnels: Tunnels,
     /// The XFCC element, built on first use (only when enabled and the verdict is `ok`).
     xfcc: OnceLock<Option<HeaderValue>>,
+    /// The forwarding headers for the first authority its requests named.
+    forward_for: OnceLock<ForwardFor>,
 }
 
 /// Seconds since the Unix epoch, now.
@@ -89,6 +93,7 @@ impl ConnState {
             activity: Activity::new(),
             tunnels: Tunnels::default(),
             xfcc: OnceLock::new(),
+            forward_for: OnceLock::new(),
         }
     }
 
@@ -177,6 +182,19 @@ impl ConnState {
             next_expiry,
         }));
         Ok(())
+    }
+
+    /// The forwarding headers' values for a request naming `authority`: built once for the
+    /// first authority the connection's requests name, per request for any other.
+    pub fn forward_for(&self, authority: &str) -> Cow<'_, ForwardFor> {
+        let peer = self.info.peer.ip();
+        let first = self
+            .forward_for
+            .get_or_init(|| ForwardFor::new(peer, authority));
+        match first.names(authority) {
+            true => Cow::Borrowed(first),
+            false => Cow::Owned(ForwardFor::new(peer, authority)),
+        }
     }
 
     /// The XFCC header value for this connection's certificate, when `view` enables XFCC and

@@ -76,14 +76,53 @@ fn never_forwarded(name: &str) -> bool {
         || is_untrusted(name)
 }
 
+/// The values of the forwarding headers for one client address and request authority: the
+/// same for every request of a connection that names one host, so built once per connection
+/// (see `ConnState::forward_for`).
+#[derive(Debug, Clone)]
+pub struct ForwardFor {
+    authority: Box<str>,
+    /// `x-forwarded-for`.
+    client: Option<HeaderValue>,
+    /// `x-forwarded-host`.
+    host: Option<HeaderValue>,
+    /// RFC 7239 `forwarded`.
+    forwarded: Option<HeaderValue>,
+}
+
+impl ForwardFor {
+    /// The values for requests from `peer` naming `authority`.
+    pub fn new(peer: IpAddr, authority: &str) -> ForwardFor {
+        let ip = peer.to_string();
+        let client = HeaderValue::from_str(&ip).ok();
+        let node = match peer {
+            IpAddr::V6(_) => format!("\"[{ip}]\""),
+            IpAddr::V4(_) => ip,
+        };
+        // The authority was validated by canonical_host (no quotes or controls), so quoting it
+        // as an RFC 7239 quoted-string is safe.
+        let forwarded = format!("for={node};proto=https;host=\"{authority}\"");
+        ForwardFor {
+            authority: authority.into(),
+            client,
+            host: HeaderValue::from_str(authority).ok(),
+            forwarded: HeaderValue::from_str(&forwarded).ok(),
+        }
+    }
+
+    /// Whether these are the values for requests naming `authority`.
+    pub fn names(&self, authority: &str) -> bool {
+        &*self.authority == authority
+    }
+}
+
 /// Prepare the headers of a request for the origin; `xfcc` is the connection's
 /// `x-forwarded-client-cert` value when it is to be sent. The same as [`remove_hop_by_hop`]
 /// and [`strip_untrusted`] followed by the forwarding and certificate headers, in one pass
 /// over the request's names (most requests have nothing to remove).
 pub fn prepare(
     headers: &mut HeaderMap,
-    peer: IpAddr,
-    authority: &str,
+    forward: &ForwardFor,
     cert: &PrebuiltCertHeaders,
     xfcc: Option<&HeaderValue>,
 ) {
@@ -106,24 +145,15 @@ pub fn prepare(
     }
     // Room for everything below at once, instead of growing the map step by step.
     let _ = headers.try_reserve(5 + cert.len());
-    let ip = peer.to_string();
-    let host = HeaderValue::from_str(authority).ok();
-    if let Ok(v) = HeaderValue::from_str(&ip) {
-        headers.insert(&X_FORWARDED_FOR, v);
+    if let Some(v) = &forward.client {
+        headers.insert(&X_FORWARDED_FOR, v.clone());
     }
     headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));
-    if let Some(h) = host {
-        headers.insert(&X_FORWARDED_HOST, h);
+    if let Some(v) = &forward.host {
+        headers.insert(&X_FORWARDED_HOST, v.clone());
     }
-    let node = match peer {
-        IpAddr::V6(_) => format!("\"[{ip}]\""),
-        IpAddr::V4(_) => ip,
-    };
-    // The authority was validated by canonical_host (no quotes or controls), so quoting it
-    // as an RFC 7239 quoted-string is safe.
-    let forwarded = format!("for={node};proto=https;host=\"{authority}\"");
-    if let Ok(v) = HeaderValue::from_str(&forwarded) {
-        headers.insert(&FORWARDED, v);
+    if let Some(v) = &forward.forwarded {
+        headers.insert(&FORWARDED, v.clone());
     }
     // A full HeaderMap cannot take more headers: the request then goes without them, which
     // the origin sees as "no certificate headers" rather than a forged value (all stripped).
@@ -181,8 +211,7 @@ mod tests {
         let peer: IpAddr = "127.0.0.1".parse().unwrap();
         prepare(
             &mut h,
-            peer,
-            "api.example.com:8443",
+            &ForwardFor::new(peer, "api.example.com:8443"),
             &PrebuiltCertHeaders::default(),
             None,
         );
@@ -228,7 +257,12 @@ mod tests {
             for v in &values {
                 h.append("te", HeaderValue::from_str(v).unwrap());
             }
-            prepare(&mut h, peer, "h", &PrebuiltCertHeaders::default(), None);
+            prepare(
+                &mut h,
+                &ForwardFor::new(peer, "h"),
+                &PrebuiltCertHeaders::default(),
+                None,
+            );
             let got: Vec<_> = h.get_all("te").iter().collect();
             match want {
                 Some(v) => assert_eq!(got, [v], "{values:?}"),
@@ -242,8 +276,7 @@ mod tests {
         let mut h = HeaderMap::new();
         prepare(
             &mut h,
-            "::1".parse().unwrap(),
-            "h",
+            &ForwardFor::new("::1".parse().unwrap(), "h"),
             &PrebuiltCertHeaders::default(),
             None,
         );

@@ -236,8 +236,7 @@ async fn forward(
     } = *target;
     forwarding::prepare(
         &mut parts.headers,
-        conn.info.peer.ip(),
-        authority,
+        &conn.forward_for(authority),
         &judged.headers,
         conn.xfcc(view, judged),
     );
