@@ -152,15 +152,19 @@ async fn resumed_handshakes_are_counted() {
     let f = enforced().await;
     let dir = tempfile::tempdir().unwrap();
     let args = files(dir.path(), &f, Some(&f.client(Validity::Current)));
-    let s = bench(
-        &f,
-        &args,
-        &["--mode", "request", "--resume", "--concurrency", "1"],
-    )
-    .await;
-    assert_all_completed(&s, "request");
-    // One connection at a time: every connection after the first finds a ticket.
-    assert_eq!(s["resumed"], 49, "{s:#}");
+    // Handshake mode sends no request: the ticket held back for the first response must
+    // still reach the client, at the close.
+    for mode in ["request", "handshake"] {
+        let s = bench(
+            &f,
+            &args,
+            &["--mode", mode, "--resume", "--concurrency", "1"],
+        )
+        .await;
+        assert_all_completed(&s, mode);
+        // One connection at a time: every connection after the first finds a ticket.
+        assert_eq!(s["resumed"], 49, "{mode}: {s:#}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,6 +14,7 @@ use arc_swap::ArcSwap;
 use rustls::pki_types::UnixTime;
 use rustls::server::ServerConnection;
 use rustls::{AlertDescription, HandshakeKind};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::server::{Accept, TlsStream};
 use tokio_rustls::StartHandshake;
@@ -21,6 +22,7 @@ use tokio_rustls::StartHandshake;
 use super::client_hello::{read_client_hello, send_alert, HelloError};
 use super::connection::ConnInfo;
 use super::linger::close_after_alert;
+use super::transport::Transport;
 use crate::identity::ClientIdentity;
 use crate::snapshot::entry::{DomainEntry, Snapshot};
 use crate::snapshot::lookup::canonical_host;
@@ -166,7 +168,7 @@ pub async fn handshake(
     peer: SocketAddr,
     snapshots: Arc<ArcSwap<Snapshot>>,
     deadline: Duration,
-) -> Result<(TlsStream<TcpStream>, ConnInfo), Refused> {
+) -> Result<(TlsStream<Transport>, ConnInfo), Refused> {
     let started = Instant::now();
     tokio::time::timeout(deadline, run(tcp, peer, snapshots, started))
         .await
@@ -225,7 +227,7 @@ async fn run(
     peer: SocketAddr,
     snapshots: Arc<ArcSwap<Snapshot>>,
     started: Instant,
-) -> Result<(TlsStream<TcpStream>, ConnInfo), Refused> {
+) -> Result<(TlsStream<Transport>, ConnInfo), Refused> {
     let accepted = match read_client_hello(&mut tcp).await {
         Ok(accepted) => accepted,
         // read_client_hello sent rustls' alert.
@@ -254,7 +256,8 @@ async fn run(
         accepted.client_hello().cipher_suites(),
     );
     let mut resumption = Resumption::Full;
-    let accept = StartHandshake::from_parts(accepted, tcp).into_stream_with(config, |conn| {
+    let transport = Transport::new(tcp);
+    let accept = StartHandshake::from_parts(accepted, transport).into_stream_with(config, |conn| {
         resumption = judge_resumption(conn, auth.as_deref());
     });
     let enforced = auth.as_ref().is_some_and(|a| a.enforced());
@@ -272,7 +275,7 @@ async fn run(
         }
         false => accept.await,
     };
-    let tls = match tls {
+    let mut tls = match tls {
         Ok(tls) => tls,
         // rustls sent its alert (if it had one) before failing: close gracefully after it.
         Err((e, tcp)) if rustls_error(&e).is_some() => {
@@ -280,6 +283,7 @@ async fn run(
         }
         Err((e, _)) => return Err(failed(e, entry, sni).into()),
     };
+    tls.get_mut().0.established();
     let (judged, identity) = match resumption {
         Resumption::Judged(r, identity) => (Some(r), identity),
         _ => (None, None),
@@ -293,7 +297,10 @@ async fn run(
 }
 
 /// Close `tcp` gracefully after the alert already written to it.
-fn linger_after(error: HandshakeError, mut tcp: TcpStream) -> Refused {
+fn linger_after<S>(error: HandshakeError, mut tcp: S) -> Refused
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     Refused::after_alert(error, async move { close_after_alert(&mut tcp).await })
 }
 
@@ -301,7 +308,7 @@ fn linger_after(error: HandshakeError, mut tcp: TcpStream) -> Refused {
 /// handshake would send, in place of the server's flight (still unwritten), and count it as a
 /// refused client certificate.
 fn refuse_resumption(
-    mut accept: Accept<TcpStream>,
+    mut accept: Accept<Transport>,
     err: rustls::Error,
     entry: Arc<DomainEntry>,
     sni: Option<String>,
@@ -330,7 +337,7 @@ struct Judged {
 
 #[allow(clippy::too_many_arguments)]
 fn conn_info(
-    tls: &TlsStream<TcpStream>,
+    tls: &TlsStream<Transport>,
     peer: SocketAddr,
     snapshot: Arc<Snapshot>,
     entry: Arc<DomainEntry>,
