@@ -78,6 +78,7 @@ pub async fn handle(
     // Cheap clones (shared bytes), kept for the log line: the URI is rewritten for the origin.
     let (method, uri, version) = (parts.method.clone(), parts.uri.clone(), parts.version);
     let grpc = grpc::is_grpc(&parts.headers);
+    let last = closes_after(&parts);
     let admitted = conn.admit_request(&ctx.live);
     // Taken once admitted: the verdict and headers this request is served with.
     let judged = conn.judged();
@@ -109,7 +110,26 @@ pub async fn handle(
         true => grpc::reshape(routed.response),
         false => routed.response,
     };
-    response.map(|body| Tracked::new(body, in_flight))
+    response.map(|body| Tracked::new(body, in_flight, last))
+}
+
+/// Whether an HTTP/1.x request ends its connection after its response, as hyper decides it
+/// (RFC 9112 §9.3): HTTP/1.1 with a `close` connection option, HTTP/1.0 without `keep-alive`.
+fn closes_after(parts: &Parts) -> bool {
+    let has = |option: &str| {
+        parts
+            .headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(option))
+    };
+    match parts.version {
+        Version::HTTP_11 => has("close"),
+        Version::HTTP_10 | Version::HTTP_09 => !has("keep-alive"),
+        _ => false,
+    }
 }
 
 /// 421 for a request on a connection that is winding down (or has just been found no longer
@@ -331,4 +351,40 @@ fn count_fail_open(verdict: Option<Verdict>, meters: &DomainMetrics) {
 fn origin_form(uri: &Uri) -> Uri {
     let pq = uri.path_and_query().map_or("/", |p| p.as_str());
     pq.parse().unwrap_or_else(|_| Uri::from_static("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(version: Version, connection: &[&str]) -> Parts {
+        let mut req = Request::builder().version(version).uri("/");
+        for v in connection {
+            req = req.header(CONNECTION, *v);
+        }
+        req.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn requests_close_their_connection_as_hyper_decides() {
+        use Version as V;
+        let cases: [(Version, &[&str], bool); 9] = [
+            (V::HTTP_11, &[], false),
+            (V::HTTP_11, &["close"], true),
+            (V::HTTP_11, &["Keep-Alive, CLOSE"], true),
+            (V::HTTP_11, &["upgrade"], false),
+            (V::HTTP_11, &["te", "close"], true),
+            (V::HTTP_10, &[], true),
+            (V::HTTP_10, &["keep-alive"], false),
+            (V::HTTP_2, &[], false),
+            (V::HTTP_11, &["closed"], false),
+        ];
+        for (version, connection, closes) in cases {
+            assert_eq!(
+                closes_after(&parts(version, connection)),
+                closes,
+                "{version:?} {connection:?}"
+            );
+        }
+    }
 }
