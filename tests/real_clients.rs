@@ -3,6 +3,15 @@
 //! wildcard domains, SNI/Host binding, spoofed headers, and session resumption across policies.
 //! Every assertion is on behaviour (alerts, statuses, what the echo origin received).
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use base64::engine::general_purpose::STANDARD;

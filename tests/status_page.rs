@@ -8,6 +8,15 @@
 //! Chromium is required (Debian package `chromium`, installed by `.ci/run`): a missing browser
 //! fails the test with what to install, as the real-client tests do.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};
