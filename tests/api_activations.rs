@@ -179,10 +179,6 @@ async fn coverage_uniqueness_and_references() {
     assert_eq!(r["meta"]["record_count"], 0);
 
     // Attaching a missing MA names the relationship.
-    let id = r["data"]
-        .as_array()
-        .map_or(String::new(), |_| String::new());
-    let _ = id;
     let list = h.get("/tls/activations").await.json();
     let act_id = list["data"][0]["id"].as_str().unwrap();
     let r = flows::attach(&h, act_id, Some("missing")).await;
