@@ -239,8 +239,9 @@ impl Proxy {
     }
 
     fn hup(&self) {
-        let status = Command::new("kill")
-            .args(["-HUP", &self.child.id().to_string()])
+        // The shell's built-in kill: /bin/kill comes from procps, which minimal images lack.
+        let status = Command::new("sh")
+            .args(["-c", &format!("kill -HUP {}", self.child.id())])
             .status()
             .unwrap();
         assert!(status.success());
