@@ -27,21 +27,49 @@ pub async fn read_client_hello(tcp: &mut TcpStream) -> Result<Accepted, HelloErr
         if n == 0 {
             return Err(HelloError::Eof);
         }
-        let mut input = buf.get(..n).unwrap_or_default();
-        while !input.is_empty() {
-            acceptor.read_tls(&mut input)?;
-            match acceptor.accept() {
-                Ok(Some(accepted)) => return Ok(accepted),
-                Ok(None) => {}
-                Err((e, mut alert)) => {
-                    let mut out = Vec::new();
-                    let _ = alert.write(&mut out);
-                    let _ = tcp.write_all(&out).await;
-                    return Err(HelloError::Tls(e));
+        match feed(&mut acceptor, buf.get(..n).unwrap_or_default()) {
+            Ok(Some(accepted)) => return Ok(accepted),
+            Ok(None) => {}
+            Err(refused) => {
+                if !refused.alert.is_empty() {
+                    let _ = tcp.write_all(&refused.alert).await;
                 }
+                return Err(refused.error);
             }
         }
     }
+}
+
+/// A ClientHello refused while it was read: the error, and the alert to send (may be empty).
+#[derive(Debug)]
+pub struct Refused {
+    pub error: HelloError,
+    pub alert: Vec<u8>,
+}
+
+/// Feed one read's bytes to `acceptor`: the ClientHello once it is complete, None while more
+/// bytes are needed. The synchronous core of [`read_client_hello`], and the fuzzing entry point
+/// for the bytes a client sends first.
+pub fn feed(acceptor: &mut Acceptor, mut input: &[u8]) -> Result<Option<Accepted>, Refused> {
+    while !input.is_empty() {
+        acceptor.read_tls(&mut input).map_err(|e| Refused {
+            error: HelloError::Io(e),
+            alert: Vec::new(),
+        })?;
+        match acceptor.accept() {
+            Ok(Some(accepted)) => return Ok(Some(accepted)),
+            Ok(None) => {}
+            Err((e, mut alert)) => {
+                let mut out = Vec::new();
+                let _ = alert.write(&mut out);
+                return Err(Refused {
+                    error: HelloError::Tls(e),
+                    alert: out,
+                });
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// A fatal `unrecognized_name` alert record (RFC 8446 §6.2): the SNI names no domain here.
