@@ -1,6 +1,7 @@
 //! Wiring: store → control → snapshot publisher → acceptor → proxy → origin, and the admin
 //! listener; start, reload and stop.
 
+mod origins;
 mod reload;
 
 use std::net::SocketAddr;
@@ -17,7 +18,7 @@ use crate::acceptor::{self, AcceptorOptions};
 use crate::admin::{self, token, AdminState, AdminToken};
 use crate::control::{Control, ControlError, Prepare};
 use crate::metrics::Metrics;
-use crate::origin::{OriginClient, OriginError, OriginOptions, OriginSpec};
+use crate::origin::{OriginClient, OriginError, OriginOptions};
 use crate::proxy::serve::{handler, Lifecycle};
 use crate::proxy::service::ProxyContext;
 use crate::settings::{Settings, SettingsError};
@@ -44,6 +45,8 @@ pub enum AppError {
     Origin(#[from] OriginError),
     #[error("invalid origin {0:?}: {1}")]
     OriginSpec(String, String),
+    #[error("{field}: {error}")]
+    OriginIdentity { field: String, error: OriginError },
     #[error("demo import failed: {0}")]
     Demo(#[from] crate::demo::DemoError),
     #[error(transparent)]
@@ -182,20 +185,13 @@ fn resolve_token(settings: &Settings) -> Result<(String, token::TokenSource), Ap
     )?)
 }
 
-fn parse_origin(s: &str) -> Result<OriginSpec, AppError> {
-    s.parse()
-        .map_err(|e: OriginError| AppError::OriginSpec(s.to_string(), e.to_string()))
-}
-
-/// The hot-reloadable inputs of every snapshot build, from the settings.
+/// The hot-reloadable inputs of every snapshot build, from the settings (client certificate
+/// files for origins are read here, on every start and reload).
 fn build_inputs(settings: &Settings) -> Result<BuildInputs, AppError> {
-    let mut routes = Vec::new();
-    for r in &settings.routes {
-        routes.push((r.domain.clone(), parse_origin(&r.origin)?));
-    }
+    let (routes, default_origin) = origins::routes(settings)?;
     Ok(BuildInputs {
         routes,
-        default_origin: parse_origin(&settings.proxy.default_origin)?,
+        default_origin,
         default_domain: settings.proxy.default_domain.clone(),
         preserve_host: settings.proxy.preserve_host,
         xfcc: settings.proxy.xfcc,

@@ -2,9 +2,12 @@
 # Runs every test tier of the project with nothing skipped:
 #   1. installs the programs tests drive when they are missing (Debian/Ubuntu, as root), or says
 #      what to install and stops;
-#   2. `cargo test --all-targets` with MTLS_PROXY_REQUIRE_TOOLS=1, so a test that cannot find its
-#      program (curl, openssl, Chromium, PostgreSQL...) fails instead of skipping;
-#   3. the real-client suites (official Python `fastly` client, Fastly CLI) with pytest against a
+#   2. the pinned Python venv (target/test-venv), which the Rust tests use too (websockets and
+#      grpcio clients and origins);
+#   3. `cargo test --all-targets` with MTLS_PROXY_REQUIRE_TOOLS=1, so a test that cannot find its
+#      program (curl, openssl, Chromium, a Python package, PostgreSQL...) fails instead of
+#      skipping;
+#   4. the real-client suites (official Python `fastly` client, Fastly CLI) with pytest against a
 #      freshly built `mtls-proxy`.
 # Plain `cargo test` needs only the Rust toolchain: there, such tests print
 # "skipped: <tool> not found" and pass.
@@ -12,7 +15,7 @@
 #   bash tests/run-all.sh [extra pytest args]
 #
 # Env: PYTHON (interpreter used to create the venv, default python3); CHROMIUM (browser binary,
-#      default: chromium on PATH); SKIP_CARGO_TEST=1 skips stage 2 (quick reruns of the client
+#      default: chromium on PATH); SKIP_CARGO_TEST=1 skips stage 3 (quick reruns of the client
 #      suites).
 set -euo pipefail
 
@@ -80,22 +83,7 @@ for program in curl openssl npm initdb pg_ctl; do
 done
 printf '%-8s %s\n' chromium "${CHROMIUM:-$(command -v chromium)}"
 
-if [[ "${SKIP_CARGO_TEST:-0}" != 1 ]]; then
-    stage "[2/6] cargo test --all-targets (MTLS_PROXY_REQUIRE_TOOLS=1)"
-    cargo test --all-targets
-else
-    stage "[2/6] cargo test --all-targets (skipped: SKIP_CARGO_TEST=1)"
-fi
-
-stage "[3/6] cargo build (the mtls-proxy binary)"
-cargo build --bin mtls-proxy
-BIN="$ROOT/target/debug/mtls-proxy"
-[[ -x "$BIN" ]] || {
-    echo "error: $BIN was not built" >&2
-    exit 1
-}
-
-stage "[4/6] Python venv at target/test-venv (pinned: $(grep -E '^(fastly|pytest|cryptography)==' "$REQS" | tr '\n' ' '))"
+stage "[2/6] Python venv at target/test-venv (pinned: $(grep -E '^(fastly|pytest|cryptography|websockets|grpcio)==' "$REQS" | tr '\n' ' '))"
 if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
     rm -rf "$VENV"
     "${PYTHON:-python3}" -m venv "$VENV"
@@ -103,13 +91,30 @@ fi
 STAMP="$VENV/.requirements.sha256"
 WANT="$(sha256sum "$REQS" | cut -d' ' -f1)"
 if [[ "$(cat "$STAMP" 2>/dev/null || true)" == "$WANT" ]] &&
-    "$VENV/bin/python" -c 'import fastly, pytest, cryptography' >/dev/null 2>&1; then
+    "$VENV/bin/python" -c 'import fastly, pytest, cryptography, websockets, grpc' >/dev/null 2>&1; then
     echo "pinned packages already installed"
 else
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQS"
     echo "$WANT" >"$STAMP"
     echo "installed: $("$VENV/bin/python" -m pip freeze --disable-pip-version-check | tr '\n' ' ')"
 fi
+
+# The Rust suite drives Python clients and origins (websockets, grpcio) from the venv, so it is
+# made first.
+if [[ "${SKIP_CARGO_TEST:-0}" != 1 ]]; then
+    stage "[3/6] cargo test --all-targets (MTLS_PROXY_REQUIRE_TOOLS=1)"
+    cargo test --all-targets
+else
+    stage "[3/6] cargo test --all-targets (skipped: SKIP_CARGO_TEST=1)"
+fi
+
+stage "[4/6] cargo build (the mtls-proxy binary)"
+cargo build --bin mtls-proxy
+BIN="$ROOT/target/debug/mtls-proxy"
+[[ -x "$BIN" ]] || {
+    echo "error: $BIN was not built" >&2
+    exit 1
+}
 
 stage "[5/6] Fastly CLI @fastly/cli-linux-x64@$FASTLY_CLI_VERSION in target/npm"
 # The version is read from package.json: running the binary would start its update check.

@@ -13,10 +13,10 @@ use super::lookup::DomainTable;
 use super::server_config::{build_server_config, TlsParams, TlsVersion};
 use super::verifier::ClientAuth;
 use crate::metrics::{labels::OTHER_DOMAIN, DomainMetrics, Metrics};
+use crate::model::origin::OriginRoute;
 use crate::model::{
     pki, Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, State,
 };
-use crate::origin::OriginSpec;
 
 /// Why a snapshot could not be built; names the resource at fault.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -37,9 +37,9 @@ fn err(resource: impl Into<String>, problem: impl std::fmt::Display) -> BuildErr
 #[derive(Debug, Clone, Default)]
 pub struct BuildInputs {
     /// `[[routes]]` as (domain, origin).
-    pub routes: Vec<(String, OriginSpec)>,
+    pub routes: Vec<(String, OriginRoute)>,
     /// `[proxy] default_origin`.
-    pub default_origin: OriginSpec,
+    pub default_origin: OriginRoute,
     /// `[proxy] default_domain`: an activated domain whose certificate serves handshakes
     /// without a known SNI.
     pub default_domain: Option<String>,
