@@ -80,3 +80,80 @@ pub async fn refuse_unrecognized_name(tcp: &mut TcpStream) {
     let _ = tcp.write_all(&UNRECOGNIZED_NAME_ALERT).await;
     let _ = tcp.shutdown().await;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rustls::pki_types::ServerName;
+    use rustls::{ClientConfig, ClientConnection, RootCertStore};
+
+    use super::*;
+
+    /// A real rustls ClientHello for `name` (TLS 1.3 and 1.2, X25519MLKEM768 first: several
+    /// TCP segments' worth).
+    fn client_hello(name: &str) -> Vec<u8> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(RootCertStore::empty())
+            .with_no_client_auth();
+        let name = ServerName::try_from(name.to_string()).unwrap();
+        let mut client = ClientConnection::new(Arc::new(config), name).unwrap();
+        let mut out = Vec::new();
+        while client.wants_write() {
+            client.write_tls(&mut out).unwrap();
+        }
+        out
+    }
+
+    #[test]
+    fn a_hello_fed_one_byte_at_a_time_is_read_whole() {
+        let hello = client_hello("www.example.com");
+        assert!(hello.len() > 1000, "{} bytes", hello.len());
+        let mut acceptor = Acceptor::default();
+        let (last, rest) = hello.split_last().unwrap();
+        for byte in rest {
+            assert!(feed(&mut acceptor, std::slice::from_ref(byte))
+                .unwrap()
+                .is_none());
+        }
+        let accepted = feed(&mut acceptor, &[*last]).unwrap().unwrap();
+        assert_eq!(
+            accepted.client_hello().server_name(),
+            Some("www.example.com")
+        );
+    }
+
+    #[test]
+    fn a_hello_and_what_follows_it_in_one_read_is_accepted() {
+        let mut bytes = client_hello("a.example.com");
+        bytes.extend_from_slice(&[0x17, 0x03, 0x03, 0x00, 0x01, 0x00]);
+        let accepted = feed(&mut Acceptor::default(), &bytes).unwrap().unwrap();
+        assert_eq!(accepted.client_hello().server_name(), Some("a.example.com"));
+    }
+
+    #[test]
+    fn a_non_tls_first_record_is_refused_with_one_fatal_alert() {
+        let refused = feed(&mut Acceptor::default(), b"GET / HTTP/1.1\r\n\r\n").unwrap_err();
+        assert!(matches!(refused.error, HelloError::Tls(_)), "{refused:?}");
+        assert!(
+            matches!(
+                refused.alert.as_slice(),
+                [0x15, 0x03, _, 0x00, 0x02, 0x02, _]
+            ),
+            "{refused:?}"
+        );
+    }
+
+    /// A handshake message claiming 16 MiB (the first input the fuzz target stopped on) is
+    /// refused at once, not buffered while the client trickles it in.
+    #[test]
+    fn an_oversized_handshake_message_is_refused() {
+        // A ClientHello record header claiming 0xffffff bytes of handshake payload.
+        let bytes = [0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0xff, 0xff, 0xff];
+        let refused = feed(&mut Acceptor::default(), &bytes).unwrap_err();
+        assert!(matches!(refused.error, HelloError::Tls(_)), "{refused:?}");
+    }
+}
