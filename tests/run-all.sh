@@ -29,7 +29,7 @@ NPM_PREFIX="$ROOT/target/npm"
 CLI_PKG="$NPM_PREFIX/node_modules/@fastly/cli-linux-x64"
 CLI_BIN="$CLI_PKG/fastly"
 
-stage() { printf '\n==> %s\n' "$*"; }
+stage() { printf '\n==> %s (at %d s)\n' "$*" "$SECONDS"; }
 
 # No test may pass by skipping for a missing program (tests/common/tools.rs, pytest's CLI suite).
 export MTLS_PROXY_REQUIRE_TOOLS=1
