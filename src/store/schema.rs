@@ -6,7 +6,8 @@ use super::StoreError;
 use crate::model::{id, timestamp};
 
 /// Each entry migrates from version `index` to `index + 1`. Append only; never edit a shipped one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -62,7 +63,17 @@ CREATE TABLE activations (
     created_at               INTEGER NOT NULL,
     updated_at               INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+-- Resources the built-in demo created: their keys and client CA are public, so `serve`
+-- refuses a non-loopback proxy listener while any of them still exists.
+CREATE TABLE demo_resources (
+    kind TEXT NOT NULL,
+    id   TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+"#,
+];
 
 /// Bring the database to the latest schema, one transaction per step.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -39,11 +39,12 @@ pub struct ClientFiles {
     pub key: PathBuf,
 }
 
-/// The two client programs, found on `PATH`.
-#[derive(Debug, Clone)]
+/// The client programs a test found on `PATH` (Default: none, for tests that only use the
+/// PEM files).
+#[derive(Debug, Clone, Default)]
 pub struct Programs {
-    curl: PathBuf,
-    openssl: PathBuf,
+    curl: Option<PathBuf>,
+    openssl: Option<PathBuf>,
 }
 
 impl Programs {
@@ -52,8 +53,24 @@ impl Programs {
         let curl = tools::require("curl");
         let openssl = tools::require("openssl");
         Some(Programs {
-            curl: curl?,
-            openssl: openssl?,
+            curl: Some(curl?),
+            openssl: Some(openssl?),
+        })
+    }
+
+    /// `curl` alone, or None after reporting it missing.
+    pub fn curl() -> Option<Programs> {
+        Some(Programs {
+            curl: Some(tools::require("curl")?),
+            openssl: None,
+        })
+    }
+
+    /// `openssl` alone, or None after reporting it missing.
+    pub fn openssl() -> Option<Programs> {
+        Some(Programs {
+            curl: None,
+            openssl: Some(tools::require("openssl")?),
         })
     }
 }
@@ -276,7 +293,8 @@ impl<'a> Curl<'a> {
     pub async fn run(self) -> CurlResult {
         let body = self.clients.file("body");
         let headers = self.clients.file("headers");
-        let curl = &self.clients.programs.curl;
+        let curl = (self.clients.programs.curl.as_deref())
+            .expect("these CliClients were made without curl (Programs::curl or ::require)");
         let out = run(curl, self.args(&body, &headers), None).await;
         let mut written = out.stdout.split_whitespace();
         let status = written.next().and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -312,6 +330,8 @@ pub struct SClient<'a> {
     sess_out: Option<PathBuf>,
     host_header: Option<String>,
     trace: bool,
+    no_ticket: bool,
+    groups: Option<String>,
 }
 
 /// What s_client printed.
@@ -382,6 +402,14 @@ impl SClientResult {
             })
     }
 
+    /// With [`SClient::trace`]: true when a TLS 1.2 ClientHello carried a session ID (only a
+    /// client resuming by session ID sends one in TLS 1.2; in TLS 1.3 every OpenSSL hello has
+    /// one for middlebox compatibility).
+    pub fn offered_session_id(&self) -> bool {
+        let hello = client_hello_trace(&self.stdout);
+        hello.contains("session_id (len=") && !hello.contains("session_id (len=0)")
+    }
+
     /// Asserts no HTTP response came.
     pub fn assert_no_http(&self) {
         assert!(
@@ -421,6 +449,8 @@ impl<'a> SClient<'a> {
             sess_out: None,
             host_header: None,
             trace: false,
+            no_ticket: false,
+            groups: None,
         }
     }
 
@@ -460,6 +490,19 @@ impl<'a> SClient<'a> {
         self
     }
 
+    /// `-no_ticket`: TLS 1.2 resumes by session ID instead of a session ticket.
+    pub fn no_ticket(mut self) -> Self {
+        self.no_ticket = true;
+        self
+    }
+
+    /// `-groups LIST`: the key-exchange groups offered, the first one with a key share (a
+    /// first group the server does not support makes it send a HelloRetryRequest).
+    pub fn groups(mut self, list: &str) -> Self {
+        self.groups = Some(list.to_string());
+        self
+    }
+
     fn args(&self) -> Vec<OsString> {
         let c = self.clients;
         let mut args: Vec<OsString> = vec!["s_client".into(), "-connect".into()];
@@ -487,6 +530,12 @@ impl<'a> SClient<'a> {
         if self.trace {
             args.push("-trace".into());
         }
+        if self.no_ticket {
+            args.push("-no_ticket".into());
+        }
+        if let Some(groups) = &self.groups {
+            args.extend(["-groups".into(), groups.into()]);
+        }
         args.push("-ign_eof".into());
         args
     }
@@ -502,7 +551,8 @@ impl<'a> SClient<'a> {
 
     /// Runs s_client.
     pub async fn run(self) -> SClientResult {
-        let openssl = &self.clients.programs.openssl;
+        let openssl = (self.clients.programs.openssl.as_deref())
+            .expect("these CliClients were made without openssl (Programs::openssl or ::require)");
         let out = run(openssl, self.args(), Some(self.request())).await;
         SClientResult {
             exit: out.exit,
