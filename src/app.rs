@@ -23,7 +23,7 @@ use crate::proxy::service::ProxyContext;
 use crate::settings::{Settings, SettingsError};
 use crate::snapshot::build::BuildInputs;
 use crate::snapshot::publisher::Publisher;
-use crate::store::{Store, StoreError};
+use crate::store::{SqliteStore, StoreError};
 
 /// Why the process could not start or reload.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +104,7 @@ fn local_addr(
 
 /// Open the store, publish the stored configuration, and start both listeners.
 pub async fn start(settings: Settings) -> Result<Running, AppError> {
-    let store = Arc::new(Store::open(&settings.store.path)?);
+    let store = Arc::new(SqliteStore::open(&settings.store.path)?);
     let (token, token_source) = resolve_token(&settings)?;
     let metrics = Arc::new(Metrics::new()?);
     let publisher = Arc::new(Publisher::new(build_inputs(&settings)?, metrics.clone()));
@@ -148,8 +148,8 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
 
 /// The dry-run build control runs before committing a change, publishing once it commits.
 fn prepare_fn(publisher: Arc<Publisher>) -> Box<Prepare> {
-    Box::new(move |state| {
-        let prepared = publisher.prepare(state).map_err(|e| e.to_string())?;
+    Box::new(move |update| {
+        let prepared = publisher.prepare(update).map_err(|e| e.to_string())?;
         let publisher = publisher.clone();
         Ok(Box::new(move || publisher.publish(prepared)))
     })

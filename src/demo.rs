@@ -14,8 +14,7 @@ use crate::control::change::{
 };
 use crate::control::{Change, Control, ControlError, RelationshipChange};
 use crate::devpki::{self, DevPkiError};
-use crate::model::State;
-use crate::store::{load_state, StoreError};
+use crate::store::Counts;
 
 /// Server certificate (leaf) the demo domains are served with.
 const SERVER_CERT: &str = "server.pem";
@@ -72,8 +71,8 @@ impl fmt::Display for DemoSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     /// Reading the store to check that it is empty failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
+    #[error("cannot read the store: {0}")]
+    Store(#[source] ControlError),
     /// Generating or writing the dev PKI failed.
     #[error("cannot generate the demo certificates: {0}")]
     DevPki(#[from] DevPkiError),
@@ -119,8 +118,8 @@ pub fn import_if_empty(
     control: &Control,
     certs_dir: &Path,
 ) -> Result<Option<DemoSummary>, DemoError> {
-    let state = control.store().read(load_state)?;
-    if !is_empty(&state) {
+    let counts = control.read(|r| r.counts()).map_err(DemoError::Store)?;
+    if !is_empty(&counts) {
         return Ok(None);
     }
     let generated = ensure_certs(certs_dir)?;
@@ -138,11 +137,11 @@ pub fn import_if_empty(
 }
 
 /// Empty means no operator resource at all; the built-in default configuration does not count.
-fn is_empty(state: &State) -> bool {
-    state.activations.is_empty()
-        && state.certificates.is_empty()
-        && state.private_keys.is_empty()
-        && state.mutual_authentications.is_empty()
+fn is_empty(counts: &Counts) -> bool {
+    counts.activations == 0
+        && counts.certificates == 0
+        && counts.private_keys == 0
+        && counts.mutual_authentications == 0
 }
 
 /// Generates a dev PKI into `dir` when none of the needed files exist; returns whether it did.
@@ -282,14 +281,15 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::store::Store;
+    use crate::model::{State, Update};
+    use crate::store::SqliteStore;
 
     fn control() -> Control {
-        Control::without_data_plane(Arc::new(Store::in_memory().unwrap()))
+        Control::without_data_plane(Arc::new(SqliteStore::in_memory().unwrap()))
     }
 
     fn state(control: &Control) -> State {
-        control.store().read(load_state).unwrap()
+        control.read(|r| r.load_state()).unwrap()
     }
 
     /// A temp dir holding a complete dev PKI written by `devpki`.
@@ -366,9 +366,9 @@ mod tests {
         let control = control();
         let dir = certs();
         assert!(import_if_empty(&control, dir.path()).unwrap().is_some());
-        let revision = control.store().revision().unwrap();
+        let revision = control.stored_revision().unwrap();
         assert!(import_if_empty(&control, dir.path()).unwrap().is_none());
-        assert_eq!(control.store().revision().unwrap(), revision);
+        assert_eq!(control.stored_revision().unwrap(), revision);
         assert_eq!(state(&control).activations.len(), 2);
     }
 
@@ -437,7 +437,7 @@ mod tests {
         assert!(!dir.path().join(SERVER_KEY).exists());
         let after = fs::read_to_string(dir.path().join(SERVER_CERT)).unwrap();
         assert_eq!(after, before);
-        assert_eq!(control.store().revision().unwrap(), 0);
+        assert_eq!(control.stored_revision().unwrap(), 0);
     }
 
     #[test]
@@ -457,13 +457,20 @@ mod tests {
 
     #[test]
     fn a_refused_step_rolls_the_import_back() {
-        // The data plane refuses any state with two activations: the second one fails.
-        let store = Arc::new(Store::in_memory().unwrap());
+        // The data plane refuses the second activation: its update fails to build.
+        let store = Arc::new(SqliteStore::in_memory().unwrap());
+        let second = |u: &Update| match u {
+            Update::Delta(d) => d.rows.iter().any(|r| {
+                matches!(r, crate::model::RowChange::Put(crate::model::Record::Activation(a))
+                    if a.domain == FAIL_OPEN_DOMAIN)
+            }),
+            Update::Full(_) => false,
+        };
         let control = Control::new(
-            store,
-            Box::new(|s: &State| match s.activations.len() {
-                2 => Err("refused for the test".to_string()),
-                _ => Ok(Box::new(|| ()) as crate::control::Publish),
+            store.clone(),
+            Box::new(move |u: &Update| match second(u) {
+                true => Err("refused for the test".to_string()),
+                false => Ok(Box::new(|| ()) as crate::control::Publish),
             }),
         );
         let dir = certs();
@@ -478,10 +485,10 @@ mod tests {
             ),
             "{err}"
         );
-        let s = state(&control);
-        assert!(is_empty(&s), "{s:?}");
+        let counts = control.read(|r| r.counts()).unwrap();
+        assert!(is_empty(&counts), "{counts:?}");
         // And a later import, once the cause is gone, is not blocked by leftovers.
-        let control = Control::without_data_plane(control.store().clone());
+        let control = Control::without_data_plane(store);
         assert!(import_if_empty(&control, dir.path()).unwrap().is_some());
     }
 
@@ -501,7 +508,7 @@ mod tests {
             ),
             "{err}"
         );
-        assert!(is_empty(&state(&control)));
+        assert!(is_empty(&control.read(|r| r.counts()).unwrap()));
     }
 
     #[test]

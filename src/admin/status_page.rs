@@ -42,8 +42,8 @@ pub struct StatusView {
 impl StatusView {
     /// Read the publisher, the store revision and the metrics.
     pub async fn gather(s: &AdminState) -> StatusView {
-        let store = s.control.store().clone();
-        let stored = handlers::blocking(move || Ok(store.revision()?)).await;
+        let control = s.control.clone();
+        let stored = handlers::blocking(move || Ok(control.stored_revision()?)).await;
         let p = s.publisher.status();
         StatusView {
             applied_revision: p.applied_revision,

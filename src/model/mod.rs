@@ -1,12 +1,16 @@
 //! The resource model: mutual authentications, private keys, certificates, configurations and
 //! activations, their validation, and nothing of tokio, hyper or rustls.
 
+pub mod delta;
 pub mod id;
 pub mod pki;
 pub mod resources;
+pub mod tables;
 pub mod timestamp;
 pub mod validate;
 
+pub use delta::{Delta, Kind, Record, RowChange, Update};
 pub use resources::{
     Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, State,
 };
+pub use tables::{Tables, Touched};

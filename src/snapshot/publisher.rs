@@ -14,7 +14,7 @@ use super::build::{build_metered, BuildCache, BuildError, BuildInputs};
 use super::entry::Snapshot;
 use super::inventory::{self, Inventory, InventoryCache};
 use crate::metrics::Metrics;
-use crate::model::State;
+use crate::model::{State, Tables, Update};
 
 /// What the status endpoint shows about the data plane.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,6 +32,7 @@ pub struct PublisherStatus {
 /// A built snapshot waiting for its change to commit.
 pub struct Prepared {
     snapshot: Arc<Snapshot>,
+    tables: Tables,
     cache: BuildCache,
     inputs: Option<Arc<BuildInputs>>,
     inventory: Arc<Inventory>,
@@ -41,6 +42,8 @@ pub struct Prepared {
 /// The single owner of the live snapshot.
 pub struct Publisher {
     live: Arc<ArcSwap<Snapshot>>,
+    /// The stored resources the live snapshot was built from.
+    tables: Mutex<Tables>,
     inputs: ArcSwap<BuildInputs>,
     cache: Mutex<BuildCache>,
     status: Mutex<PublisherStatus>,
@@ -62,6 +65,7 @@ impl Publisher {
     pub fn new(inputs: BuildInputs, metrics: Arc<Metrics>) -> Publisher {
         Publisher {
             live: Arc::new(ArcSwap::from_pointee(Snapshot::default())),
+            tables: Mutex::new(Tables::default()),
             inputs: ArcSwap::from_pointee(inputs),
             cache: Mutex::new(BuildCache::default()),
             status: Mutex::new(PublisherStatus::default()),
@@ -98,9 +102,21 @@ impl Publisher {
             .clone()
     }
 
-    /// Build the successor for `state` with the current inputs (the dry run).
-    pub fn prepare(&self, state: &State) -> Result<Prepared, BuildError> {
-        self.prepare_inner(state, self.inputs.load_full(), None)
+    /// Build the successor for an update with the current inputs (the dry run).
+    pub fn prepare(&self, update: &Update) -> Result<Prepared, BuildError> {
+        let tables = match update {
+            Update::Delta(delta) => {
+                let mut tables = self
+                    .tables
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                tables.apply(delta);
+                tables
+            }
+            Update::Full(state) => Tables::from_state(state),
+        };
+        self.prepare_inner(tables, self.inputs.load_full(), None)
     }
 
     /// Build the successor for `state` with new inputs (config reload); the inputs become
@@ -110,16 +126,17 @@ impl Publisher {
         state: &State,
         inputs: Arc<BuildInputs>,
     ) -> Result<Prepared, BuildError> {
-        self.prepare_inner(state, inputs.clone(), Some(inputs))
+        self.prepare_inner(Tables::from_state(state), inputs.clone(), Some(inputs))
     }
 
     fn prepare_inner(
         &self,
-        state: &State,
+        tables: Tables,
         inputs: Arc<BuildInputs>,
         replace: Option<Arc<BuildInputs>>,
     ) -> Result<Prepared, BuildError> {
         let started = Instant::now();
+        let state = &tables.to_state();
         let result = {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
             build_metered(state, &inputs, &cache, Some(&self.metrics))
@@ -138,6 +155,7 @@ impl Publisher {
                 };
                 Ok(Prepared {
                     snapshot: Arc::new(snapshot),
+                    tables,
                     cache,
                     inputs: replace,
                     inventory: Arc::new(inventory),
@@ -158,6 +176,7 @@ impl Publisher {
             self.inputs.store(inputs);
         }
         *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = prepared.cache;
+        *self.tables.lock().unwrap_or_else(|e| e.into_inner()) = prepared.tables;
         self.follow_configuration(&prepared.snapshot, &prepared.inventory);
         *self
             .inventory_cache

@@ -20,7 +20,6 @@ use super::request::{parse, ResourceObject};
 use super::AdminState;
 use crate::control::{Applied, Change};
 use crate::model::State;
-use crate::store::load_state;
 
 /// Largest request body accepted (issue: bodies over 2 MiB are refused with 413).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -51,8 +50,8 @@ pub async fn blocking<T: Send + 'static>(
 
 /// The whole stored state, read consistently.
 pub async fn state(s: &AdminState) -> Result<State, ApiError> {
-    let store = s.control.store().clone();
-    blocking(move || Ok(store.read(load_state)?)).await
+    let control = s.control.clone();
+    blocking(move || Ok(control.read(|r| r.load_state())?)).await
 }
 
 /// Apply a change through control.
