@@ -67,13 +67,14 @@ impl Control {
         self.applied.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Run `f` on a consistent read-only view of the last commit.
-    pub fn read<T>(
+    /// Run `f` on a consistent read-only view of the last commit: the read interface of the
+    /// admin API (reads only; every write goes through [`Control::apply`]).
+    pub fn read<T, E: From<StoreError>>(
         &self,
-        f: impl FnOnce(&dyn Reads) -> Result<T, StoreError>,
-    ) -> Result<T, ControlError> {
+        f: impl FnOnce(&dyn Reads) -> Result<T, E>,
+    ) -> Result<T, E> {
         let view = self.store.read()?;
-        Ok(f(&*view)?)
+        f(&*view)
     }
 
     /// The store's current revision.
