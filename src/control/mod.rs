@@ -122,7 +122,12 @@ impl Control {
 
     /// Build and publish the stored state as it is, from scratch (at start-up).
     pub fn publish_current(&self) -> Result<u64, ControlError> {
-        self.publish_with(|state| (self.prepare)(&Update::Full(state.clone())))
+        let mut applied = self.serial();
+        let update = Update::Full(self.store.read()?.load_state()?);
+        let publish = (self.prepare)(&update).map_err(ControlError::Build)?;
+        publish();
+        *applied = Some(update.revision());
+        Ok(update.revision())
     }
 
     /// Build the whole stored state with `prepare` instead of the usual one (a config reload

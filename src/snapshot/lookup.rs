@@ -447,6 +447,25 @@ mod tests {
     }
 
     #[test]
+    fn get_and_remove_take_entry_names_and_clones_are_independent() {
+        let mut t = table(&["*.example.com", "a.example.com"]);
+        let before = t.clone();
+        assert_eq!(
+            t.get("*.Example.com.").map(String::as_str),
+            Some("*.example.com")
+        );
+        assert_eq!(t.get("b.example.com"), None, "get does not match wildcards");
+        assert_eq!(t.remove("*.example.com").as_deref(), Some("*.example.com"));
+        assert_eq!(t.remove("A.example.com").as_deref(), Some("a.example.com"));
+        assert!(t.is_empty() && t.remove("a.example.com").is_none());
+        assert_eq!(
+            hit(&before, "b.example.com").as_deref(),
+            Some("*.example.com")
+        );
+        assert_eq!(before.len(), 2);
+    }
+
+    #[test]
     fn deeper_wildcard_and_bare_parent_are_separate_entries() {
         let t = table(&["*.example.com", "*.b.example.com", "example.com"]);
         assert_eq!(
