@@ -109,11 +109,18 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
     let metrics = Arc::new(Metrics::new()?);
     let publisher = Arc::new(Publisher::new(build_inputs(&settings)?, metrics.clone()));
     let control = Arc::new(Control::new(store, prepare_fn(publisher.clone())));
-    control.publish_current()?;
-    let demo = match settings.demo {
-        true => crate::demo::import_if_empty(&control, &demo_certs_dir(&settings))?,
-        false => None,
-    };
+    // Control is synchronous (a store backend may block on its own runtime per call): run it
+    // on a blocking thread, as the admin API does.
+    let (c, demo_dir, demo_wanted) = (control.clone(), demo_certs_dir(&settings), settings.demo);
+    let demo = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+        c.publish_current()?;
+        Ok(match demo_wanted {
+            true => crate::demo::import_if_empty(&c, &demo_dir)?,
+            false => None,
+        })
+    })
+    .await
+    .map_err(|e| AppError::Task(e.to_string()))??;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let admin_listener = bind("admin", settings.admin.listen).await?;
     let admin_addr = local_addr("admin", &admin_listener, settings.admin.listen)?;
