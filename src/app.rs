@@ -1,12 +1,14 @@
 //! Wiring: store → control → snapshot publisher → acceptor → proxy → origin, and the admin
 //! listener; start, reload and stop.
 
+mod origins;
 mod reload;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -17,8 +19,8 @@ use crate::acceptor::{self, AcceptorOptions};
 use crate::admin::{self, token, AdminState, AdminToken};
 use crate::control::{Control, ControlError, Prepare};
 use crate::metrics::Metrics;
-use crate::origin::{OriginClient, OriginError, OriginOptions, OriginSpec};
-use crate::proxy::serve::{handler, Lifecycle};
+use crate::origin::{OriginClient, OriginError, OriginOptions};
+use crate::proxy::serve::{handler, ConnLimits, Lifecycle};
 use crate::proxy::service::ProxyContext;
 use crate::settings::{Settings, SettingsError};
 use crate::snapshot::build::BuildInputs;
@@ -44,6 +46,8 @@ pub enum AppError {
     Origin(#[from] OriginError),
     #[error("invalid origin {0:?}: {1}")]
     OriginSpec(String, String),
+    #[error("{field}: {error}")]
+    OriginIdentity { field: String, error: OriginError },
     #[error("demo import failed: {0}")]
     Demo(#[from] crate::demo::DemoError),
     #[error(transparent)]
@@ -52,6 +56,13 @@ pub enum AppError {
     Metrics(#[from] prometheus::Error),
     #[error("server task failed: {0}")]
     Task(String),
+    #[error("the store {store} holds the demo configuration, whose private keys and client CA are public (anyone could pass its mutual authentication), and proxy.listen {listen} is not a loopback address; use another store (store.path), or delete the demo resources through the API first: {resources}")]
+    DemoExposed {
+        store: String,
+        listen: SocketAddr,
+        /// The demo resources still present, `kind id` comma-separated.
+        resources: String,
+    },
 }
 
 /// A running instance: addresses it listens on and the handles to reload and stop it.
@@ -67,6 +78,8 @@ pub struct Running {
     pub demo: Option<crate::demo::DemoSummary>,
     /// The settings in force (hot ones updated by reloads).
     settings: std::sync::Mutex<Settings>,
+    /// The connection timeouts every proxy connection reads (swapped by reloads).
+    limits: Arc<ArcSwap<ConnLimits>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -111,16 +124,18 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
     let control = Arc::new(Control::new(store, prepare_fn(publisher.clone())));
     // Control is synchronous (a store backend may block on its own runtime per call): run it
     // on a blocking thread, as the admin API does.
-    let (c, demo_dir, demo_wanted) = (control.clone(), demo_certs_dir(&settings), settings.demo);
-    let demo = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+    let (c, demo_dir, wanted) = (control.clone(), demo_certs_dir(&settings), settings.demo);
+    let (demo, marked) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
         c.publish_current()?;
-        Ok(match demo_wanted {
+        let demo = match wanted {
             true => crate::demo::import_if_empty(&c, &demo_dir)?,
             false => None,
-        })
+        };
+        Ok((demo, c.read(|r| r.demo_resources())?))
     })
     .await
     .map_err(|e| AppError::Task(e.to_string()))??;
+    refuse_exposed_demo(&settings, &marked)?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let admin_listener = bind("admin", settings.admin.listen).await?;
     let admin_addr = local_addr("admin", &admin_listener, settings.admin.listen)?;
@@ -133,12 +148,31 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         publisher: publisher.clone(),
         listen_addr: admin_addr,
     };
-    let admin_task = spawn_admin(admin_listener, admin::router(state), shutdown_rx.clone());
+    let admin_limits = admin::listener::ListenerLimits {
+        max_connections: settings.admin.max_connections,
+        header_timeout: settings.proxy.request_header_timeout,
+    };
+    let admin_task = tokio::spawn(admin::listener::serve(
+        admin_listener,
+        admin::router(state),
+        admin_limits,
+        shutdown_rx.clone(),
+    ));
     let sampler = tokio::spawn(crate::metrics::history::run(
         metrics.clone(),
         shutdown_rx.clone(),
     ));
-    let proxy_task = spawn_proxy(&settings, proxy_listener, &publisher, &metrics, shutdown_rx)?;
+    let limits = Arc::new(ArcSwap::from_pointee(ConnLimits::from_settings(
+        &settings.proxy,
+    )));
+    let proxy_task = spawn_proxy(
+        &settings,
+        proxy_listener,
+        &publisher,
+        &metrics,
+        &limits,
+        shutdown_rx,
+    )?;
     Ok(Running {
         admin_addr,
         proxy_addr,
@@ -148,8 +182,29 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         token_source,
         demo,
         settings: std::sync::Mutex::new(settings),
+        limits,
         shutdown,
         tasks: vec![admin_task, proxy_task, sampler],
+    })
+}
+
+/// The demo must never guard a public listener: its keys are in every checkout. `present` are
+/// the demo resources still stored.
+fn refuse_exposed_demo(settings: &Settings, present: &[(String, String)]) -> Result<(), AppError> {
+    if settings.proxy.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    if present.is_empty() {
+        return Ok(());
+    }
+    let resources: Vec<String> = present
+        .iter()
+        .map(|(kind, id)| format!("{kind} {id}"))
+        .collect();
+    Err(AppError::DemoExposed {
+        store: settings.store.path.display().to_string(),
+        listen: settings.proxy.listen,
+        resources: resources.join(", "),
     })
 }
 
@@ -189,38 +244,16 @@ fn resolve_token(settings: &Settings) -> Result<(String, token::TokenSource), Ap
     )?)
 }
 
-fn parse_origin(s: &str) -> Result<OriginSpec, AppError> {
-    s.parse()
-        .map_err(|e: OriginError| AppError::OriginSpec(s.to_string(), e.to_string()))
-}
-
-/// The hot-reloadable inputs of every snapshot build, from the settings.
+/// The hot-reloadable inputs of every snapshot build, from the settings (client certificate
+/// files for origins are read here, on every start and reload).
 fn build_inputs(settings: &Settings) -> Result<BuildInputs, AppError> {
-    let mut routes = Vec::new();
-    for r in &settings.routes {
-        routes.push((r.domain.clone(), parse_origin(&r.origin)?));
-    }
+    let (routes, default_origin) = origins::routes(settings)?;
     Ok(BuildInputs {
         routes,
-        default_origin: parse_origin(&settings.proxy.default_origin)?,
+        default_origin,
         default_domain: settings.proxy.default_domain.clone(),
         preserve_host: settings.proxy.preserve_host,
         xfcc: settings.proxy.xfcc,
-    })
-}
-
-fn spawn_admin(
-    listener: TcpListener,
-    app: axum::Router,
-    mut rx: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { acceptor::stopped(&mut rx).await })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "admin listener failed");
-        }
     })
 }
 
@@ -229,6 +262,7 @@ fn spawn_proxy(
     listener: TcpListener,
     publisher: &Publisher,
     metrics: &Arc<Metrics>,
+    limits: &Arc<ArcSwap<ConnLimits>>,
     rx: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, AppError> {
     let p = &settings.proxy;
@@ -241,6 +275,7 @@ fn spawn_proxy(
     let ctx = Arc::new(ProxyContext {
         origins: OriginClient::new(&origin_opts)?,
         metrics: metrics.clone(),
+        live: publisher.live(),
     });
     let opts = AcceptorOptions {
         handshake_timeout: p.handshake_timeout,
@@ -251,6 +286,7 @@ fn spawn_proxy(
         changes: publisher.subscribe(),
         shutdown_timeout: p.shutdown_timeout,
         drain_timeout: p.drain_timeout,
+        limits: limits.clone(),
     };
     let handler = handler(ctx, lifecycle);
     Ok(tokio::spawn(acceptor::run(

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::model::origin::{OriginHttp, OriginRoute, OriginSpec};
+
 /// Why the settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -46,6 +48,9 @@ pub struct AdminSettings {
     pub listen: SocketAddr,
     /// The `Fastly-Key` clients must send; else `MTLS_PROXY_ADMIN_TOKEN`; else generated.
     pub token: Option<String>,
+    /// Concurrent admin connections; more wait in the listen backlog (DESIGN rule 6). The
+    /// admin listener also applies `proxy.request_header_timeout`.
+    pub max_connections: usize,
 }
 
 impl Default for AdminSettings {
@@ -53,6 +58,7 @@ impl Default for AdminSettings {
         AdminSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             token: None,
+            max_connections: 128,
         }
     }
 }
@@ -78,7 +84,8 @@ impl Default for StoreSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct ProxySettings {
     pub listen: SocketAddr,
-    /// Origin for domains without a route: `echo`, `http://host:port` or `https://host:port`.
+    /// Origin for domains without a route: `echo`, `http://host:port`, `h2c://host:port` or
+    /// `https://host:port`.
     pub default_origin: String,
     /// Activated domain whose certificate answers handshakes without SNI or with an unknown
     /// SNI (never with client authentication). None: such handshakes get `unrecognized_name`.
@@ -108,6 +115,29 @@ pub struct ProxySettings {
     pub origin_response_timeout: Duration,
     /// PEM CA file trusted for `https://` origins instead of the system roots.
     pub origin_ca_file: Option<PathBuf>,
+    /// From the end of the handshake, or from the previous response, to a complete request
+    /// head; then the connection is closed (HTTP/1.1: 408 when part of a request arrived).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub request_header_timeout: Duration,
+    /// A connection with no request in flight is closed after this long (HTTP/1.1 and
+    /// HTTP/2).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub idle_timeout: Duration,
+    /// HTTP/2: how often the proxy sends PING; `"off"` sends none.
+    #[serde(deserialize_with = "duration::deserialize_opt")]
+    pub h2_keepalive_interval: Option<Duration>,
+    /// HTTP/2: an unanswered PING closes the connection after this long.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub h2_keepalive_timeout: Duration,
+    /// Connections are closed gracefully at this age, so long-lived clients handshake (and
+    /// are judged) again; `"off"` (the default) for no limit.
+    #[serde(deserialize_with = "duration::deserialize_opt")]
+    pub max_connection_age: Option<Duration>,
+    /// PEM certificate chain (leaf first) presented to `https://` origins that ask for a
+    /// client certificate; with `origin_client_key`. A route's own pair replaces it.
+    pub origin_client_cert: Option<PathBuf>,
+    /// PEM private key of `origin_client_cert`.
+    pub origin_client_key: Option<PathBuf>,
 }
 
 impl Default for ProxySettings {
@@ -125,6 +155,13 @@ impl Default for ProxySettings {
             origin_connect_timeout: Duration::from_secs(5),
             origin_response_timeout: Duration::from_secs(30),
             origin_ca_file: None,
+            request_header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            h2_keepalive_interval: Some(Duration::from_secs(30)),
+            h2_keepalive_timeout: Duration::from_secs(10),
+            max_connection_age: None,
+            origin_client_cert: None,
+            origin_client_key: None,
         }
     }
 }
@@ -160,12 +197,23 @@ pub enum LogFormat {
     Json,
 }
 
-/// `[[routes]]`: a domain (exact or `*.` wildcard) to an origin.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+/// `[[routes]]`: a domain (exact or `*.` wildcard) to an origin. (`Default` is for code that
+/// builds routes: `Route { domain, origin, ..Route::default() }`; a config must name both.)
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
     pub domain: String,
     pub origin: String,
+    /// `auto`, `h1` or `h2`: the HTTP version requests take to the origin.
+    #[serde(default)]
+    pub origin_http: OriginHttp,
+    /// PEM certificate chain presented to this route's `https://` origin (replaces
+    /// `[proxy] origin_client_cert`); with `origin_client_key`.
+    #[serde(default)]
+    pub origin_client_cert: Option<PathBuf>,
+    /// PEM private key of `origin_client_cert`.
+    #[serde(default)]
+    pub origin_client_key: Option<PathBuf>,
 }
 
 impl Settings {
@@ -191,10 +239,15 @@ impl Settings {
 
     fn validate(&self) -> Result<(), (String, String)> {
         check_origin(&self.proxy.default_origin).map_err(|p| ("proxy.default_origin".into(), p))?;
+        check_pair(
+            "proxy.origin_client",
+            &self.proxy.origin_client_cert,
+            &self.proxy.origin_client_key,
+        )?;
         for (i, r) in self.routes.iter().enumerate() {
             crate::model::pki::canonical_domain(&r.domain)
                 .map_err(|e| (format!("routes[{i}].domain"), e.to_string()))?;
-            check_origin(&r.origin).map_err(|p| (format!("routes[{i}].origin"), p))?;
+            check_route(r).map_err(|(field, p)| (format!("routes[{i}].{field}"), p))?;
         }
         if let Some(d) = &self.proxy.default_domain {
             crate::model::pki::canonical_domain(d)
@@ -203,11 +256,19 @@ impl Settings {
         if self.proxy.max_connections == 0 {
             return Err(("proxy.max_connections".into(), "must be at least 1".into()));
         }
-        if self.proxy.handshake_timeout.is_zero() {
-            return Err((
-                "proxy.handshake_timeout".into(),
-                "must be more than 0".into(),
-            ));
+        let p = &self.proxy;
+        for (field, value) in [
+            ("proxy.handshake_timeout", p.handshake_timeout),
+            ("proxy.request_header_timeout", p.request_header_timeout),
+            ("proxy.idle_timeout", p.idle_timeout),
+            ("proxy.h2_keepalive_timeout", p.h2_keepalive_timeout),
+        ] {
+            if value.is_zero() {
+                return Err((field.into(), "must be more than 0".into()));
+            }
+        }
+        if self.admin.max_connections == 0 {
+            return Err(("admin.max_connections".into(), "must be at least 1".into()));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ("log.level".to_string(), e.to_string()))?;
@@ -218,12 +279,56 @@ impl Settings {
     }
 }
 
-/// An origin as `origin::OriginSpec` parses it (one parser for config and runtime).
+/// An origin as `OriginSpec` parses it (one parser for config and runtime).
 fn check_origin(origin: &str) -> Result<(), String> {
     origin
-        .parse::<crate::origin::OriginSpec>()
+        .parse::<OriginSpec>()
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// A route's origin, and its version and client certificate settings against it. The
+/// certificate files themselves are read (and refused, naming them) when the settings are
+/// applied.
+fn check_route(r: &Route) -> Result<(), (String, String)> {
+    let spec = r
+        .origin
+        .parse::<OriginSpec>()
+        .map_err(|e| ("origin".to_string(), e.to_string()))?;
+    check_pair("origin_client", &r.origin_client_cert, &r.origin_client_key)?;
+    let route = OriginRoute {
+        http: r.origin_http,
+        ..OriginRoute::new(spec.clone())
+    };
+    if let Some(problem) = route.problem() {
+        return Err(("origin_http".to_string(), problem));
+    }
+    if r.origin_client_cert.is_some() && !matches!(spec, OriginSpec::Https { .. }) {
+        return Err((
+            "origin_client_cert".to_string(),
+            format!("is only presented to https:// origins, not {spec}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `{prefix}_cert` and `{prefix}_key` are set together or not at all.
+fn check_pair(
+    prefix: &str,
+    cert: &Option<PathBuf>,
+    key: &Option<PathBuf>,
+) -> Result<(), (String, String)> {
+    match (cert, key) {
+        (Some(_), None) => Err((
+            format!("{prefix}_key"),
+            format!("is required with {prefix}_cert"),
+        )),
+        (None, Some(_)) => Err((
+            format!("{prefix}_cert"),
+            format!("is required with {prefix}_key"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -273,6 +378,15 @@ mod tests {
         assert_eq!(s.proxy.listen, d.proxy.listen);
         assert_eq!(s.proxy.handshake_timeout, d.proxy.handshake_timeout);
         assert_eq!(s.proxy.max_connections, d.proxy.max_connections);
+        assert_eq!(
+            s.proxy.request_header_timeout,
+            d.proxy.request_header_timeout
+        );
+        assert_eq!(s.proxy.idle_timeout, d.proxy.idle_timeout);
+        assert_eq!(s.proxy.h2_keepalive_interval, d.proxy.h2_keepalive_interval);
+        assert_eq!(s.proxy.h2_keepalive_timeout, d.proxy.h2_keepalive_timeout);
+        assert_eq!(s.proxy.max_connection_age, d.proxy.max_connection_age);
+        assert_eq!(s.admin.max_connections, d.admin.max_connections);
         assert_eq!(s.store.path, d.store.path);
         assert_eq!(s.log, d.log);
         assert!(s.routes.is_empty());
@@ -299,11 +413,84 @@ mod tests {
     }
 
     #[test]
+    fn routes_take_an_http_version_and_a_client_certificate() {
+        let s = parse(
+            r#"
+            [proxy]
+            origin_client_cert = "c.pem"
+            origin_client_key = "k.pem"
+            [[routes]]
+            domain = "grpc.example.com"
+            origin = "h2c://127.0.0.1:50051"
+            [[routes]]
+            domain = "api.example.com"
+            origin = "https://api.internal:8443"
+            origin_http = "h1"
+            origin_client_cert = "api.pem"
+            origin_client_key = "api-key.pem"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.routes[0].origin_http, OriginHttp::Auto);
+        assert_eq!(s.routes[1].origin_http, OriginHttp::H1);
+        assert_eq!(
+            s.routes[1].origin_client_key,
+            Some(PathBuf::from("api-key.pem"))
+        );
+        assert_eq!(s.proxy.origin_client_cert, Some(PathBuf::from("c.pem")));
+    }
+
+    #[test]
+    fn contradictory_origin_settings_are_named() {
+        let route = |extra: &str| {
+            let text = format!("[[routes]]\ndomain = \"a.com\"\n{extra}\n");
+            parse(&text).unwrap_err().to_string()
+        };
+        let e = route("origin = \"h2c://x:1\"\norigin_http = \"h1\"");
+        assert!(
+            e.contains("routes[0].origin_http") && e.contains("h2c://x:1"),
+            "{e}"
+        );
+        let e = route("origin = \"http://x:1\"\norigin_http = \"http3\"");
+        assert!(e.contains("http3"), "{e}");
+        let e =
+            route("origin = \"http://x:1\"\norigin_client_cert = \"c\"\norigin_client_key = \"k\"");
+        assert!(
+            e.contains("routes[0].origin_client_cert") && e.contains("https://"),
+            "{e}"
+        );
+        let e = route("origin = \"https://x:1\"\norigin_client_cert = \"c\"");
+        assert!(e.contains("routes[0].origin_client_key"), "{e}");
+        assert!(e.contains("is required with origin_client_cert"), "{e}");
+        let e = parse("[proxy]\norigin_client_key = \"k\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("proxy.origin_client_cert"), "{e}");
+    }
+
+    #[test]
     fn bad_values_are_named() {
         let e = parse("[[routes]]\ndomain = \"a.com\"\norigin = \"ftp://x\"\n").unwrap_err();
         assert!(e.to_string().contains("routes[0].origin"), "{e}");
         let e = parse("[proxy]\ndefault_origin = \"http://h/path\"\n").unwrap_err();
         assert!(e.to_string().contains("proxy.default_origin"), "{e}");
         assert!(parse("[admin]\nlisten = \"nope\"\n").is_err());
+        let e = parse("[proxy]\nidle_timeout = \"0s\"\n").unwrap_err();
+        assert!(e.to_string().contains("proxy.idle_timeout"), "{e}");
+        let e = parse("[admin]\nmax_connections = 0\n").unwrap_err();
+        assert!(e.to_string().contains("admin.max_connections"), "{e}");
+    }
+
+    #[test]
+    fn connection_limits_parse() {
+        let s = parse(
+            "[proxy]\nrequest_header_timeout = \"2s\"\nmax_connection_age = \"1h\"\n\
+             h2_keepalive_interval = \"off\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.proxy.request_header_timeout, Duration::from_secs(2));
+        assert_eq!(s.proxy.max_connection_age, Some(Duration::from_secs(3600)));
+        assert_eq!(s.proxy.h2_keepalive_interval, None);
+        assert_eq!(Settings::default().proxy.max_connection_age, None);
     }
 }

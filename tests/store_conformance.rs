@@ -38,6 +38,14 @@ mod on_disk {
         ) -> Result<Box<dyn mtls_proxy::store::Reads + '_>, mtls_proxy::store::StoreError> {
             self.store.read()
         }
+
+        fn mark_demo(
+            &self,
+            kind: mtls_proxy::store::DemoKind,
+            id: &str,
+        ) -> Result<(), mtls_proxy::store::StoreError> {
+            self.store.mark_demo(kind, id)
+        }
     }
 
     mtls_proxy::store_conformance!(OnDisk::new());

@@ -20,7 +20,7 @@ pub use change::{Change, RelationshipChange};
 pub use error::ControlError;
 
 use crate::model::{State, Update};
-use crate::store::{Reads, Store, StoreError, WriteTx};
+use crate::store::{DemoKind, Reads, Store, StoreError, WriteTx};
 
 /// Publishes a prepared snapshot; returned by a successful dry-run build.
 pub type Publish = Box<dyn FnOnce() + Send>;
@@ -75,6 +75,11 @@ impl Control {
     ) -> Result<T, E> {
         let view = self.store.read()?;
         f(&*view)
+    }
+
+    /// Mark a resource as created by the built-in demo (metadata: no revision, no change).
+    pub fn mark_demo(&self, kind: DemoKind, id: &str) -> Result<(), StoreError> {
+        self.store.mark_demo(kind, id)
     }
 
     /// The store's current revision.

@@ -28,8 +28,8 @@ use super::lookup::DomainTable;
 use super::server_config::{load_certified_key, server_config_for, TlsParams, TlsVersion};
 use super::verifier::ClientAuth;
 use crate::metrics::{labels::OTHER_DOMAIN, DomainMetrics, Metrics};
+use crate::model::origin::OriginRoute;
 use crate::model::{pki, Activation, Certificate, Delta, PrivateKey, State, Tables, Touched};
-use crate::origin::OriginSpec;
 
 /// Why a snapshot could not be built; names the resource at fault.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -50,9 +50,9 @@ fn err(resource: impl Into<String>, problem: impl std::fmt::Display) -> BuildErr
 #[derive(Debug, Clone, Default)]
 pub struct BuildInputs {
     /// `[[routes]]` as (domain, origin).
-    pub routes: Vec<(String, OriginSpec)>,
+    pub routes: Vec<(String, OriginRoute)>,
     /// `[proxy] default_origin`.
-    pub default_origin: OriginSpec,
+    pub default_origin: OriginRoute,
     /// `[proxy] default_domain`: an activated domain whose certificate serves handshakes
     /// without a known SNI.
     pub default_domain: Option<String>,
@@ -120,8 +120,8 @@ pub struct Placed {
 pub struct Served {
     tables: Tables,
     inputs: Arc<BuildInputs>,
-    routes: DomainTable<Arc<OriginSpec>>,
-    default_origin: Arc<OriginSpec>,
+    routes: DomainTable<Arc<OriginRoute>>,
+    default_origin: Arc<OriginRoute>,
     /// Per mutual authentication id, its current version's verifier (only while attached).
     auths: HashMap<String, Auth>,
     /// Per certificate id, its current version's key pair (only while activated).
@@ -410,6 +410,7 @@ impl<'a> Builder<'a> {
             server_config,
             client_auth: client_auth.map(|(_, auth)| auth),
             mutual_authentication_id: a.mutual_authentication_id.as_deref().map(Arc::from),
+            tls: self.protocols(a),
             metrics: self.meters.domain(&a.domain),
         });
         self.next.domains.insert(&a.domain, entry.clone());
@@ -460,6 +461,7 @@ impl<'a> Builder<'a> {
                             server_config,
                             client_auth: None,
                             mutual_authentication_id: None,
+                            tls: self.protocols(&a),
                             metrics: self.meters.other(),
                         }),
                     },
@@ -471,6 +473,16 @@ impl<'a> Builder<'a> {
         }
         self.next.fallback = new;
         Ok(())
+    }
+
+    /// The protocols of an activation's configuration (its server config is built first, so
+    /// the configuration exists).
+    fn protocols(&self, a: &Activation) -> TlsParams {
+        self.next
+            .tables
+            .configuration(&a.configuration_id)
+            .map(|c| tls_params(&c.tls_protocols, &c.http_protocols))
+            .unwrap_or_default()
     }
 
     fn client_auth(&mut self, id: &str) -> Result<(Version, Arc<ClientAuth>), BuildError> {

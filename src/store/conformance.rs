@@ -19,7 +19,7 @@
 use std::sync::Arc;
 
 use super::query::*;
-use super::{Store, StoreError};
+use super::{DemoKind, Store, StoreError};
 use crate::control::change::{
     ActivationFields, CertificateFields, MutualAuthenticationFields, PrivateKeyFields,
     Update as Patch,
@@ -48,6 +48,7 @@ macro_rules! store_conformance {
             lists_filter_and_page_activations_keys_and_mutual_authentications,
             lists_filter_sort_and_page_certificates,
             lists_filter_sort_and_page_domains,
+            demo_marks_count_only_while_their_resource_exists,
             control_rules_hold_on_this_store
         );
     };
@@ -665,6 +666,26 @@ pub fn lists_filter_sort_and_page_domains(store: Arc<dyn Store>) {
         .list_domains(&DomainQuery::default(), window(3, 1))
         .unwrap();
     assert_eq!((page.items, page.total), (vec!["c.example".to_string()], 5));
+}
+
+pub fn demo_marks_count_only_while_their_resource_exists(store: Arc<dyn Store>) {
+    assert!(store.read().unwrap().demo_resources().unwrap().is_empty());
+    commit(&*store, vec![Record::MutualAuthentication(ma("M", 1))]);
+    let revision = store.revision().unwrap();
+    store
+        .mark_demo(DemoKind::MutualAuthentication, "M")
+        .unwrap();
+    store
+        .mark_demo(DemoKind::MutualAuthentication, "M")
+        .unwrap();
+    store.mark_demo(DemoKind::Activation, "gone").unwrap();
+    assert_eq!(store.revision().unwrap(), revision, "marks are not changes");
+    assert_eq!(
+        store.read().unwrap().demo_resources().unwrap(),
+        vec![("mutual_authentication".to_string(), "M".to_string())]
+    );
+    remove(&*store, Kind::MutualAuthentication, "M");
+    assert!(store.read().unwrap().demo_resources().unwrap().is_empty());
 }
 
 fn refused(control: &Control, change: Change) -> ControlError {

@@ -9,9 +9,11 @@
 //! through `spawn_blocking`), so a backend with an async client drives it per call from there.
 
 pub mod conformance;
+pub mod demo_marks;
 pub mod query;
 pub mod sqlite;
 
+pub use demo_marks::DemoKind;
 pub use query::{
     ActivationQuery, CertificateQuery, CertificateSort, Counts, DomainQuery, DomainSort, NotAfter,
     Page, Uses, Window,
@@ -65,6 +67,10 @@ pub trait Store: Send + Sync {
     fn revision(&self) -> Result<u64, StoreError> {
         self.read()?.revision()
     }
+
+    /// Mark the resource `id` of `kind` as created by the built-in demo. Marks are metadata
+    /// about resources, not resources: writing one bumps no revision and logs no change.
+    fn mark_demo(&self, kind: DemoKind, id: &str) -> Result<(), StoreError>;
 }
 
 /// Reads, on one consistent view (a read transaction, or the write transaction in progress,
@@ -80,6 +86,8 @@ pub trait Reads {
     fn changes_since(&self, revision: u64) -> Result<Update, StoreError>;
     /// How many resources of each kind exist.
     fn counts(&self) -> Result<Counts, StoreError>;
+    /// The resources marked as the demo's that still exist, as (kind, id), sorted.
+    fn demo_resources(&self) -> Result<Vec<(String, String)>, StoreError>;
 
     fn mutual_authentication(&self, id: &str) -> Result<Option<MutualAuthentication>, StoreError>;
     fn private_key(&self, id: &str) -> Result<Option<PrivateKey>, StoreError>;

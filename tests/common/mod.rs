@@ -9,6 +9,8 @@ pub mod flows;
 pub mod http;
 pub mod odd_certs;
 pub mod pki;
+pub mod python;
+pub mod raw_h2;
 pub mod recording_origin;
 pub mod scrape;
 pub mod tls_client;

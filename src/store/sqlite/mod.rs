@@ -5,6 +5,7 @@
 mod changes;
 mod checkpoint;
 mod codec;
+mod demo_marks;
 mod lists;
 mod records;
 mod schema;
@@ -15,7 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, ErrorCode};
 
 use super::query::{ActivationQuery, CertificateQuery, Counts, DomainQuery, Page, Uses, Window};
-use super::{Reads, Store, StoreError, WriteTx};
+use super::{DemoKind, Reads, Store, StoreError, WriteTx};
 use crate::model::{
     Activation, Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record, State,
     Update,
@@ -130,6 +131,10 @@ impl Store for SqliteStore {
         conn.execute_batch("BEGIN")?;
         Ok(Box::new(SqliteRead { conn }))
     }
+
+    fn mark_demo(&self, kind: DemoKind, id: &str) -> Result<(), StoreError> {
+        demo_marks::mark(&lock(&self.writer), kind, id)
+    }
 }
 
 /// A read transaction, ended when dropped.
@@ -222,6 +227,10 @@ impl<T: InTransaction> Reads for T {
 
     fn counts(&self) -> Result<Counts, StoreError> {
         records::counts(self.conn())
+    }
+
+    fn demo_resources(&self) -> Result<Vec<(String, String)>, StoreError> {
+        demo_marks::present(self.conn())
     }
 
     fn mutual_authentication(&self, id: &str) -> Result<Option<MutualAuthentication>, StoreError> {
