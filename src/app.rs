@@ -25,7 +25,7 @@ use crate::proxy::service::ProxyContext;
 use crate::settings::{Settings, SettingsError};
 use crate::snapshot::build::BuildInputs;
 use crate::snapshot::publisher::Publisher;
-use crate::store::{Store, StoreError};
+use crate::store::{SqliteStore, StoreError};
 
 /// Why the process could not start or reload.
 #[derive(Debug, thiserror::Error)]
@@ -117,17 +117,25 @@ fn local_addr(
 
 /// Open the store, publish the stored configuration, and start both listeners.
 pub async fn start(settings: Settings) -> Result<Running, AppError> {
-    let store = Arc::new(Store::open(&settings.store.path)?);
+    let store = Arc::new(SqliteStore::open(&settings.store.path)?);
     let (token, token_source) = resolve_token(&settings)?;
     let metrics = Arc::new(Metrics::new()?);
     let publisher = Arc::new(Publisher::new(build_inputs(&settings)?, metrics.clone()));
     let control = Arc::new(Control::new(store, prepare_fn(publisher.clone())));
-    control.publish_current()?;
-    let demo = match settings.demo {
-        true => crate::demo::import_if_empty(&control, &demo_certs_dir(&settings))?,
-        false => None,
-    };
-    refuse_exposed_demo(&settings, control.store())?;
+    // Control is synchronous (a store backend may block on its own runtime per call): run it
+    // on a blocking thread, as the admin API does.
+    let (c, demo_dir, wanted) = (control.clone(), demo_certs_dir(&settings), settings.demo);
+    let (demo, marked) = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+        c.publish_current()?;
+        let demo = match wanted {
+            true => crate::demo::import_if_empty(&c, &demo_dir)?,
+            false => None,
+        };
+        Ok((demo, c.read(|r| r.demo_resources())?))
+    })
+    .await
+    .map_err(|e| AppError::Task(e.to_string()))??;
+    refuse_exposed_demo(&settings, &marked)?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let admin_listener = bind("admin", settings.admin.listen).await?;
     let admin_addr = local_addr("admin", &admin_listener, settings.admin.listen)?;
@@ -180,12 +188,12 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
     })
 }
 
-/// The demo must never guard a public listener: its keys are in every checkout.
-fn refuse_exposed_demo(settings: &Settings, store: &Store) -> Result<(), AppError> {
+/// The demo must never guard a public listener: its keys are in every checkout. `present` are
+/// the demo resources still stored.
+fn refuse_exposed_demo(settings: &Settings, present: &[(String, String)]) -> Result<(), AppError> {
     if settings.proxy.listen.ip().is_loopback() {
         return Ok(());
     }
-    let present = store.demo_resources()?;
     if present.is_empty() {
         return Ok(());
     }
@@ -202,8 +210,8 @@ fn refuse_exposed_demo(settings: &Settings, store: &Store) -> Result<(), AppErro
 
 /// The dry-run build control runs before committing a change, publishing once it commits.
 fn prepare_fn(publisher: Arc<Publisher>) -> Box<Prepare> {
-    Box::new(move |state| {
-        let prepared = publisher.prepare(state).map_err(|e| e.to_string())?;
+    Box::new(move |update| {
+        let prepared = publisher.prepare(update).map_err(|e| e.to_string())?;
         let publisher = publisher.clone();
         Ok(Box::new(move || publisher.publish(prepared)))
     })

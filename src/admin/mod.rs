@@ -129,8 +129,8 @@ async fn ready(State(s): State<AdminState>) -> Response {
 
 /// Revisions and the last build error, for operators and the status page (no secrets).
 async fn status(State(s): State<AdminState>) -> Response {
-    let store = s.control.store().clone();
-    let stored = handlers::blocking(move || Ok(store.revision()?)).await;
+    let control = s.control.clone();
+    let stored = handlers::blocking(move || Ok(control.stored_revision()?)).await;
     let p = s.publisher.status();
     let body = serde_json::json!({
         "stored_revision": stored.ok(),

@@ -1,141 +1,126 @@
-//! Control-plane tests: nothing is stored unless its snapshot builds, publication follows the
-//! commit, concurrent changes publish in revision order, and versions never go backwards.
+//! Control-plane tests: what the data plane is handed for each change, and catching up with
+//! changes committed by another writer.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use super::change::MutualAuthenticationFields;
 use super::*;
-use crate::control::change::MutualAuthenticationFields;
 use crate::devpki::Ca;
+use crate::model::{Kind, Record, RowChange};
+use crate::store::SqliteStore;
 
-fn bundle() -> String {
-    Ca::new("control test CA").unwrap().cert().cert_pem.clone()
+/// A control plane whose data plane records every update it is given and refuses any that
+/// holds a mutual authentication named "refuse".
+fn recording(store: Arc<dyn Store>) -> (Control, Arc<Mutex<Vec<Update>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let control = Control::new(
+        store,
+        Box::new(move |u: &Update| {
+            let refuse = matches!(u, Update::Delta(d) if d.rows.iter().any(|r| matches!(r,
+                RowChange::Put(Record::MutualAuthentication(m)) if m.name == "refuse")));
+            if refuse {
+                return Err("refused".into());
+            }
+            log.lock().unwrap().push(u.clone());
+            Ok(Box::new(|| ()))
+        }),
+    );
+    (control, seen)
 }
 
-fn create_ma(bundle: &str) -> Change {
+fn create_ma(name: &str) -> Change {
+    let ca = Ca::new("control test CA").unwrap();
     Change::CreateMutualAuthentication(MutualAuthenticationFields {
-        cert_bundle: Some(bundle.to_string()),
-        ..MutualAuthenticationFields::default()
+        name: Some(name.into()),
+        cert_bundle: Some(ca.cert().cert_pem.clone()),
+        enforced: None,
     })
 }
 
-fn stored_mas(store: &Store) -> usize {
-    store.read(load_state).unwrap().mutual_authentications.len()
+fn last(seen: &Mutex<Vec<Update>>) -> Update {
+    seen.lock().unwrap().last().cloned().unwrap()
 }
 
 #[test]
-fn a_change_whose_snapshot_does_not_build_is_neither_stored_nor_published() {
-    let store = Arc::new(Store::in_memory().unwrap());
-    let published = Arc::new(AtomicUsize::new(0));
-    let seen = published.clone();
-    let control = Control::new(
-        store.clone(),
-        Box::new(move |state: &State| {
-            if !state.mutual_authentications.is_empty() {
-                return Err("refused by the dry run".to_string());
-            }
-            let seen = seen.clone();
-            Ok(Box::new(move || {
-                seen.fetch_add(1, Ordering::SeqCst);
-            }) as Publish)
-        }),
-    );
-    let err = control.apply(create_ma(&bundle())).unwrap_err();
-    assert!(
-        matches!(&err, ControlError::Build(m) if m.contains("refused by the dry run")),
-        "{err:?}"
-    );
-    assert_eq!(store.revision().unwrap(), 0);
-    assert_eq!(stored_mas(&store), 0);
-    assert_eq!(published.load(Ordering::SeqCst), 0);
-}
-
-#[test]
-fn invalid_input_is_refused_before_the_dry_run_and_names_the_field() {
-    let store = Arc::new(Store::in_memory().unwrap());
-    let prepared = Arc::new(AtomicUsize::new(0));
-    let seen = prepared.clone();
-    let control = Control::new(
-        store.clone(),
-        Box::new(move |_: &State| {
-            seen.fetch_add(1, Ordering::SeqCst);
-            Ok(Box::new(|| ()) as Publish)
-        }),
-    );
-    let err = control.apply(create_ma("not a PEM bundle")).unwrap_err();
-    assert!(
-        matches!(&err, ControlError::Invalid { field, .. } if field == "cert_bundle"),
-        "{err:?}"
-    );
-    assert_eq!(prepared.load(Ordering::SeqCst), 0);
-    assert_eq!(store.revision().unwrap(), 0);
-}
-
-/// The publish closure runs after the commit: the store already holds the state it publishes.
-#[test]
-fn a_committed_change_is_published_once_after_its_commit() {
-    let store = Arc::new(Store::in_memory().unwrap());
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (reader, seen) = (store.clone(), log.clone());
-    let control = Control::new(
-        store.clone(),
-        Box::new(move |state: &State| {
-            let (reader, seen, revision) = (reader.clone(), seen.clone(), state.revision);
-            Ok(Box::new(move || {
-                // Read from another thread: a publish inside the write would hold the store,
-                // and the read would time out instead of hanging the test.
-                let (tx, rx) = std::sync::mpsc::channel();
-                std::thread::spawn(move || tx.send(reader.revision().unwrap()));
-                let committed = rx.recv_timeout(Duration::from_secs(5)).ok();
-                seen.lock().unwrap().push((revision, committed));
-            }) as Publish)
-        }),
-    );
-    let applied = control.apply(create_ma(&bundle())).unwrap();
-    assert_eq!(applied.revision, 1);
-    assert_eq!(*log.lock().unwrap(), vec![(1, Some(1))]);
-    assert_eq!(stored_mas(&store), 1);
-    assert_eq!(control.publish_current().unwrap(), 1);
-    assert_eq!(*log.lock().unwrap(), vec![(1, Some(1)); 2]);
-}
-
-/// Changes from many threads are published in the order they committed, so the data plane
-/// never goes back to an older snapshot.
-#[test]
-fn concurrent_changes_publish_in_revision_order() {
-    let store = Arc::new(Store::in_memory().unwrap());
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let seen = log.clone();
-    let control = Arc::new(Control::new(
-        store,
-        Box::new(move |state: &State| {
-            let (seen, revision) = (seen.clone(), state.revision);
-            Ok(Box::new(move || seen.lock().unwrap().push(revision)) as Publish)
-        }),
-    ));
-    let pem = bundle();
-    let threads: Vec<_> = (0..4)
-        .map(|_| {
-            let (control, pem) = (control.clone(), pem.clone());
-            std::thread::spawn(move || {
-                for _ in 0..5 {
-                    control.apply(create_ma(&pem)).unwrap();
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
+fn the_first_publish_is_whole_and_each_change_hands_over_only_its_rows() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let (control, seen) = recording(store);
+    assert_eq!(control.applied_revision(), None);
+    assert_eq!(control.publish_current().unwrap(), 0);
+    assert!(matches!(last(&seen), Update::Full(s) if s.revision == 0));
+    let applied = control.apply(create_ma("one")).unwrap();
+    match last(&seen) {
+        Update::Delta(d) => {
+            assert_eq!((d.from, d.to), (0, applied.revision));
+            assert!(
+                matches!(&d.rows[..], [RowChange::Put(Record::MutualAuthentication(m))]
+                if m.id == applied.id)
+            );
+        }
+        Update::Full(_) => panic!("a change must come as a delta"),
     }
-    assert_eq!(*log.lock().unwrap(), (1..=20).collect::<Vec<u64>>());
+    control
+        .apply(Change::DeleteMutualAuthentication {
+            id: applied.id.clone(),
+        })
+        .unwrap();
+    match last(&seen) {
+        Update::Delta(d) => assert_eq!(
+            d.rows,
+            [RowChange::Removed(Kind::MutualAuthentication, applied.id)]
+        ),
+        Update::Full(_) => panic!("a change must come as a delta"),
+    }
+    assert_eq!(control.applied_revision(), Some(2));
 }
 
 #[test]
-fn next_version_always_moves_forward() {
-    assert_eq!(next_version(100, 200), 200);
-    // A clock that stepped back still gives a newer version.
-    assert_eq!(next_version(100, 50), 101);
-    assert_eq!(next_version(100, 100), 101);
-    assert_eq!(next_version(i64::MAX, 0), i64::MAX);
+fn a_refused_update_commits_nothing_and_the_next_delta_starts_where_the_data_plane_is() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let (control, seen) = recording(store);
+    control.publish_current().unwrap();
+    let e = control.apply(create_ma("refuse")).unwrap_err();
+    assert!(matches!(e, ControlError::Build(_)), "{e}");
+    assert_eq!(control.stored_revision().unwrap(), 0);
+    let applied = control.apply(create_ma("fine")).unwrap();
+    assert_eq!(applied.revision, 1);
+    assert!(matches!(last(&seen), Update::Delta(d) if d.from == 0 && d.rows.len() == 1));
+}
+
+#[test]
+fn catch_up_applies_what_another_writer_committed_as_a_delta() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let (node_a, seen) = recording(store.clone());
+    node_a.publish_current().unwrap();
+    // Another node writes to the same store.
+    let node_b = Control::without_data_plane(store);
+    let one = node_b.apply(create_ma("one")).unwrap();
+    let two = node_b.apply(create_ma("two")).unwrap();
+    node_b
+        .apply(Change::DeleteMutualAuthentication { id: one.id.clone() })
+        .unwrap();
+    assert_eq!(node_a.catch_up().unwrap(), 3);
+    match last(&seen) {
+        Update::Delta(d) => {
+            assert_eq!((d.from, d.to), (0, 3));
+            assert_eq!(d.rows.len(), 2, "{:?}", d.rows);
+            assert!(d
+                .rows
+                .contains(&RowChange::Removed(Kind::MutualAuthentication, one.id)));
+            assert!(d.rows.iter().any(|r| matches!(r,
+                RowChange::Put(Record::MutualAuthentication(m)) if m.id == two.id)));
+        }
+        Update::Full(_) => panic!("the change log covers these revisions"),
+    }
+    let published = seen.lock().unwrap().len();
+    assert_eq!(node_a.catch_up().unwrap(), 3);
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        published,
+        "nothing new: nothing published"
+    );
+    // A's own next change starts from what it caught up to.
+    let own = node_a.apply(create_ma("three")).unwrap();
+    assert!(matches!(last(&seen), Update::Delta(d) if d.from == 3 && d.to == own.revision));
 }

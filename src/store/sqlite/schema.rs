@@ -2,10 +2,15 @@
 
 use rusqlite::Connection;
 
-use super::StoreError;
 use crate::model::{id, timestamp};
+use crate::store::StoreError;
 
 /// Each entry migrates from version `index` to `index + 1`. Append only; never edit a shipped one.
+///
+/// Version 3 adds the change log (`changes`: which rows each revision wrote or deleted, so a
+/// reader asks "what changed since R" and reads only those rows; `meta.changes_floor` is the
+/// oldest revision a delta can start from), the SAN index `certificate_domains`, and the
+/// indexes that make every change and list query touch only the rows it needs.
 const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE meta (
@@ -73,10 +78,40 @@ CREATE TABLE demo_resources (
     PRIMARY KEY (kind, id)
 );
 "#,
+    r#"
+CREATE TABLE changes (
+    revision INTEGER NOT NULL,
+    kind     TEXT NOT NULL,
+    id       TEXT NOT NULL,
+    PRIMARY KEY (revision, kind, id)
+) WITHOUT ROWID;
+INSERT INTO meta (key, value) SELECT 'changes_floor', value FROM meta WHERE key = 'revision';
+CREATE TABLE certificate_domains (
+    domain         TEXT NOT NULL,
+    certificate_id TEXT NOT NULL REFERENCES certificates(id) ON DELETE CASCADE,
+    PRIMARY KEY (domain, certificate_id)
+) WITHOUT ROWID;
+CREATE INDEX certificate_domains_certificate ON certificate_domains (certificate_id);
+INSERT OR IGNORE INTO certificate_domains (domain, certificate_id)
+    SELECT j.value, c.id FROM certificates c, json_each(c.dns_names) j;
+CREATE INDEX activations_listed ON activations (created_at, id);
+CREATE INDEX activations_certificate ON activations (certificate_id);
+CREATE INDEX activations_configuration ON activations (configuration_id);
+CREATE INDEX activations_mutual_authentication ON activations (mutual_authentication_id);
+CREATE INDEX certificates_listed ON certificates (created_at, id);
+CREATE INDEX certificates_public_key ON certificates (public_key_sha1);
+CREATE INDEX private_keys_listed ON private_keys (created_at, id);
+CREATE INDEX mutual_authentications_listed ON mutual_authentications (created_at, id);
+"#,
 ];
 
 /// Bring the database to the latest schema, one transaction per step.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    migrate_to(conn, MIGRATIONS.len())
+}
+
+/// Bring the database to schema version `target` (tests start from older versions).
+pub fn migrate_to(conn: &mut Connection, target: usize) -> Result<(), StoreError> {
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if found > known {
@@ -84,7 +119,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     // A negative user_version is not ours: start from scratch would clobber it, so refuse.
     let done = usize::try_from(found).map_err(|_| StoreError::Corrupt("user_version"))?;
-    for (step, sql) in (0_i64..).zip(MIGRATIONS.iter()).skip(done) {
+    for (step, sql) in (0_i64..).zip(MIGRATIONS.iter()).take(target).skip(done) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         if step == 0 {
