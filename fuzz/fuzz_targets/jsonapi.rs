@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mtls_proxy::admin::error::ApiError;
-use mtls_proxy::admin::pagination::{document, slice, ListContext};
+use mtls_proxy::admin::pagination::{document, window, ListContext};
 use mtls_proxy::admin::query::Query;
 use mtls_proxy::admin::request::{parse, ResourceObject};
 
@@ -98,10 +98,10 @@ fuzz_target!(|data: &[u8]| {
     let q = Query::parse(std::str::from_utf8(query).ok());
     match q.page(20) {
         Ok(page) => {
-            let total = usize::from(*selector) * 3;
-            let items: Vec<usize> = (0..total).collect();
-            let shown = slice(items, page);
-            assert!(shown.len() as u64 <= page.size);
+            let total = u64::from(*selector) * 3;
+            // The rows the store is asked for: never more than a page.
+            let rows = window(page);
+            assert!(rows.limit <= page.size);
             let ctx = ListContext {
                 base_url: "http://127.0.0.1:8443",
                 path: "/tls/activations",
