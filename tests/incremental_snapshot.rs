@@ -5,6 +5,15 @@
 //! same input versions under the same names, the same fallback, server configs and verifiers
 //! shared exactly as a whole build shares them, and the same stored resources.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 

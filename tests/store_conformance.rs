@@ -1,6 +1,15 @@
 //! The shared store test suite against the embedded SQLite store (in memory, and on disk where
 //! reads take a second connection).
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use mtls_proxy::store::SqliteStore;
 
 mod in_memory {
