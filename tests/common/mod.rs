@@ -9,6 +9,7 @@ pub mod flows;
 pub mod http;
 pub mod odd_certs;
 pub mod pki;
+pub mod postgres;
 pub mod recording_origin;
 pub mod scrape;
 pub mod tls_client;
