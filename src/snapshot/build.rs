@@ -11,6 +11,7 @@ use rustls::ServerConfig;
 use super::entry::{DomainEntry, Snapshot};
 use super::lookup::DomainTable;
 use super::server_config::{build_server_config, TlsParams, TlsVersion};
+use super::tickets::TicketKeys;
 use super::verifier::ClientAuth;
 use crate::metrics::{labels::OTHER_DOMAIN, DomainMetrics, Metrics};
 use crate::model::{
@@ -47,6 +48,9 @@ pub struct BuildInputs {
     pub preserve_host: bool,
     /// `[proxy] xfcc`.
     pub xfcc: bool,
+    /// The session-ticket secrets (shared through the store); every server config derives its
+    /// own policy's ticket key from them.
+    pub tickets: TicketKeys,
 }
 
 /// A content version: resource id and its strictly increasing `updated_at`.
@@ -59,6 +63,36 @@ struct ConfigKey {
     key: String,
     configuration: Version,
     client_auth: Option<Version>,
+}
+
+impl ConfigKey {
+    /// The policy's identity for its ticket key: every input at its content version, from
+    /// stored data only, so every node of a fleet derives the same bytes for the same policy
+    /// (and different bytes for any other). Each field is length-prefixed: no two keys encode
+    /// alike.
+    fn policy_id(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut field = |bytes: &[u8]| {
+            out.extend_from_slice(&u64::try_from(bytes.len()).unwrap_or(u64::MAX).to_be_bytes());
+            out.extend_from_slice(bytes);
+        };
+        let (cert, cert_at) = &self.certificate;
+        field(cert.as_bytes());
+        field(&cert_at.to_be_bytes());
+        field(self.key.as_bytes());
+        let (conf, conf_at) = &self.configuration;
+        field(conf.as_bytes());
+        field(&conf_at.to_be_bytes());
+        match &self.client_auth {
+            Some((ma, ma_at)) => {
+                field(b"mutual authentication");
+                field(ma.as_bytes());
+                field(&ma_at.to_be_bytes());
+            }
+            None => field(b"no mutual authentication"),
+        }
+        out
+    }
 }
 
 /// TLS objects kept between builds, keyed by the versions of their inputs.
@@ -95,6 +129,7 @@ pub fn build_metered(
     metrics: Option<&Metrics>,
 ) -> Result<(Snapshot, BuildCache, BuildStats), BuildError> {
     let mut b = Builder {
+        tickets: &inputs.tickets,
         index: Index::new(state),
         state,
         old: cache,
@@ -190,6 +225,7 @@ impl<'a> Meters<'a> {
 }
 
 struct Builder<'a> {
+    tickets: &'a TicketKeys,
     index: Index<'a>,
     state: &'a State,
     old: &'a BuildCache,
@@ -301,8 +337,15 @@ impl Builder<'_> {
             .map_err(|e| err(format!("private key {}", key.id), e))?;
         let params = tls_params(&conf.tls_protocols, &conf.http_protocols);
         let auth = client_auth.map(|(_, a)| a.as_ref());
-        let config = build_server_config(&chain.chain_der, &parsed_key.pkcs8_der, &params, auth)
-            .map_err(|e| err(what(), e))?;
+        let ticketer = self.tickets.ticketer(&cache_key.policy_id());
+        let config = build_server_config(
+            &chain.chain_der,
+            &parsed_key.pkcs8_der,
+            &params,
+            auth,
+            ticketer,
+        )
+        .map_err(|e| err(what(), e))?;
         self.stats.server_configs_built += 1;
         self.new.configs.insert(cache_key, config.clone());
         Ok(config)

@@ -8,6 +8,7 @@ pub mod inventory;
 pub mod lookup;
 pub mod publisher;
 pub mod server_config;
+pub mod tickets;
 pub mod verdict;
 pub mod verifier;
 
