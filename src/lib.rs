@@ -22,6 +22,7 @@ pub mod bench;
 pub mod control;
 pub mod demo;
 pub mod devpki;
+pub mod fleet;
 pub mod hex;
 pub mod metrics;
 pub mod model;
