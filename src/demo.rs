@@ -14,7 +14,7 @@ use crate::control::change::{
 };
 use crate::control::{Change, Control, ControlError, RelationshipChange};
 use crate::devpki::{self, DevPkiError};
-use crate::store::Counts;
+use crate::store::{Counts, StoreError};
 
 /// Server certificate (leaf) the demo domains are served with.
 const SERVER_CERT: &str = "server.pem";
@@ -71,8 +71,8 @@ impl fmt::Display for DemoSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
     /// Reading the store to check that it is empty failed.
-    #[error("cannot read the store: {0}")]
-    Store(#[source] ControlError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// Generating or writing the dev PKI failed.
     #[error("cannot generate the demo certificates: {0}")]
     DevPki(#[from] DevPkiError),
@@ -118,7 +118,7 @@ pub fn import_if_empty(
     control: &Control,
     certs_dir: &Path,
 ) -> Result<Option<DemoSummary>, DemoError> {
-    let counts = control.read(|r| r.counts()).map_err(DemoError::Store)?;
+    let counts = control.read(|r| r.counts())?;
     if !is_empty(&counts) {
         return Ok(None);
     }

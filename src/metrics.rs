@@ -217,6 +217,37 @@ impl Metrics {
         });
     }
 
+    /// Remove the series of one domain no longer configured.
+    pub fn retire_domain(&self, name: &str) {
+        let mut map = self.domains.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(d) = map.remove(name) {
+            d.retire();
+        }
+    }
+
+    /// Update the server certificates' expiry for what changed: label sets (certificate id,
+    /// domain) removed, then set.
+    pub fn update_certificate_expiry(
+        &self,
+        removed: &[(String, String)],
+        set: &[(String, String, i64)],
+    ) {
+        for (cert, domain) in removed {
+            self.certificate_not_after.remove(cert, domain);
+        }
+        for (cert, domain, not_after) in set {
+            self.certificate_not_after.set(cert, domain, *not_after);
+        }
+    }
+
+    /// Replace the client-CA expiry series of one mutual authentication: (subject, notAfter).
+    pub fn replace_client_ca_expiry(&self, mutual_authentication: &str, cas: &[(String, i64)]) {
+        self.client_ca_not_after.replace_group(
+            mutual_authentication,
+            cas.iter().map(|(s, t)| (s.as_str(), *t)),
+        );
+    }
+
     /// One failed handshake; `reason` is one of [`HANDSHAKE_ERROR_REASONS`].
     pub fn handshake_error(&self, reason: &str) {
         let slot = labels::slot_of(&HANDSHAKE_ERROR_REASONS, reason, usize::MAX);

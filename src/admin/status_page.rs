@@ -55,7 +55,7 @@ impl StatusView {
             last_error: p.last_error,
             last_error_ms: p.last_error_ms,
             now_ms: history::now_ms(),
-            inventory: s.publisher.inventory(),
+            inventory: Arc::new(s.publisher.inventory(MAX_LISTED)),
             totals: s.metrics.reading(),
             connections_active: s.metrics.connections_active.get(),
             history: s.metrics.history(),
@@ -82,7 +82,7 @@ impl StatusView {
             "last_error": self.last_error,
             "last_error_at": self.last_error_ms.map(format_ms),
             "now": format_ms(self.now_ms),
-            "activations_total": self.inventory.activations.len(),
+            "activations_total": self.inventory.total,
             "activations": self.inventory.activations.iter().take(MAX_LISTED)
                 .map(|a| self.activation_json(a)).collect::<Vec<_>>(),
             "totals": self.totals_json(),
@@ -211,7 +211,7 @@ mod tests {
             now_ms: 1_000_000_000,
             inventory: Arc::new(Inventory {
                 activations: vec![activation],
-                client_cas: vec![],
+                total: 1,
             }),
             totals,
             connections_active: 2,

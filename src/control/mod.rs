@@ -87,13 +87,14 @@ impl Control {
         self.health.observe(result, None)
     }
 
-    /// Run `f` on a consistent read-only view of the last commit.
-    pub fn read<T>(
+    /// Run `f` on a consistent read-only view of the last commit: the read interface of the
+    /// admin API (reads only; every write goes through [`Control::apply`]).
+    pub fn read<T, E: From<StoreError>>(
         &self,
-        f: impl FnOnce(&dyn Reads) -> Result<T, StoreError>,
-    ) -> Result<T, ControlError> {
-        let result = self.store.read().and_then(|view| f(&*view));
-        Ok(self.health.observe(result, None)?)
+        f: impl FnOnce(&dyn Reads) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let view = self.health.observe(self.store.read(), None)?;
+        f(&*view)
     }
 
     /// The store's current revision.
@@ -161,7 +162,14 @@ impl Control {
 
     /// Build and publish the stored state as it is, from scratch (at start-up).
     pub fn publish_current(&self) -> Result<u64, ControlError> {
-        self.publish_with(|state| (self.prepare)(&Update::Full(state.clone())))
+        let mut applied = self.serial();
+        let state = self.store.read().and_then(|view| view.load_state());
+        let update = Update::Full(self.health.observe(state, None)?);
+        self.health.succeeded(Some(update.revision()));
+        let publish = (self.prepare)(&update).map_err(ControlError::Build)?;
+        publish();
+        *applied = Some(update.revision());
+        Ok(update.revision())
     }
 
     /// Build and publish a state that did not come from the store now (a node starting with

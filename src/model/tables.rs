@@ -283,6 +283,18 @@ impl Tables {
         self.activations.values()
     }
 
+    /// Activations in domain order.
+    pub fn activations_by_domain(&self) -> impl Iterator<Item = &Arc<Activation>> {
+        self.domains
+            .values()
+            .filter_map(|id| self.activations.get(id))
+    }
+
+    /// Every mutual authentication, in no particular order.
+    pub fn mutual_authentications(&self) -> impl Iterator<Item = &Arc<MutualAuthentication>> {
+        self.mutual_authentications.values()
+    }
+
     /// Number of activations.
     pub fn activation_count(&self) -> usize {
         self.activations.len()

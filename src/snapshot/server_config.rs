@@ -96,8 +96,28 @@ pub fn build_server_config(
     client_auth: Option<&ClientAuth>,
     ticketer: Arc<dyn ProducesTickets>,
 ) -> Result<Arc<ServerConfig>, ServerConfigError> {
+    let certified = load_certified_key(chain_der, key_pkcs8_der)?;
+    server_config_for(certified, params, client_auth, ticketer)
+}
+
+/// Loads a chain and its key once, checked to belong together, for [`server_config_for`]: a
+/// domain whose mutual authentication or configuration changes keeps its loaded key pair.
+pub fn load_certified_key(
+    chain_der: &[Vec<u8>],
+    key_pkcs8_der: &[u8],
+) -> Result<Arc<CertifiedKey>, ServerConfigError> {
+    certified_key(chain_der, key_pkcs8_der, &aws_lc_rs::default_provider()).map(Arc::new)
+}
+
+/// [`build_server_config`] with an already loaded key pair; a fresh session cache per call and
+/// the policy's `ticketer`.
+pub fn server_config_for(
+    certified: Arc<CertifiedKey>,
+    params: &TlsParams,
+    client_auth: Option<&ClientAuth>,
+    ticketer: Arc<dyn ProducesTickets>,
+) -> Result<Arc<ServerConfig>, ServerConfigError> {
     let provider = Arc::new(aws_lc_rs::default_provider());
-    let certified = certified_key(chain_der, key_pkcs8_der, &provider)?;
     let versions = protocol_versions(&params.versions)?;
     let builder =
         ServerConfig::builder_with_provider(provider).with_protocol_versions(&versions)?;

@@ -344,6 +344,7 @@ fn activation_row(v: &StatusView, a: &ActivationInfo) -> String {
 
 fn activations(v: &StatusView) -> String {
     let all = &v.inventory.activations;
+    let total = v.inventory.total;
     let mut out = String::from(
         r#"<table id="activations"><thead><tr><th>Domain</th><th>Certificate</th><th>Expires</th><th>Mutual authentication</th><th>Enforced</th></tr></thead><tbody>"#,
     );
@@ -353,11 +354,11 @@ fn activations(v: &StatusView) -> String {
     out.push_str("</tbody></table>");
     if all.is_empty() {
         out.push_str(r#"<p class="empty">No activations.</p>"#);
-    } else if all.len() > MAX_LISTED {
+    } else if total > MAX_LISTED {
         let _ = write!(
             out,
             r#"<p class="empty">and {} more (see /tls/activations)</p>"#,
-            all.len() - MAX_LISTED
+            total - MAX_LISTED
         );
     }
     out

@@ -75,3 +75,34 @@ fn a_store_from_before_the_change_log_is_migrated_with_its_history_as_a_floor() 
     // The SAN index was filled from the stored certificates.
     assert_eq!(view.certificates_naming("*.example").unwrap().len(), 1);
 }
+
+#[test]
+fn the_change_log_is_pruned_and_a_reader_behind_it_gets_the_whole_state() {
+    use crate::store::CHANGE_LOG_REVISIONS;
+    let s = SqliteStore::in_memory().unwrap();
+    let total = CHANGE_LOG_REVISIONS + 600;
+    for i in 0..total {
+        let mut tx = s.begin().unwrap();
+        tx.put(&ma(&format!("m{}", i % 10))).unwrap();
+        tx.commit().unwrap();
+    }
+    let view = s.read().unwrap();
+    assert!(matches!(view.changes_since(1).unwrap(), Update::Full(st) if st.revision == total));
+    // Within the kept window: a delta of the ten rows, each once.
+    match view
+        .changes_since(total - CHANGE_LOG_REVISIONS + 300)
+        .unwrap()
+    {
+        Update::Delta(d) => assert_eq!(d.rows.len(), 10),
+        Update::Full(_) => panic!("the last {CHANGE_LOG_REVISIONS} revisions are kept"),
+    }
+    drop(view);
+    let logged: i64 = s
+        .writer
+        .lock()
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM changes", [], |r| r.get(0))
+        .unwrap();
+    let kept = i64::try_from(CHANGE_LOG_REVISIONS).unwrap();
+    assert!(logged <= kept + 256, "{logged} log rows");
+}
