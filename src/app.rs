@@ -1,6 +1,7 @@
 //! Wiring: store → control → snapshot publisher → acceptor → proxy → origin, and the admin
 //! listener; start, reload and stop.
 
+mod origins;
 mod reload;
 
 use std::net::SocketAddr;
@@ -19,7 +20,7 @@ use crate::control::{Control, ControlError, Prepare};
 use crate::fleet::{self, Cache, CacheError, CacheWriter, FleetOptions, FleetView};
 use crate::metrics::Metrics;
 use crate::model::State;
-use crate::origin::{OriginClient, OriginError, OriginOptions, OriginSpec};
+use crate::origin::{OriginClient, OriginError, OriginOptions};
 use crate::proxy::serve::{handler, Lifecycle};
 use crate::proxy::service::ProxyContext;
 use crate::settings::{Settings, SettingsError};
@@ -48,6 +49,8 @@ pub enum AppError {
     Origin(#[from] OriginError),
     #[error("invalid origin {0:?}: {1}")]
     OriginSpec(String, String),
+    #[error("{field}: {error}")]
+    OriginIdentity { field: String, error: OriginError },
     #[error("demo import failed: {0}")]
     Demo(#[from] crate::demo::DemoError),
     #[error(transparent)]
@@ -347,21 +350,14 @@ fn resolve_token(settings: &Settings) -> Result<(String, token::TokenSource), Ap
     )?)
 }
 
-fn parse_origin(s: &str) -> Result<OriginSpec, AppError> {
-    s.parse()
-        .map_err(|e: OriginError| AppError::OriginSpec(s.to_string(), e.to_string()))
-}
-
-/// The hot-reloadable inputs of every snapshot build, from the settings, with the node's
-/// session-ticket secrets.
+/// The hot-reloadable inputs of every snapshot build, from the settings (client certificate
+/// files for origins are read here, on every start and reload), with the node's session-ticket
+/// secrets.
 fn build_inputs(settings: &Settings, tickets: &TicketKeys) -> Result<BuildInputs, AppError> {
-    let mut routes = Vec::new();
-    for r in &settings.routes {
-        routes.push((r.domain.clone(), parse_origin(&r.origin)?));
-    }
+    let (routes, default_origin) = origins::routes(settings)?;
     Ok(BuildInputs {
         routes,
-        default_origin: parse_origin(&settings.proxy.default_origin)?,
+        default_origin,
         default_domain: settings.proxy.default_domain.clone(),
         preserve_host: settings.proxy.preserve_host,
         xfcc: settings.proxy.xfcc,

@@ -10,14 +10,18 @@ use http::header::{HeaderValue, CONTENT_TYPE, HOST};
 use http::request::Parts;
 use http::{Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
+use tokio_util::sync::CancellationToken;
 
 use super::access_log::{self, RequestFacts};
 use super::authority::{decide, Decision};
 use super::cert_headers::PrebuiltCertHeaders;
 use super::forwarding;
+use super::grpc;
+use super::tunnel::Tunnels;
+use super::upgrade::{self, Detected, Handshake, WebSocket};
 use crate::acceptor::ConnInfo;
 use crate::metrics::{DomainMetrics, Metrics};
-use crate::origin::{error_response, full, OriginClient, ProxyBody};
+use crate::origin::{error_response, full, OriginClient, ProxyBody, ProxyError};
 use crate::snapshot::entry::{DomainEntry, Snapshot};
 use crate::snapshot::verdict::Verdict;
 
@@ -38,6 +42,11 @@ pub struct ConnState {
     pub view: ArcSwap<Snapshot>,
     /// Requests received on the connection (for its log line).
     pub requests: AtomicU64,
+    /// Fired when the connection is being ended (a swap no longer admits it, shutdown, …):
+    /// what is long-lived on it (its tunnels) closes at once instead of draining.
+    pub wind_down: CancellationToken,
+    /// Its open tunnels (WebSocket), which outlive hyper's view of the connection.
+    pub tunnels: Tunnels,
 }
 
 impl ConnState {
@@ -48,17 +57,23 @@ impl ConnState {
             info,
             cert_headers,
             requests: AtomicU64::new(0),
+            wind_down: CancellationToken::new(),
+            tunnels: Tunnels::default(),
         }
     }
 }
 
-/// A short JSON error answer from the proxy itself.
+/// A short JSON error answer from the proxy itself (a gRPC status for gRPC requests).
 pub fn answer(status: StatusCode, error: &str, detail: &str) -> Response<ProxyBody> {
     let body = serde_json::json!({ "error": error, "detail": detail }).to_string();
     let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.extensions_mut().insert(ProxyError {
+        error: error.to_string(),
+        detail: detail.to_string(),
+    });
     resp
 }
 
@@ -84,6 +99,7 @@ pub async fn handle(
     let (parts, body) = req.into_parts();
     // Cheap clones (shared bytes), kept for the log line: the URI is rewritten for the origin.
     let (method, uri) = (parts.method.clone(), parts.uri.clone());
+    let grpc = grpc::is_grpc(&parts.headers);
     let view = conn.view.load_full();
     let routed = route(parts, body, &conn, &view, &ctx).await;
     let status = routed.response.status().as_u16();
@@ -101,7 +117,11 @@ pub async fn handle(
         origin: routed.origin,
         origin_error: routed.origin_error,
     });
-    routed.response
+    // Counted and logged with the status the error has; a gRPC client gets it as a status.
+    match grpc {
+        true => grpc::reshape(routed.response),
+        false => routed.response,
+    }
 }
 
 /// Decide, then answer: 400, 421, or the origin's response. `view` is the snapshot the
@@ -139,11 +159,17 @@ async fn route<'c>(
         }
     };
     let meters = meters(domain, &ctx.metrics);
+    let websocket = match upgrade::detect(&parts) {
+        Detected::Plain => None,
+        Detected::WebSocket(kind) => Some(kind),
+        Detected::Refused(response) => return Routed::local(*response, domain, Some(host)),
+    };
     count_fail_open(conn.info.verdict, meters);
     let target = Target {
         host: &host,
         authority: &authority,
         view,
+        websocket,
     };
     let (response, waited, origin_error) = forward(parts, body, &target, conn, ctx, meters).await;
     Routed {
@@ -155,12 +181,14 @@ async fn route<'c>(
     }
 }
 
-/// Where a request goes: its canonical host, the authority as sent, and the snapshot routing it.
+/// Where a request goes: its canonical host, the authority as sent, the snapshot routing it,
+/// and whether it is a WebSocket handshake.
 #[derive(Clone, Copy)]
 struct Target<'a> {
     host: &'a str,
     authority: &'a str,
     view: &'a Snapshot,
+    websocket: Option<WebSocket>,
 }
 
 /// Send the request to its origin: the response (or the error answer), the time waited and
@@ -177,6 +205,7 @@ async fn forward(
         host,
         authority,
         view,
+        websocket,
     } = *target;
     forwarding::prepare(
         &mut parts.headers,
@@ -194,9 +223,21 @@ async fn forward(
     parts.uri = origin_form(&parts.uri);
     parts.version = http::Version::HTTP_11;
     let spec = view.origin_for(host).clone();
-    let req = Request::from_parts(parts, body);
     let sent = Instant::now();
-    let result = ctx.origins.send(&spec, req, preserve_host).await;
+    let result = match websocket {
+        None => {
+            let req = Request::from_parts(parts, body);
+            ctx.origins.send(&spec, req, preserve_host).await
+        }
+        Some(kind) => {
+            let hs = Handshake {
+                kind,
+                route: &spec,
+                preserve_host,
+            };
+            upgrade::websocket(hs, parts, body, conn, &ctx.origins).await
+        }
+    };
     let waited = sent.elapsed();
     ctx.metrics.origin_duration.observe(waited.as_secs_f64());
     match result {

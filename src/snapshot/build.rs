@@ -29,8 +29,8 @@ use super::server_config::{load_certified_key, server_config_for, TlsParams, Tls
 use super::tickets::TicketKeys;
 use super::verifier::ClientAuth;
 use crate::metrics::{labels::OTHER_DOMAIN, DomainMetrics, Metrics};
+use crate::model::origin::OriginRoute;
 use crate::model::{pki, Activation, Certificate, Delta, PrivateKey, State, Tables, Touched};
-use crate::origin::OriginSpec;
 
 /// Why a snapshot could not be built; names the resource at fault.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -51,9 +51,9 @@ fn err(resource: impl Into<String>, problem: impl std::fmt::Display) -> BuildErr
 #[derive(Debug, Clone, Default)]
 pub struct BuildInputs {
     /// `[[routes]]` as (domain, origin).
-    pub routes: Vec<(String, OriginSpec)>,
+    pub routes: Vec<(String, OriginRoute)>,
     /// `[proxy] default_origin`.
-    pub default_origin: OriginSpec,
+    pub default_origin: OriginRoute,
     /// `[proxy] default_domain`: an activated domain whose certificate serves handshakes
     /// without a known SNI.
     pub default_domain: Option<String>,
@@ -154,8 +154,8 @@ pub struct Placed {
 pub struct Served {
     tables: Tables,
     inputs: Arc<BuildInputs>,
-    routes: DomainTable<Arc<OriginSpec>>,
-    default_origin: Arc<OriginSpec>,
+    routes: DomainTable<Arc<OriginRoute>>,
+    default_origin: Arc<OriginRoute>,
     /// Per mutual authentication id, its current version's verifier (only while attached).
     auths: HashMap<String, Auth>,
     /// Per certificate id, its current version's key pair (only while activated).

@@ -8,7 +8,7 @@ use rustls::ServerConfig;
 use super::lookup::DomainTable;
 use super::verifier::ClientAuth;
 use crate::metrics::DomainMetrics;
-use crate::origin::OriginSpec;
+use crate::model::origin::OriginRoute;
 
 /// One activated domain as the data plane serves it.
 #[derive(Debug)]
@@ -47,9 +47,9 @@ pub struct Snapshot {
     /// client authentication: such a connection can never reach an mTLS domain.
     pub fallback: Option<Arc<DomainEntry>>,
     /// `[[routes]]`: request host → origin.
-    pub routes: DomainTable<Arc<OriginSpec>>,
+    pub routes: DomainTable<Arc<OriginRoute>>,
     /// Origin for hosts without a route.
-    pub default_origin: Arc<OriginSpec>,
+    pub default_origin: Arc<OriginRoute>,
     /// Forward the client's Host to origins.
     pub preserve_host: bool,
     /// Add `x-forwarded-client-cert` for verified certificates.
@@ -88,7 +88,7 @@ impl Snapshot {
     }
 
     /// The origin for a canonical request host.
-    pub fn origin_for(&self, host: &str) -> &Arc<OriginSpec> {
+    pub fn origin_for(&self, host: &str) -> &Arc<OriginRoute> {
         self.routes.lookup(host).unwrap_or(&self.default_origin)
     }
 }

@@ -10,6 +10,7 @@ pub mod http;
 pub mod odd_certs;
 pub mod pki;
 pub mod postgres;
+pub mod python;
 pub mod recording_origin;
 pub mod scrape;
 pub mod tls_client;

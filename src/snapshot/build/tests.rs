@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::devpki::Ca;
+use crate::model::origin::{OriginRoute, OriginSpec};
 use crate::model::{
     Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record, RowChange,
 };
@@ -205,11 +206,11 @@ fn routes_pick_origins_by_host() {
         routes: vec![
             (
                 "api.example.com".into(),
-                "http://127.0.0.1:9000".parse().unwrap(),
+                OriginRoute::new("http://127.0.0.1:9000".parse().unwrap()),
             ),
             (
                 "*.example.com".into(),
-                "http://127.0.0.1:9001".parse().unwrap(),
+                OriginRoute::new("h2c://127.0.0.1:9001".parse().unwrap()),
             ),
         ],
         ..BuildInputs::default()
@@ -221,9 +222,9 @@ fn routes_pick_origins_by_host() {
     );
     assert_eq!(
         snap.origin_for("x.example.com").to_string(),
-        "http://127.0.0.1:9001"
+        "h2c://127.0.0.1:9001"
     );
-    assert_eq!(*snap.origin_for("other.org").as_ref(), OriginSpec::Echo);
+    assert_eq!(snap.origin_for("other.org").spec, OriginSpec::Echo);
 }
 
 #[test]
