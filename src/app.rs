@@ -230,17 +230,24 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         backend.store,
         prepare_fn(publisher.clone(), cache.clone()),
     ));
-    let demo = {
-        let (control, settings) = (control.clone(), settings.clone());
+    let (demo, rotation) = {
+        let (control, settings, tickets) = (control.clone(), settings.clone(), tickets.clone());
         tokio::task::spawn_blocking(move || -> Result<_, AppError> {
             match first {
                 First::Store => control.publish_current()?,
                 First::Cached(state) => control.publish_state(state)?,
             };
-            Ok(match settings.demo && !started_from_cache {
+            let demo = match settings.demo && !started_from_cache {
                 true => crate::demo::import_if_empty(&control, &demo_certs_dir(&settings))?,
                 false => None,
-            })
+            };
+            let rotation = fleet::ticket_rotation(
+                &control,
+                tickets,
+                settings.proxy.ticket_key_rotation,
+                settings.store.poll_interval,
+            );
+            Ok((demo, rotation))
         })
         .await
         .map_err(|e| AppError::Task(e.to_string()))??
@@ -260,6 +267,7 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         described,
         cache.clone(),
         settings.store.poll_interval,
+        tickets.clone(),
     ));
     let state = AdminState {
         control: control.clone(),
@@ -277,13 +285,12 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
     let follower = fleet::spawn(
         control.clone(),
         view.clone(),
-        tickets.clone(),
+        rotation,
         FleetOptions {
             node_id,
             proxy_listen: proxy_addr,
             admin_listen: admin_addr,
             poll_interval: settings.store.poll_interval,
-            ticket_key_rotation: settings.proxy.ticket_key_rotation,
             started_from_cache,
         },
         shutdown_rx.clone(),

@@ -24,6 +24,8 @@ pub struct FleetStatus {
     pub nodes: Option<Nodes>,
     pub stale_after_ms: Millis,
     pub cache: Option<CacheStatus>,
+    /// The shared ticket-key generation in use (None: a node-local secret).
+    pub ticket_key_generation: Option<u64>,
 }
 
 impl FleetStatus {
@@ -49,6 +51,7 @@ impl FleetStatus {
             nodes: s.fleet.nodes(),
             stale_after_ms: s.fleet.stale_after_ms,
             cache: s.fleet.cache(),
+            ticket_key_generation: s.fleet.ticket_key_generation(),
         }
     }
 
@@ -121,6 +124,10 @@ impl FleetStatus {
             map.insert("revision_lag".into(), json!(self.revision_lag()));
             map.insert("nodes".into(), self.nodes_json());
             map.insert("cache".into(), self.cache_json());
+            map.insert(
+                "ticket_key_generation".into(),
+                json!(self.ticket_key_generation),
+            );
         }
     }
 }
@@ -157,6 +164,7 @@ pub mod tests {
             }),
             stale_after_ms: 5_000,
             cache: None,
+            ticket_key_generation: Some(3),
         }
     }
 

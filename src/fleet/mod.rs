@@ -33,7 +33,6 @@ pub struct FleetOptions {
     pub proxy_listen: SocketAddr,
     pub admin_listen: SocketAddr,
     pub poll_interval: Duration,
-    pub ticket_key_rotation: Duration,
     /// The node started from its cache: at the first contact it reloads the whole state (the
     /// store may have been replaced or restored meanwhile), then follows incrementally.
     pub started_from_cache: bool,
@@ -49,6 +48,7 @@ pub struct FleetView {
     pub stale_after_ms: Millis,
     nodes: Mutex<Option<Nodes>>,
     cache: Option<Arc<CacheWriter>>,
+    tickets: TicketKeys,
 }
 
 impl FleetView {
@@ -57,6 +57,7 @@ impl FleetView {
         backend: String,
         cache: Option<Arc<CacheWriter>>,
         poll_interval: Duration,
+        tickets: TicketKeys,
     ) -> FleetView {
         let poll = i64::try_from(poll_interval.as_millis()).unwrap_or(i64::MAX);
         FleetView {
@@ -65,7 +66,16 @@ impl FleetView {
             stale_after_ms: poll.saturating_mul(5).max(5_000),
             nodes: Mutex::new(None),
             cache,
+            tickets,
         }
+    }
+
+    /// The shared session-ticket key generation tickets are issued under now; None while the
+    /// node uses a node-local secret (before it reached the store, or cut off from it).
+    pub fn ticket_key_generation(&self) -> Option<u64> {
+        self.tickets
+            .current_id()
+            .filter(|id| id & crate::snapshot::tickets::LOCAL_KEY == 0)
     }
 
     /// The last list of nodes read from the store.
@@ -175,23 +185,39 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     }
 }
 
+/// The session-ticket rotation of a node, synchronised with the store once (blocking) when it
+/// is reachable, so that a restarted node resumes the fleet's sessions from its first
+/// handshake.
+pub fn ticket_rotation(
+    control: &Control,
+    keys: TicketKeys,
+    rotation: Duration,
+    poll_interval: Duration,
+) -> tickets::Rotation {
+    let period = i64::try_from(rotation.as_millis()).unwrap_or(i64::MAX);
+    // A new generation is made this long before it is used: every node fetches it first.
+    let lead = i64::try_from(poll_interval.as_millis().saturating_mul(3)).unwrap_or(i64::MAX);
+    let now = now_ms();
+    let mut r = tickets::Rotation::new(keys, period, lead, now);
+    if control.store_health().reachable == Some(true) {
+        let _ = control.observe(r.tick(&**control.store(), now));
+    }
+    r
+}
+
 /// Run the follower until `shutdown` turns true.
 pub fn spawn(
     control: Arc<Control>,
     view: Arc<FleetView>,
-    ticket_keys: TicketKeys,
+    rotation: tickets::Rotation,
     options: FleetOptions,
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
-    let period = i64::try_from(options.ticket_key_rotation.as_millis()).unwrap_or(i64::MAX);
-    // A new generation is made this long before it is used: every node fetches it first.
-    let lead =
-        i64::try_from(options.poll_interval.as_millis().saturating_mul(3)).unwrap_or(i64::MAX);
     let started_at = now_ms();
     let mut notifications = control.store().notifications();
     let poll = options.poll_interval;
     let follower = Arc::new(Mutex::new(Follower {
-        rotation: tickets::Rotation::new(ticket_keys, period, lead, started_at),
+        rotation,
         resync: options.started_from_cache,
         control,
         view,

@@ -5,6 +5,7 @@
 
 pub mod cli_clients;
 pub mod fixture;
+pub mod fleet;
 pub mod flows;
 pub mod http;
 pub mod odd_certs;
