@@ -284,6 +284,7 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
     ));
     let follower = fleet::spawn(
         control.clone(),
+        metrics.clone(),
         view.clone(),
         rotation,
         FleetOptions {

@@ -121,6 +121,11 @@ async fn postgres_killed_under_traffic_then_back() {
     );
     assert_eq!(s["applied_revision"], stored);
     assert_eq!(s["revision_lag"], 0, "nothing newer is known");
+    eventually("the store_up gauge drops to 0", || async {
+        String::from_utf8_lossy(&f.nodes[0].get("/metrics").await.body)
+            .contains("mtls_proxy_store_up 0")
+    })
+    .await;
     let page = String::from_utf8_lossy(&f.nodes[0].get("/").await.body).to_string();
     assert!(
         page.contains(r#"data-reachable="false""#),
@@ -154,6 +159,11 @@ async fn postgres_killed_under_traffic_then_back() {
         })
         .await;
     }
+    eventually("the store_up gauge is back to 1", || async {
+        String::from_utf8_lossy(&f.nodes[0].get("/metrics").await.body)
+            .contains("mtls_proxy_store_up 1")
+    })
+    .await;
     let (ok, failed, first) = traffic.finish().await;
     assert_eq!(
         failed, 0,

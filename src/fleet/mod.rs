@@ -18,6 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::control::{Control, ControlError};
+use crate::metrics::Metrics;
 use crate::model::timestamp::{now_ms, Millis};
 use crate::model::Update;
 use crate::snapshot::tickets::TicketKeys;
@@ -103,6 +104,7 @@ pub fn default_node_id(proxy_listen: SocketAddr) -> String {
 /// The follower's state between ticks.
 struct Follower {
     control: Arc<Control>,
+    metrics: Arc<Metrics>,
     view: Arc<FleetView>,
     options: FleetOptions,
     rotation: tickets::Rotation,
@@ -133,6 +135,22 @@ impl Follower {
                 self.last_failure = Some(text);
             }
         }
+    }
+
+    /// The store's gauges, from what control last saw.
+    fn gauges(&self) {
+        let health = self.control.store_health();
+        self.metrics
+            .store_up
+            .set(i64::from(health.reachable == Some(true)));
+        let applied = self.control.applied_revision().unwrap_or(0);
+        let lag = health
+            .stored_revision
+            .unwrap_or(applied)
+            .saturating_sub(applied);
+        self.metrics
+            .config_revision_lag
+            .set(i64::try_from(lag).unwrap_or(i64::MAX));
     }
 
     /// The periodic work: heartbeat, ticket keys, the fleet list, the cache's repair.
@@ -208,6 +226,7 @@ pub fn ticket_rotation(
 /// Run the follower until `shutdown` turns true.
 pub fn spawn(
     control: Arc<Control>,
+    metrics: Arc<Metrics>,
     view: Arc<FleetView>,
     rotation: tickets::Rotation,
     options: FleetOptions,
@@ -220,6 +239,7 @@ pub fn spawn(
         rotation,
         resync: options.started_from_cache,
         control,
+        metrics,
         view,
         options,
         started_at,
@@ -241,6 +261,7 @@ pub fn spawn(
                 if periodic {
                     f.housekeeping();
                 }
+                f.gauges();
             });
             if let Err(e) = step.await {
                 tracing::error!(error = %e, "the store follower's step failed");
