@@ -23,8 +23,9 @@ pub struct Rotation {
     lead_ms: Millis,
     /// The secret tickets are issued under, whether it is shared, and since when.
     current: Option<(SecretKey, bool, Millis)>,
-    /// Generations installed (current first), to install only on change.
-    installed: Vec<u64>,
+    /// Generations installed (current first) with their secrets, to install only on change (a
+    /// store restored from a backup may reuse a generation number with another secret).
+    installed: Vec<(u64, [u8; 32])>,
 }
 
 /// The next generation when the newest stored one is due, else None.
@@ -61,7 +62,7 @@ impl Rotation {
     pub fn new(keys: TicketKeys, period_ms: Millis, lead_ms: Millis, now: Millis) -> Rotation {
         let current = keys.current().map(|k| (k, false, now));
         let mut r = Rotation {
-            installed: current.iter().map(|(k, _, _)| k.id).collect(),
+            installed: Vec::new(),
             keys,
             period_ms: period_ms.max(1),
             lead_ms: lead_ms.clamp(0, period_ms.max(1) / 2),
@@ -88,7 +89,7 @@ impl Rotation {
             previous.into_iter().collect(),
             self.lifetime_secs(),
         );
-        self.installed = vec![fresh.id];
+        self.installed = Vec::new();
         self.current = Some((fresh, false, now));
     }
 
@@ -123,13 +124,14 @@ impl Rotation {
             // The first generation is not active yet: keep the local secret meanwhile.
             return Ok(());
         };
-        let generations: Vec<u64> = std::iter::once(current.generation)
+        let generations: Vec<(u64, [u8; 32])> = std::iter::once(current)
             .chain(
                 accepted
                     .iter()
-                    .map(|k| k.generation)
-                    .filter(|g| *g != current.generation),
+                    .copied()
+                    .filter(|k| k.generation != current.generation),
             )
+            .map(|k| (k.generation, k.secret.0))
             .collect();
         if generations != self.installed {
             let mut previous: Vec<SecretKey> = accepted.iter().map(|k| secret(k)).collect();
@@ -228,6 +230,31 @@ mod tests {
         r.tick(&store, due + PERIOD + LEAD).unwrap();
         assert_eq!(r.current_id(), Some(3));
         assert!(t.decrypt(&under_1).is_none(), "retired");
+    }
+
+    #[test]
+    fn a_generation_reused_with_another_secret_is_installed() {
+        // A store restored from a backup may hand out generation 1 again with a new secret.
+        let store = SqliteStore::in_memory().unwrap();
+        let (keys, mut r) = node(&store, 0);
+        r.tick(&store, LEAD).unwrap();
+        let before = keys.ticketer(b"P").encrypt(b"x").unwrap();
+        let restored = SqliteStore::in_memory().unwrap();
+        restored
+            .add_ticket_key(&TicketKey {
+                generation: 1,
+                secret: TicketSecret([9; 32]),
+                created_at: 0,
+                activates_at: 0,
+            })
+            .unwrap();
+        r.tick(&restored, LEAD + 1).unwrap();
+        assert_eq!(r.current_id(), Some(1));
+        let fresh = TicketKeys::default();
+        fresh.install(SecretKey::new(1, [9; 32]), vec![], 60);
+        let under_restored = fresh.ticketer(b"P").encrypt(b"y").unwrap();
+        assert_eq!(keys.ticketer(b"P").decrypt(&under_restored).unwrap(), b"y");
+        assert!(keys.ticketer(b"P").decrypt(&before).is_none(), "the lost secret is gone");
     }
 
     #[test]

@@ -16,6 +16,8 @@ use crate::store::StoreError;
 const MIGRATION_LOCK: i64 = 0x6d74_6c73_7072_7879; // "mtlsprxy"
 
 /// Each entry migrates from version `index` to `index + 1`. Append only; never edit a shipped one.
+/// Migrations only add (tables, columns with defaults, indexes): nodes of the previous version
+/// keep running against a migrated schema during a rolling upgrade.
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
