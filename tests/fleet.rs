@@ -31,19 +31,22 @@ async fn a_change_through_any_node_is_live_on_every_node() {
     let ma = f.ma(1, &f.client_ca.cert().cert_pem, true).await;
     let activation = f.activate(2, A, Some(&ma)).await;
     for i in 0..3 {
+        // Activation and attachment are two commits: wait for the second.
         eventually(
             &format!("{A} served with client authentication on node-{i}"),
             || async {
-                f.try_node(i, A, Some(&client))
-                    .await
-                    .is_ok_and(|r| r.status == 200)
+                refused_with(&f.try_node(i, A, None).await)
+                    == Some(AlertDescription::CertificateRequired)
             },
         )
         .await;
-        let bare = f.try_node(i, A, None).await;
+        let r = f.try_node(i, A, Some(&client)).await.unwrap();
+        assert_eq!(r.status, 200, "node-{i}");
+        let seen = common::tls_client::seen(&r);
+        assert_eq!(seen["client-cert-verdict"], "ok", "node-{i}");
         assert_eq!(
-            refused_with(&bare),
-            Some(AlertDescription::CertificateRequired),
+            seen["client-cert-mutual-authentication"],
+            ma.as_str(),
             "node-{i}"
         );
     }

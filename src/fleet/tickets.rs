@@ -254,7 +254,10 @@ mod tests {
         fresh.install(SecretKey::new(1, [9; 32]), vec![], 60);
         let under_restored = fresh.ticketer(b"P").encrypt(b"y").unwrap();
         assert_eq!(keys.ticketer(b"P").decrypt(&under_restored).unwrap(), b"y");
-        assert!(keys.ticketer(b"P").decrypt(&before).is_none(), "the lost secret is gone");
+        assert!(
+            keys.ticketer(b"P").decrypt(&before).is_none(),
+            "the lost secret is gone"
+        );
     }
 
     #[test]
