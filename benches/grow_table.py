@@ -188,12 +188,15 @@ def main():
     ap.add_argument("--changes", type=int, default=100, help="attach/detach pairs timed at each size")
     ap.add_argument("--binary", default=os.path.join(REPO, "target/release/mtls-proxy"))
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--dir", default=None,
+                    help="where the throwaway PKI and store go (default: the system temp dir); "
+                         "a tmpfs such as /dev/shm takes the disk's flush time out of each write")
     args = ap.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     if not args.no_build:
         log("building release...")
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
-    d = tempfile.mkdtemp(prefix="grow-table-")
+    d = tempfile.mkdtemp(prefix="grow-table-", dir=args.dir)
     make_pki(d)
     proxy = Proxy(args.binary, d)
     proxy.start()

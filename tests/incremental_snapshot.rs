@@ -15,6 +15,7 @@ use mtls_proxy::control::change::{
 use mtls_proxy::control::{Change, Control, Prepare, RelationshipChange};
 use mtls_proxy::devpki::{Ca, Issued};
 use mtls_proxy::metrics::Metrics;
+use mtls_proxy::model::Update;
 use mtls_proxy::snapshot::build::{BuildInputs, Served};
 use mtls_proxy::snapshot::publisher::Publisher;
 use mtls_proxy::store::{SqliteStore, Store};
@@ -322,6 +323,7 @@ fn stored(served: &Served) -> String {
 struct Node {
     control: Control,
     publisher: Arc<Publisher>,
+    metrics: Arc<Metrics>,
     inputs: Arc<BuildInputs>,
 }
 
@@ -330,10 +332,8 @@ fn node(store: Arc<dyn Store>) -> Node {
         default_domain: Some("b.test".into()),
         ..BuildInputs::default()
     });
-    let publisher = Arc::new(Publisher::new(
-        (*inputs).clone(),
-        Arc::new(Metrics::new().unwrap()),
-    ));
+    let metrics = Arc::new(Metrics::new().unwrap());
+    let publisher = Arc::new(Publisher::new((*inputs).clone(), metrics.clone()));
     let p = publisher.clone();
     let prepare: Box<Prepare> = Box::new(move |update| {
         let prepared = p.prepare(update).map_err(|e| e.to_string())?;
@@ -345,8 +345,24 @@ fn node(store: Arc<dyn Store>) -> Node {
     Node {
         control,
         publisher,
+        metrics,
         inputs,
     }
+}
+
+/// The expiry series (certificates and client CAs) a registry exports, sorted.
+fn expiry_series(metrics: &Metrics) -> Vec<String> {
+    let mut lines: Vec<String> = metrics
+        .render()
+        .lines()
+        .filter(|l| {
+            l.starts_with("mtls_proxy_certificate_not_after")
+                || l.starts_with("mtls_proxy_client_ca_not_after")
+        })
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
 }
 
 fn check(n: &Node, what: &str) {
@@ -354,6 +370,15 @@ fn check(n: &Node, what: &str) {
     let (scratch, _) = Served::build(&state, n.inputs.clone(), None, None).unwrap();
     let incremental = n.publisher.served();
     assert_eq!(shape(&incremental), shape(&scratch), "after {what}");
+    // The metrics a delta updated equal those a whole publish sets.
+    let fresh = Arc::new(Metrics::new().unwrap());
+    let whole = Publisher::new((*n.inputs).clone(), fresh.clone());
+    whole.publish(whole.prepare(&Update::Full(state)).unwrap());
+    assert_eq!(
+        expiry_series(&n.metrics),
+        expiry_series(&fresh),
+        "metrics after {what}"
+    );
 }
 
 /// Every key and certificate, two policies, five of the six names activated.

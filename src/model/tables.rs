@@ -42,8 +42,11 @@ pub struct Tables {
 pub struct Touched {
     /// Activations whose served form may have changed (present or removed now).
     pub activations: BTreeSet<String>,
-    /// Mutual authentications changed, removed, attached or detached.
+    /// Mutual authentications changed or removed (their activations are touched too).
     pub mutual_authentications: BTreeSet<String>,
+    /// Mutual authentications attached to or detached from an activation (their own
+    /// activations are not touched: only whether they are in use may have changed).
+    pub attachments: BTreeSet<String>,
     /// Certificates changed or removed, or whose key changed.
     pub certificates: BTreeSet<String>,
 }
@@ -159,7 +162,7 @@ impl Tables {
                 self.remove_activation(&a.id, touched);
                 if let Some(m) = &a.mutual_authentication_id {
                     add_user(&mut self.by_mutual_authentication, m, &a.id);
-                    touched.mutual_authentications.insert(m.clone());
+                    touched.attachments.insert(m.clone());
                 }
                 add_user(&mut self.by_certificate, &a.certificate_id, &a.id);
                 add_user(&mut self.by_configuration, &a.configuration_id, &a.id);
@@ -226,7 +229,7 @@ impl Tables {
         };
         if let Some(m) = &old.mutual_authentication_id {
             remove_user(&mut self.by_mutual_authentication, m, id);
-            touched.mutual_authentications.insert(m.clone());
+            touched.attachments.insert(m.clone());
         }
         remove_user(&mut self.by_certificate, &old.certificate_id, id);
         remove_user(&mut self.by_configuration, &old.configuration_id, id);

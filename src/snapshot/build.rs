@@ -236,7 +236,7 @@ impl Served {
         let touched = b.next.tables.apply(delta);
         match b.update(&touched) {
             Ok(old) => {
-                let effects = b.effects(&old, &touched);
+                let effects = b.effects(&old, &touched, &self.tables);
                 let (served, stats) = b.finish();
                 Ok((served, stats, effects))
             }
@@ -389,7 +389,8 @@ impl<'a> Builder<'a> {
         let auths = old
             .iter()
             .filter_map(|p| p.key.client_auth.as_ref().map(|v| &v.0))
-            .chain(&touched.mutual_authentications);
+            .chain(&touched.mutual_authentications)
+            .chain(&touched.attachments);
         for id in auths.cloned().collect::<Vec<_>>() {
             if !self.next.tables.mutual_authentication_in_use(&id) {
                 self.next.auths.remove(&id);
@@ -635,8 +636,9 @@ impl<'a> Builder<'a> {
         Ok((config_key, config))
     }
 
-    /// The metrics work of a delta: retired names, changed expiry series.
-    fn effects(&self, old: &[Placed], touched: &Touched) -> Effects {
+    /// The metrics work of a delta: retired names, changed expiry series. `before` is the
+    /// predecessor's tables.
+    fn effects(&self, old: &[Placed], touched: &Touched, before: &Tables) -> Effects {
         let mut fx = Effects::default();
         let tables = &self.next.tables;
         for p in old {
@@ -656,7 +658,17 @@ impl<'a> Builder<'a> {
             fx.expiry_set
                 .push((a.certificate_id.clone(), a.domain.clone(), not_after));
         }
-        for id in &touched.mutual_authentications {
+        // A policy's CA series change with its bundle, or when it starts or stops being used
+        // (not on every attach: that would parse a large bundle per activation).
+        let flipped = touched.attachments.iter().filter(|id| {
+            tables.mutual_authentication_in_use(id) != before.mutual_authentication_in_use(id)
+        });
+        let changed: BTreeSet<&String> = touched
+            .mutual_authentications
+            .iter()
+            .chain(flipped)
+            .collect();
+        for id in changed {
             let cas = match tables.mutual_authentication(id) {
                 Some(ma) if tables.mutual_authentication_in_use(id) => bundle_cas(&ma.cert_bundle),
                 _ => Vec::new(),

@@ -109,6 +109,7 @@ fn a_mutual_authentication_change_touches_exactly_its_activations() {
     ));
     assert_eq!(ids(&touched.activations), ["A1", "A2"]);
     assert_eq!(ids(&touched.mutual_authentications), ["M"]);
+    assert!(touched.attachments.is_empty());
     assert_eq!(t.revision(), 2);
     assert_eq!(t.mutual_authentication("M").unwrap().updated_at, 2);
 }
@@ -136,7 +137,11 @@ fn moving_and_removing_activations_keeps_every_index_right() {
         ],
     ));
     assert_eq!(ids(&touched.activations), ["A1", "A2"]);
-    assert_eq!(ids(&touched.mutual_authentications), ["M"]);
+    assert!(
+        touched.mutual_authentications.is_empty(),
+        "M itself did not change"
+    );
+    assert_eq!(ids(&touched.attachments), ["M"]);
     assert!(!t.mutual_authentication_in_use("M"));
     assert!(!t.certificate_in_use("C1"));
     assert!(t.activation_by_domain("b.example").is_none());
@@ -158,4 +163,25 @@ fn a_clone_is_unaffected_by_changes_to_the_original() {
     assert!(before.activation("A3").is_some());
     assert!(t.activation("A3").is_none());
     assert_eq!(before.activation_count(), 3);
+}
+
+#[test]
+fn attaching_touches_the_activation_not_the_policys_other_users() {
+    let mut t = base();
+    let touched = t.apply(&delta(
+        2,
+        vec![put(Record::Activation(act(
+            "A3",
+            "c.example",
+            "C2",
+            Some("M"),
+        )))],
+    ));
+    assert_eq!(
+        ids(&touched.activations),
+        ["A3"],
+        "A1 and A2 use M too, unchanged"
+    );
+    assert_eq!(ids(&touched.attachments), ["M"]);
+    assert!(touched.mutual_authentications.is_empty());
 }

@@ -3,6 +3,7 @@
 //! slow or stuck write never stalls reads: WAL lets the reader see the last commit meanwhile.
 
 mod changes;
+mod checkpoint;
 mod codec;
 mod fleet;
 mod lists;
@@ -38,6 +39,9 @@ pub struct SqliteStore {
     /// the writer connection.
     reader: Option<Mutex<Connection>>,
     path: Option<PathBuf>,
+    /// Checkpoints the WAL of a file store off the write path. Declared last: dropped after the
+    /// connections, so its final checkpoint sees every commit.
+    _checkpointer: Option<checkpoint::Checkpointer>,
 }
 
 fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
@@ -70,6 +74,14 @@ impl SqliteStore {
         reader.busy_timeout(std::time::Duration::from_secs(5))?;
         reader.pragma_update(None, "query_only", "ON")?;
         store.reader = Some(Mutex::new(reader));
+        // The writer never checkpoints inside a commit; the checkpoint thread does.
+        lock(&store.writer).pragma_update(None, "wal_autocheckpoint", 0)?;
+        store._checkpointer = Some(checkpoint::Checkpointer::start(path.to_path_buf()).map_err(
+            |e| StoreError::Open {
+                what: format!("{} (checkpoint thread)", path.display()),
+                source: Box::new(e),
+            },
+        )?);
         Ok(store)
     }
 
@@ -90,6 +102,7 @@ impl SqliteStore {
             writer: Mutex::new(conn),
             reader: None,
             path,
+            _checkpointer: None,
         })
     }
 

@@ -106,3 +106,33 @@ fn the_change_log_is_pruned_and_a_reader_behind_it_gets_the_whole_state() {
     let kept = i64::try_from(CHANGE_LOG_REVISIONS).unwrap();
     assert!(logged <= kept + 256, "{logged} log rows");
 }
+
+#[test]
+fn a_file_store_checkpoints_off_the_write_path_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let s = SqliteStore::open(&path).unwrap();
+    let auto: i64 = s
+        .writer
+        .lock()
+        .unwrap()
+        .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(auto, 0, "commits never checkpoint");
+    for i in 0..50 {
+        let mut tx = s.begin().unwrap();
+        tx.put(&ma(&format!("m{i}"))).unwrap();
+        tx.commit().unwrap();
+    }
+    drop(s); // joins the checkpoint thread after its last checkpoint
+    let again = SqliteStore::open(&path).unwrap();
+    assert_eq!(
+        again
+            .read()
+            .unwrap()
+            .counts()
+            .unwrap()
+            .mutual_authentications,
+        50
+    );
+}
