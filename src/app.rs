@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -21,7 +22,7 @@ use crate::fleet::{self, Cache, CacheError, CacheWriter, FleetOptions, FleetView
 use crate::metrics::Metrics;
 use crate::model::State;
 use crate::origin::{OriginClient, OriginError, OriginOptions};
-use crate::proxy::serve::{handler, Lifecycle};
+use crate::proxy::serve::{handler, ConnLimits, Lifecycle};
 use crate::proxy::service::ProxyContext;
 use crate::settings::{Settings, SettingsError};
 use crate::snapshot::build::BuildInputs;
@@ -72,6 +73,13 @@ pub enum AppError {
     UnusableCache { store: String, cache: CacheError },
     #[error("the local cache: {0}")]
     Cache(#[from] CacheError),
+    #[error("the store {store} holds the demo configuration, whose private keys and client CA are public (anyone could pass its mutual authentication), and proxy.listen {listen} is not a loopback address; use another store (store.path or store.url), or delete the demo resources through the API first: {resources}")]
+    DemoExposed {
+        store: String,
+        listen: SocketAddr,
+        /// The demo resources still present, `kind id` comma-separated.
+        resources: String,
+    },
 }
 
 /// A running instance: addresses it listens on and the handles to reload and stop it.
@@ -94,6 +102,8 @@ pub struct Running {
     cache: Option<Arc<CacheWriter>>,
     /// The settings in force (hot ones updated by reloads).
     settings: std::sync::Mutex<Settings>,
+    /// The connection timeouts every proxy connection reads (swapped by reloads).
+    limits: Arc<ArcSwap<ConnLimits>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -241,6 +251,9 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
                 true => crate::demo::import_if_empty(&control, &demo_certs_dir(&settings))?,
                 false => None,
             };
+            if !started_from_cache {
+                refuse_exposed_demo(&settings, &**control.store())?;
+            }
             let rotation = fleet::ticket_rotation(
                 &control,
                 tickets,
@@ -277,7 +290,16 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         fleet: view.clone(),
         listen_addr: admin_addr,
     };
-    let admin_task = spawn_admin(admin_listener, admin::router(state), shutdown_rx.clone());
+    let admin_limits = admin::listener::ListenerLimits {
+        max_connections: settings.admin.max_connections,
+        header_timeout: settings.proxy.request_header_timeout,
+    };
+    let admin_task = tokio::spawn(admin::listener::serve(
+        admin_listener,
+        admin::router(state),
+        admin_limits,
+        shutdown_rx.clone(),
+    ));
     let sampler = tokio::spawn(crate::metrics::history::run(
         metrics.clone(),
         shutdown_rx.clone(),
@@ -296,7 +318,17 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         },
         shutdown_rx.clone(),
     );
-    let proxy_task = spawn_proxy(&settings, proxy_listener, &publisher, &metrics, shutdown_rx)?;
+    let limits = Arc::new(ArcSwap::from_pointee(ConnLimits::from_settings(
+        &settings.proxy,
+    )));
+    let proxy_task = spawn_proxy(
+        &settings,
+        proxy_listener,
+        &publisher,
+        &metrics,
+        &limits,
+        shutdown_rx,
+    )?;
     Ok(Running {
         admin_addr,
         proxy_addr,
@@ -310,8 +342,34 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         tickets,
         cache,
         settings: std::sync::Mutex::new(settings),
+        limits,
         shutdown,
         tasks: vec![admin_task, proxy_task, sampler, follower],
+    })
+}
+
+/// The demo must never guard a public listener: its keys are in every checkout.
+///
+/// Checked at every start that reaches the store. A node starting from its cache (the store is
+/// unreachable) cannot read the marks; it serves what it served before, which passed this check
+/// when it started with the store (the check only ever runs at start), and is checked again at
+/// its next start.
+fn refuse_exposed_demo(settings: &Settings, store: &dyn Store) -> Result<(), AppError> {
+    if settings.proxy.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    let present = store.demo_resources()?;
+    if present.is_empty() {
+        return Ok(());
+    }
+    let resources: Vec<String> = present
+        .iter()
+        .map(|(kind, id)| format!("{kind} {id}"))
+        .collect();
+    Err(AppError::DemoExposed {
+        store: store.describe(),
+        listen: settings.proxy.listen,
+        resources: resources.join(", "),
     })
 }
 
@@ -373,26 +431,12 @@ fn build_inputs(settings: &Settings, tickets: &TicketKeys) -> Result<BuildInputs
     })
 }
 
-fn spawn_admin(
-    listener: TcpListener,
-    app: axum::Router,
-    mut rx: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { acceptor::stopped(&mut rx).await })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "admin listener failed");
-        }
-    })
-}
-
 fn spawn_proxy(
     settings: &Settings,
     listener: TcpListener,
     publisher: &Publisher,
     metrics: &Arc<Metrics>,
+    limits: &Arc<ArcSwap<ConnLimits>>,
     rx: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, AppError> {
     let p = &settings.proxy;
@@ -405,6 +449,7 @@ fn spawn_proxy(
     let ctx = Arc::new(ProxyContext {
         origins: OriginClient::new(&origin_opts)?,
         metrics: metrics.clone(),
+        live: publisher.live(),
     });
     let opts = AcceptorOptions {
         handshake_timeout: p.handshake_timeout,
@@ -415,6 +460,7 @@ fn spawn_proxy(
         changes: publisher.subscribe(),
         shutdown_timeout: p.shutdown_timeout,
         drain_timeout: p.drain_timeout,
+        limits: limits.clone(),
     };
     let handler = handler(ctx, lifecycle);
     Ok(tokio::spawn(acceptor::run(

@@ -24,6 +24,7 @@ pub mod demo;
 pub mod devpki;
 pub mod fleet;
 pub mod hex;
+pub mod identity;
 pub mod metrics;
 pub mod model;
 pub mod origin;

@@ -13,7 +13,9 @@ mod in_memory {
 
 mod on_disk {
     use super::*;
-    use mtls_proxy::store::{Fleet, NodeBeat, Nodes, Reads, Store, StoreError, TicketKey, WriteTx};
+    use mtls_proxy::store::{
+        DemoKind, Fleet, NodeBeat, Nodes, Reads, Store, StoreError, TicketKey, WriteTx,
+    };
 
     /// A store in a temporary directory that lives as long as the store.
     pub struct OnDisk {
@@ -40,6 +42,14 @@ mod on_disk {
 
         fn describe(&self) -> String {
             self.store.describe()
+        }
+
+        fn mark_demo(&self, kind: DemoKind, id: &str) -> Result<(), StoreError> {
+            self.store.mark_demo(kind, id)
+        }
+
+        fn demo_resources(&self) -> Result<Vec<(String, String)>, StoreError> {
+            self.store.demo_resources()
         }
     }
 

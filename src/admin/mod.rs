@@ -6,6 +6,7 @@ pub mod document;
 pub mod error;
 pub mod fleet_status;
 mod handlers;
+pub mod listener;
 pub mod pagination;
 pub mod query;
 pub mod request;

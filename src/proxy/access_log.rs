@@ -6,11 +6,15 @@ use std::time::Duration;
 
 use crate::acceptor::observe::{millis, verdict_label};
 use crate::acceptor::ConnInfo;
+use crate::snapshot::verdict::Verdict;
 
 /// What one request did.
 #[derive(Debug)]
 pub struct RequestFacts<'a> {
     pub conn: &'a ConnInfo,
+    /// The connection's verdict when the request was served (it changes when a fail-open
+    /// connection's certificate expires).
+    pub verdict: Option<Verdict>,
     /// The activated domain the request named (None: not an activated name).
     pub domain: Option<&'a str>,
     /// The canonical host asked for (None: no usable Host).
@@ -25,6 +29,8 @@ pub struct RequestFacts<'a> {
     pub origin: Option<Duration>,
     /// Origin failure kind.
     pub origin_error: Option<&'static str>,
+    /// The id of a proxy-generated error answer (502/504), also in its body.
+    pub request_id: Option<&'a str>,
 }
 
 /// Write the request's log line.
@@ -43,13 +49,14 @@ pub fn request(f: &RequestFacts<'_>) {
         tls_version = c.tls_version,
         cipher = c.cipher,
         resumed = c.resumed,
-        verdict = verdict_label(c.verdict),
+        verdict = verdict_label(f.verdict),
         client_subject = identity.map(|i| i.subject.as_str()),
         client_sha256 = identity.map(|i| i.sha256_hex.as_str()),
         mutual_authentication = c.entry.mutual_authentication_id.as_deref(),
         duration_ms = millis(f.duration),
         origin_ms = f.origin.map(millis),
         origin_error = f.origin_error,
+        request_id = f.request_id,
         "request"
     );
 }

@@ -1,27 +1,28 @@
-//! One request: SNI/Host binding, header preparation, origin routing and error answers; each
-//! request is counted (per the domain it names) and logged once it has its response head.
+//! One request: the connection's admission first (wind-down, swap, certificate expiry), then
+//! SNI/Host binding, header preparation, origin routing and error answers; each request is
+//! counted (per the domain it names) and logged once it has its response head. Its response
+//! body keeps it in flight for the connection's idle accounting.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use http::header::{HeaderValue, CONTENT_TYPE, HOST};
+use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE, HOST};
 use http::request::Parts;
-use http::{Request, Response, StatusCode, Uri};
+use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
-use tokio_util::sync::CancellationToken;
 
 use super::access_log::{self, RequestFacts};
+use super::activity::Tracked;
 use super::authority::{decide, Decision};
-use super::cert_headers::PrebuiltCertHeaders;
+use super::connection::{ConnState, Judged};
 use super::forwarding;
 use super::grpc;
-use super::tunnel::Tunnels;
+use super::origin_failure;
 use super::upgrade::{self, Detected, Handshake, WebSocket};
-use crate::acceptor::ConnInfo;
+use super::wind_down::Ending;
 use crate::metrics::{DomainMetrics, Metrics};
-use crate::origin::{error_response, full, OriginClient, ProxyBody, ProxyError};
+use crate::origin::{full, OriginClient, ProxyBody, ProxyError};
 use crate::snapshot::entry::{DomainEntry, Snapshot};
 use crate::snapshot::verdict::Verdict;
 
@@ -29,43 +30,15 @@ use crate::snapshot::verdict::Verdict;
 pub struct ProxyContext {
     pub origins: OriginClient,
     pub metrics: Arc<Metrics>,
+    /// The live snapshot: every request checks that its connection is still admitted by it.
+    pub live: Arc<ArcSwap<Snapshot>>,
 }
 
-/// Per-connection state: the handshake facts, the certificate headers built once, and the
-/// snapshot requests are judged and routed by.
-pub struct ConnState {
-    pub info: ConnInfo,
-    pub cert_headers: PrebuiltCertHeaders,
-    /// The newest snapshot that still admits this connection (`proxy::readmission`); moved
-    /// forward by `serve` after each swap, so a kept connection follows other domains' policy
-    /// changes and new routes instead of serving from the snapshot of its handshake forever.
-    pub view: ArcSwap<Snapshot>,
-    /// Requests received on the connection (for its log line).
-    pub requests: AtomicU64,
-    /// Fired when the connection is being ended (a swap no longer admits it, shutdown, …):
-    /// what is long-lived on it (its tunnels) closes at once instead of draining.
-    pub wind_down: CancellationToken,
-    /// Its open tunnels (WebSocket), which outlive hyper's view of the connection.
-    pub tunnels: Tunnels,
-}
-
-impl ConnState {
-    /// State for a connection with no request yet, viewing the snapshot of its handshake.
-    pub fn new(info: ConnInfo, cert_headers: PrebuiltCertHeaders) -> ConnState {
-        ConnState {
-            view: ArcSwap::new(info.snapshot.clone()),
-            info,
-            cert_headers,
-            requests: AtomicU64::new(0),
-            wind_down: CancellationToken::new(),
-            tunnels: Tunnels::default(),
-        }
-    }
-}
-
-/// A short JSON error answer from the proxy itself (a gRPC status for gRPC requests).
+/// A short JSON error answer from the proxy itself (newline-terminated, so it reads well under
+/// curl; a gRPC status for gRPC requests).
 pub fn answer(status: StatusCode, error: &str, detail: &str) -> Response<ProxyBody> {
-    let body = serde_json::json!({ "error": error, "detail": detail }).to_string();
+    let mut body = serde_json::json!({ "error": error, "detail": detail }).to_string();
+    body.push('\n');
     let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
     resp.headers_mut()
@@ -86,6 +59,8 @@ struct Routed<'c> {
     /// Time spent waiting for the origin.
     origin: Option<Duration>,
     origin_error: Option<&'static str>,
+    /// The id of a proxy-generated error answer.
+    request_id: Option<String>,
 }
 
 /// Serve one request.
@@ -93,22 +68,30 @@ pub async fn handle(
     req: Request<Incoming>,
     conn: Arc<ConnState>,
     ctx: Arc<ProxyContext>,
-) -> Response<ProxyBody> {
+) -> Response<Tracked> {
+    let in_flight = conn.activity.begin_request();
     let started = Instant::now();
-    conn.requests.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = req.into_parts();
     // Cheap clones (shared bytes), kept for the log line: the URI is rewritten for the origin.
-    let (method, uri) = (parts.method.clone(), parts.uri.clone());
+    let (method, uri, version) = (parts.method.clone(), parts.uri.clone(), parts.version);
     let grpc = grpc::is_grpc(&parts.headers);
-    let view = conn.view.load_full();
-    let routed = route(parts, body, &conn, &view, &ctx).await;
+    let admitted = conn.admit_request(&ctx.live);
+    // Taken once admitted: the verdict and headers this request is served with.
+    let judged = conn.judged();
+    let routed = match &admitted {
+        Ok(view) => route(parts, body, &conn, &judged, view, &ctx).await,
+        // Counted under the connection's own domain: the request was not looked at.
+        Err(why) => Routed::local(closing(*why, version), Some(&conn.info.entry), None),
+    };
+    let domain = routed.domain;
     let status = routed.response.status().as_u16();
-    meters(routed.domain, &ctx.metrics).request(status);
+    meters(domain, &ctx.metrics).request(status);
     let took = started.elapsed();
     ctx.metrics.request_duration.observe(took.as_secs_f64());
     access_log::request(&RequestFacts {
         conn: &conn.info,
-        domain: routed.domain.map(|d| d.name.as_str()),
+        verdict: judged.verdict,
+        domain: domain.map(|d| d.name.as_str()),
         host: routed.host.as_deref(),
         method: method.as_str(),
         path: uri.path(),
@@ -116,20 +99,49 @@ pub async fn handle(
         duration: took,
         origin: routed.origin,
         origin_error: routed.origin_error,
+        request_id: routed.request_id.as_deref(),
     });
     // Counted and logged with the status the error has; a gRPC client gets it as a status.
-    match grpc {
+    let response = match grpc {
         true => grpc::reshape(routed.response),
         false => routed.response,
-    }
+    };
+    response.map(|body| Tracked::new(body, in_flight))
 }
 
-/// Decide, then answer: 400, 421, or the origin's response. `view` is the snapshot the
-/// connection is judged by now.
+/// 421 for a request on a connection that is winding down (or has just been found no longer
+/// admitted): nothing new is served under the old policy, and the client may retry on a new
+/// connection (RFC 9110 §15.5.20), which is judged afresh. HTTP/1.1 gets `Connection: close`.
+fn closing(why: Ending, version: Version) -> Response<ProxyBody> {
+    let detail = match why {
+        Ending::CertificateExpired => {
+            "the client certificate has expired; this connection is closing"
+        }
+        Ending::PolicyChanged => {
+            "the client-certificate policy of this connection changed; retry on a new connection"
+        }
+        _ => "this connection is closing; retry on a new connection",
+    };
+    let mut response = answer(
+        StatusCode::MISDIRECTED_REQUEST,
+        "connection_closing",
+        detail,
+    );
+    if version < Version::HTTP_2 {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Decide, then answer: 400, 405, 421, 501, or the origin's response (a WebSocket tunnel
+/// included). `view` is the snapshot the connection is judged by now.
 async fn route<'c>(
     parts: Parts,
     body: Incoming,
     conn: &ConnState,
+    judged: &Judged,
     view: &'c Snapshot,
     ctx: &ProxyContext,
 ) -> Routed<'c> {
@@ -159,25 +171,27 @@ async fn route<'c>(
         }
     };
     let meters = meters(domain, &ctx.metrics);
+    // CONNECT (but WebSocket's extended CONNECT) is refused here: the proxy opens no tunnels.
     let websocket = match upgrade::detect(&parts) {
         Detected::Plain => None,
         Detected::WebSocket(kind) => Some(kind),
         Detected::Refused(response) => return Routed::local(*response, domain, Some(host)),
     };
-    count_fail_open(conn.info.verdict, meters);
+    count_fail_open(judged.verdict, meters);
     let target = Target {
         host: &host,
         authority: &authority,
         view,
         websocket,
     };
-    let (response, waited, origin_error) = forward(parts, body, &target, conn, ctx, meters).await;
+    let forwarded = forward(parts, body, &target, (conn, judged), ctx, meters).await;
     Routed {
-        response,
+        response: forwarded.response,
         domain,
         host: Some(host),
-        origin: Some(waited),
-        origin_error,
+        origin: Some(forwarded.waited),
+        origin_error: forwarded.error,
+        request_id: forwarded.request_id,
     }
 }
 
@@ -191,16 +205,26 @@ struct Target<'a> {
     websocket: Option<WebSocket>,
 }
 
-/// Send the request to its origin: the response (or the error answer), the time waited and
-/// the failure kind.
+/// What forwarding a request gave.
+struct Forwarded {
+    response: Response<ProxyBody>,
+    /// Time waiting for the origin.
+    waited: Duration,
+    /// The failure kind, when the origin failed.
+    error: Option<&'static str>,
+    /// The id of the failure's answer and log line.
+    request_id: Option<String>,
+}
+
+/// Send the request to its origin: the response, or the error answer.
 async fn forward(
     mut parts: Parts,
     body: Incoming,
     target: &Target<'_>,
-    conn: &ConnState,
+    (conn, judged): (&ConnState, &Judged),
     ctx: &ProxyContext,
     meters: &DomainMetrics,
-) -> (Response<ProxyBody>, Duration, Option<&'static str>) {
+) -> Forwarded {
     let Target {
         host,
         authority,
@@ -211,7 +235,8 @@ async fn forward(
         &mut parts.headers,
         conn.info.peer.ip(),
         authority,
-        &conn.cert_headers,
+        &judged.headers,
+        conn.xfcc(view, judged),
     );
     // HTTP/2 carries the host in :authority only; origins speak HTTP/1.1 and need Host.
     let preserve_host = view.preserve_host;
@@ -241,11 +266,30 @@ async fn forward(
     let waited = sent.elapsed();
     ctx.metrics.origin_duration.observe(waited.as_secs_f64());
     match result {
-        Ok(response) => (response, waited, None),
+        Ok(response) => Forwarded {
+            response,
+            waited,
+            error: None,
+            request_id: None,
+        },
         Err(e) => {
             meters.origin_error(e.kind());
-            tracing::debug!(%host, kind = e.kind(), error = %e, "origin failed");
-            (error_response(&e), waited, Some(e.kind()))
+            let id = origin_failure::request_id();
+            // The details (addresses, certificate problems) go to the log only.
+            tracing::warn!(
+                target: "mtls_proxy::request",
+                request_id = %id,
+                %host,
+                kind = e.kind(),
+                error = %e,
+                "origin failed"
+            );
+            Forwarded {
+                response: origin_failure::answer(&e, &id),
+                waited,
+                error: Some(e.kind()),
+                request_id: Some(id),
+            }
         }
     }
 }
@@ -263,6 +307,7 @@ impl<'c> Routed<'c> {
             host,
             origin: None,
             origin_error: None,
+            request_id: None,
         }
     }
 }
@@ -273,7 +318,7 @@ fn meters<'a>(domain: Option<&'a DomainEntry>, metrics: &'a Metrics) -> &'a Doma
 }
 
 /// A request passed only because its domain fails open: counted with its verdict. (On an
-/// enforced domain the verdict of an established connection is always `ok`.)
+/// enforced domain the verdict of an admitted connection is always `ok`.)
 fn count_fail_open(verdict: Option<Verdict>, meters: &DomainMetrics) {
     if let Some(v) = verdict.filter(|v| *v != Verdict::Ok) {
         meters.fail_open(v.index());

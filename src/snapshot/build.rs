@@ -444,6 +444,7 @@ impl<'a> Builder<'a> {
             server_config,
             client_auth: client_auth.map(|(_, auth)| auth),
             mutual_authentication_id: a.mutual_authentication_id.as_deref().map(Arc::from),
+            tls: self.protocols(a),
             metrics: self.meters.domain(&a.domain),
         });
         self.next.domains.insert(&a.domain, entry.clone());
@@ -494,6 +495,7 @@ impl<'a> Builder<'a> {
                             server_config,
                             client_auth: None,
                             mutual_authentication_id: None,
+                            tls: self.protocols(&a),
                             metrics: self.meters.other(),
                         }),
                     },
@@ -505,6 +507,16 @@ impl<'a> Builder<'a> {
         }
         self.next.fallback = new;
         Ok(())
+    }
+
+    /// The protocols of an activation's configuration (its server config is built first, so
+    /// the configuration exists).
+    fn protocols(&self, a: &Activation) -> TlsParams {
+        self.next
+            .tables
+            .configuration(&a.configuration_id)
+            .map(|c| tls_params(&c.tls_protocols, &c.http_protocols))
+            .unwrap_or_default()
     }
 
     fn client_auth(&mut self, id: &str) -> Result<(Version, Arc<ClientAuth>), BuildError> {

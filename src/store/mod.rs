@@ -11,11 +11,13 @@
 //! through `spawn_blocking`), so a backend with an async client drives it per call from there.
 
 pub mod conformance;
+pub mod demo_marks;
 pub mod fleet;
 pub mod postgres;
 pub mod query;
 pub mod sqlite;
 
+pub use demo_marks::DemoKind;
 pub use fleet::{Fleet, NodeBeat, Nodes, TicketKey, TicketSecret};
 pub use postgres::PgStore;
 pub use query::{
@@ -85,6 +87,13 @@ pub trait Store: Fleet + Send + Sync {
 
     /// The backend and where it is, for logs and the status page: never a password.
     fn describe(&self) -> String;
+
+    /// Mark the resource `id` of `kind` as created by the built-in demo (metadata, not a
+    /// change: no revision). See [`demo_marks`].
+    fn mark_demo(&self, kind: DemoKind, id: &str) -> Result<(), StoreError>;
+
+    /// The demo-created resources still stored, as (kind, id), ordered.
+    fn demo_resources(&self) -> Result<Vec<(String, String)>, StoreError>;
 
     /// Ticks whenever another writer may have committed (a PostgreSQL notification, or a
     /// reconnection after which notifications may have been missed); None when the backend

@@ -12,6 +12,7 @@ pub mod odd_certs;
 pub mod pki;
 pub mod postgres;
 pub mod python;
+pub mod raw_h2;
 pub mod recording_origin;
 pub mod scrape;
 pub mod tls_client;

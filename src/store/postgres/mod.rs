@@ -38,6 +38,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use self::bridge::Bridge;
 use self::session::{params, Begin, Session};
+use super::demo_marks::{DemoKind, PRESENT};
 use super::fleet::{Fleet, NodeBeat, Nodes, TicketKey};
 use super::query::{ActivationQuery, CertificateQuery, Counts, DomainQuery, Page, Uses, Window};
 use super::{Reads, Store, StoreError, WriteTx};
@@ -226,6 +227,22 @@ impl Store for PgStore {
 
     fn describe(&self) -> String {
         self.described.clone()
+    }
+
+    fn mark_demo(&self, kind: DemoKind, id: &str) -> Result<(), StoreError> {
+        self.session(Begin::Autocommit)?.execute(
+            "INSERT INTO demo_resources (kind, id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            params![kind.as_str().to_string(), id.to_string()],
+        )?;
+        Ok(())
+    }
+
+    fn demo_resources(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.session(Begin::Autocommit)?
+            .query(PRESENT, params![])?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 
     fn notifications(&self) -> Option<watch::Receiver<u64>> {

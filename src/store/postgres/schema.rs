@@ -108,6 +108,13 @@ CREATE TABLE ticket_keys (
     created_at   BIGINT NOT NULL,
     activates_at BIGINT NOT NULL
 );
+-- Resources the built-in demo created: their keys and client CA are public, so `serve`
+-- refuses a non-loopback proxy listener while any of them still exists.
+CREATE TABLE demo_resources (
+    kind TEXT COLLATE "C" NOT NULL,
+    id   TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (kind, id)
+);
 "#];
 
 /// The schema version this binary writes.

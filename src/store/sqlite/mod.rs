@@ -15,6 +15,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, ErrorCode};
 
+use super::demo_marks::{DemoKind, PRESENT};
 use super::fleet::{Fleet, NodeBeat, Nodes, TicketKey};
 use super::query::{ActivationQuery, CertificateQuery, Counts, DomainQuery, Page, Uses, Window};
 use super::{Reads, Store, StoreError, WriteTx};
@@ -168,6 +169,21 @@ impl Store for SqliteStore {
         tx.revision = records::bump_revision(&tx.conn)?;
         changes::prune(&tx.conn, tx.revision)?;
         Ok(Box::new(tx))
+    }
+
+    fn mark_demo(&self, kind: DemoKind, id: &str) -> Result<(), StoreError> {
+        lock(&self.writer).execute(
+            "INSERT OR IGNORE INTO demo_resources (kind, id) VALUES (?1, ?2)",
+            rusqlite::params![kind.as_str(), id],
+        )?;
+        Ok(())
+    }
+
+    fn demo_resources(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.reader();
+        let mut stmt = conn.prepare_cached(PRESENT)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     fn describe(&self) -> String {

@@ -7,12 +7,14 @@ use crate::store::StoreError;
 
 /// Each entry migrates from version `index` to `index + 1`. Append only; never edit a shipped one.
 ///
-/// Version 2 adds the change log (`changes`: which rows each revision wrote or deleted, so a
+/// Version 2 records which resources the built-in demo created (`demo_resources`).
+///
+/// Version 3 adds the change log (`changes`: which rows each revision wrote or deleted, so a
 /// reader asks "what changed since R" and reads only those rows; `meta.changes_floor` is the
 /// oldest revision a delta can start from), the SAN index `certificate_domains`, and the
 /// indexes that make every change and list query touch only the rows it needs.
 ///
-/// Version 3 adds the fleet's bookkeeping, outside the revisions: `nodes` (heartbeats) and
+/// Version 4 adds the fleet's bookkeeping, outside the revisions: `nodes` (heartbeats) and
 /// `ticket_keys` (the session-ticket key generations).
 const MIGRATIONS: &[&str] = &[
     r#"
@@ -70,6 +72,15 @@ CREATE TABLE activations (
     mutual_authentication_id TEXT REFERENCES mutual_authentications(id),
     created_at               INTEGER NOT NULL,
     updated_at               INTEGER NOT NULL
+);
+"#,
+    r#"
+-- Resources the built-in demo created: their keys and client CA are public, so `serve`
+-- refuses a non-loopback proxy listener while any of them still exists.
+CREATE TABLE demo_resources (
+    kind TEXT NOT NULL,
+    id   TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
 );
 "#,
     r#"
