@@ -254,3 +254,67 @@ async fn concurrent_writes_from_two_nodes_keep_the_one_node_rules() {
         "one revision per change, none lost or doubled"
     );
 }
+
+/// TLS to PostgreSQL: with `sslmode=require` a node connects when the server's certificate is
+/// verified against `store.ca_file`, and refuses a server its CA does not vouch for (the store
+/// is then unreachable: without a cache the node does not start, and says why).
+#[tokio::test]
+async fn nodes_reach_postgresql_over_verified_tls_only() {
+    let db_ca = mtls_proxy::devpki::Ca::new("database CA").unwrap();
+    let db = db_ca
+        .issue_server(&["db.test"], &["127.0.0.1".parse().unwrap()])
+        .unwrap();
+    let Some(pg) = tokio::task::spawn_blocking({
+        let (cert, key) = (db.cert_pem.clone(), db.key_pem.clone());
+        move || common::postgres::TempPostgres::start_tls(&cert, &key)
+    })
+    .await
+    .unwrap() else {
+        return;
+    };
+    let url = format!("{}?sslmode=require", pg.create_database());
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("db-ca.pem");
+    std::fs::write(&ca_file, &db_ca.cert().cert_pem).unwrap();
+    let mut settings = common::fleet::node_settings(dir.path(), &url, "tls-node");
+    settings.store.ca_file = Some(ca_file);
+    let h = common::Harness::start_with(dir, settings).await;
+    let s = common::fleet::status(&h).await;
+    assert_eq!(s["store"]["reachable"], true, "{s}");
+    // The connection really is TLS: the server says so for our sessions.
+    let ssl = pg.psql(
+        "postgres",
+        "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+         WHERE ssl AND application_name = 'mtls-proxy'",
+    );
+    assert!(ssl.parse::<u32>().unwrap() >= 1, "TLS sessions: {ssl}");
+    let r = h
+        .post(
+            "/tls/mutual_authentications",
+            json!({"data": {"type": "mutual_authentication",
+                "attributes": {"cert_bundle": db_ca.cert().cert_pem}}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.detail());
+
+    // Another CA: the server is not trusted, so the store is unreachable.
+    let other = tempfile::tempdir().unwrap();
+    let wrong_ca = other.path().join("other-ca.pem");
+    let stranger = mtls_proxy::devpki::Ca::new("unrelated CA").unwrap();
+    std::fs::write(&wrong_ca, &stranger.cert().cert_pem).unwrap();
+    let mut settings = common::fleet::node_settings(other.path(), &url, "untrusting");
+    settings.store.ca_file = Some(wrong_ca);
+    let refused = mtls_proxy::app::start(settings)
+        .await
+        .err()
+        .expect("refused");
+    let text = refused.to_string();
+    assert!(
+        text.contains("unreachable") && text.contains("no local cache"),
+        "{text}"
+    );
+    assert!(
+        text.to_lowercase().contains("tls") || text.contains("certificate"),
+        "{text}"
+    );
+}

@@ -59,6 +59,15 @@ fn id_of(flag: &str, user: &str) -> u32 {
 impl TempPostgres {
     /// Start a fresh server, or None (skipped) when PostgreSQL is not installed.
     pub fn start() -> Option<TempPostgres> {
+        Self::start_with(None)
+    }
+
+    /// A fresh server that also accepts TLS with this certificate chain and key (PEM).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Option<TempPostgres> {
+        Self::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Option<TempPostgres> {
         let bin = tools::require_postgres()?;
         let user = running_as_root().then(|| "postgres".to_string());
         let dir = tempfile::Builder::new()
@@ -89,9 +98,35 @@ impl TempPostgres {
                 "--no-sync",
             ],
         );
+        if let Some((cert, key)) = tls {
+            pg.enable_tls(cert, key);
+        }
         pg.watchdog();
         pg.start_server();
         Some(pg)
+    }
+
+    /// Write the server's certificate and key into its data directory (owned by the server's
+    /// user, the key mode 0600 as PostgreSQL demands) and switch `ssl` on.
+    fn enable_tls(&self, cert_pem: &str, key_pem: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let data = self.data();
+        for (name, pem, mode) in [
+            ("server.crt", cert_pem, 0o644),
+            ("server.key", key_pem, 0o600),
+        ] {
+            let path = data.join(name);
+            std::fs::write(&path, pem).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            if let Some(user) = &self.user {
+                std::os::unix::fs::chown(&path, Some(id_of("-u", user)), Some(id_of("-g", user)))
+                    .unwrap();
+            }
+        }
+        let conf = data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).unwrap();
+        text.push_str("\nssl = on\n");
+        std::fs::write(&conf, text).unwrap();
     }
 
     fn data(&self) -> PathBuf {
