@@ -123,3 +123,65 @@ impl Drop for CacheWriter {
         self.finish();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Delta, State};
+
+    fn wait_for(writer: &CacheWriter, done: impl Fn(&CacheStatus) -> bool) -> CacheStatus {
+        for _ in 0..2000 {
+            let status = writer.status();
+            if done(&status) {
+                return status;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        panic!("the writer never got there: {:?}", writer.status());
+    }
+
+    #[test]
+    fn a_gap_asks_for_the_whole_state_and_a_whole_state_repairs_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.db");
+        let writer = CacheWriter::start(Cache::open(&path).unwrap());
+        let state = |revision| State {
+            revision,
+            ..State::default()
+        };
+        writer.send(Update::Full(state(3)));
+        wait_for(&writer, |s| s.revision == Some(3));
+        // Revisions 4..6 never arrived: the delta from 6 cannot be applied.
+        writer.send(Update::Delta(Delta {
+            from: 6,
+            to: 7,
+            rows: vec![],
+        }));
+        let status = wait_for(&writer, |s| s.error.is_some());
+        assert_eq!(
+            status.revision,
+            Some(3),
+            "the cache keeps its last good revision"
+        );
+        assert!(writer.needs_full());
+        // Deltas are skipped until a whole state comes.
+        writer.send(Update::Delta(Delta {
+            from: 7,
+            to: 8,
+            rows: vec![],
+        }));
+        writer.send(Update::Full(state(8)));
+        let status = wait_for(&writer, |s| s.revision == Some(8));
+        assert!(status.error.is_none() && !writer.needs_full());
+        writer.finish();
+        assert_eq!(
+            Cache::open(&path)
+                .unwrap()
+                .load()
+                .unwrap()
+                .unwrap()
+                .revision,
+            8
+        );
+    }
+}
