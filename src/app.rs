@@ -240,7 +240,7 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         backend.store,
         prepare_fn(publisher.clone(), cache.clone()),
     ));
-    let (demo, rotation) = {
+    let (demo, marked, rotation) = {
         let (control, settings, tickets) = (control.clone(), settings.clone(), tickets.clone());
         tokio::task::spawn_blocking(move || -> Result<_, AppError> {
             match first {
@@ -251,20 +251,23 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
                 true => crate::demo::import_if_empty(&control, &demo_certs_dir(&settings))?,
                 false => None,
             };
-            if !started_from_cache {
-                refuse_exposed_demo(&settings, &**control.store())?;
-            }
+            // A node starting from its cache cannot read the marks (see refuse_exposed_demo).
+            let marked = match started_from_cache {
+                true => Vec::new(),
+                false => control.read(|r| r.demo_resources())?,
+            };
             let rotation = fleet::ticket_rotation(
                 &control,
                 tickets,
                 settings.proxy.ticket_key_rotation,
                 settings.store.poll_interval,
             );
-            Ok((demo, rotation))
+            Ok((demo, marked, rotation))
         })
         .await
         .map_err(|e| AppError::Task(e.to_string()))??
     };
+    refuse_exposed_demo(&settings, &described, &marked)?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let admin_listener = bind("admin", settings.admin.listen).await?;
     let admin_addr = local_addr("admin", &admin_listener, settings.admin.listen)?;
@@ -348,17 +351,21 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
     })
 }
 
-/// The demo must never guard a public listener: its keys are in every checkout.
+/// The demo must never guard a public listener: its keys are in every checkout. `present` are
+/// the demo resources still stored.
 ///
 /// Checked at every start that reaches the store. A node starting from its cache (the store is
 /// unreachable) cannot read the marks; it serves what it served before, which passed this check
 /// when it started with the store (the check only ever runs at start), and is checked again at
 /// its next start.
-fn refuse_exposed_demo(settings: &Settings, store: &dyn Store) -> Result<(), AppError> {
+fn refuse_exposed_demo(
+    settings: &Settings,
+    store: &str,
+    present: &[(String, String)],
+) -> Result<(), AppError> {
     if settings.proxy.listen.ip().is_loopback() {
         return Ok(());
     }
-    let present = store.demo_resources()?;
     if present.is_empty() {
         return Ok(());
     }
@@ -367,7 +374,7 @@ fn refuse_exposed_demo(settings: &Settings, store: &dyn Store) -> Result<(), App
         .map(|(kind, id)| format!("{kind} {id}"))
         .collect();
     Err(AppError::DemoExposed {
-        store: store.describe(),
+        store: store.to_string(),
         listen: settings.proxy.listen,
         resources: resources.join(", "),
     })

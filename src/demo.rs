@@ -14,8 +14,7 @@ use crate::control::change::{
 };
 use crate::control::{Change, Control, ControlError, RelationshipChange};
 use crate::devpki::{self, DevPkiError};
-use crate::store::demo_marks::DemoKind;
-use crate::store::{Counts, StoreError};
+use crate::store::{Counts, DemoKind, StoreError};
 
 /// Server certificate (leaf) the demo domains are served with.
 const SERVER_CERT: &str = "server.pem";
@@ -230,7 +229,7 @@ fn create_all(
 /// Record that the demo created `id`: its keys are public, so `serve` refuses to face a
 /// network while it exists.
 fn mark(control: &Control, kind: DemoKind, id: &str) -> Result<(), DemoError> {
-    Ok(control.store().mark_demo(kind, id)?)
+    Ok(control.mark_demo(kind, id)?)
 }
 
 fn apply(control: &Control, step: &'static str, change: Change) -> Result<String, DemoError> {
@@ -357,7 +356,7 @@ mod tests {
         let on_disk = fs::read_to_string(dir.path().join(SERVER_CERT)).unwrap();
         assert_eq!(cert.cert_blob, on_disk);
         // Every resource the demo created is marked as such.
-        let marked = control.store().demo_resources().unwrap();
+        let marked = control.read(|r| r.demo_resources()).unwrap();
         assert_eq!(marked.len(), 6, "{marked:?}");
         for a in &s.activations {
             assert!(marked.contains(&("activation".to_string(), a.id.clone())));

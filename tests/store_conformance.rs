@@ -47,10 +47,6 @@ mod on_disk {
         fn mark_demo(&self, kind: DemoKind, id: &str) -> Result<(), StoreError> {
             self.store.mark_demo(kind, id)
         }
-
-        fn demo_resources(&self) -> Result<Vec<(String, String)>, StoreError> {
-            self.store.demo_resources()
-        }
     }
 
     impl Fleet for OnDisk {

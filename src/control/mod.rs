@@ -22,7 +22,7 @@ pub use error::ControlError;
 pub use health::StoreHealth;
 
 use crate::model::{State, Update};
-use crate::store::{Reads, Store, StoreError, WriteTx};
+use crate::store::{DemoKind, Reads, Store, StoreError, WriteTx};
 
 /// Publishes a prepared snapshot; returned by a successful dry-run build.
 pub type Publish = Box<dyn FnOnce() + Send>;
@@ -95,6 +95,11 @@ impl Control {
     ) -> Result<T, E> {
         let view = self.health.observe(self.store.read(), None)?;
         f(&*view)
+    }
+
+    /// Mark a resource as created by the built-in demo (metadata: no revision, no change).
+    pub fn mark_demo(&self, kind: DemoKind, id: &str) -> Result<(), StoreError> {
+        self.store.mark_demo(kind, id)
     }
 
     /// The store's current revision.

@@ -305,9 +305,6 @@ mod tests {
         fn mark_demo(&self, _: crate::store::DemoKind, _: &str) -> Result<(), StoreError> {
             Err(StoreError::Unavailable("down".into()))
         }
-        fn demo_resources(&self) -> Result<Vec<(String, String)>, StoreError> {
-            Err(StoreError::Unavailable("down".into()))
-        }
     }
 
     #[test]

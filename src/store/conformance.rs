@@ -19,10 +19,9 @@
 
 use std::sync::Arc;
 
-use super::demo_marks::DemoKind;
 use super::fleet::{NodeBeat, TicketKey, TicketSecret};
 use super::query::*;
-use super::{Store, StoreError};
+use super::{DemoKind, Store, StoreError};
 use crate::control::change::{
     ActivationFields, CertificateFields, MutualAuthenticationFields, PrivateKeyFields,
     Update as Patch,
@@ -55,10 +54,10 @@ macro_rules! store_conformance {
             lists_filter_and_page_activations_keys_and_mutual_authentications,
             lists_filter_sort_and_page_certificates,
             lists_filter_sort_and_page_domains,
+            demo_marks_count_only_while_their_resource_exists,
             control_rules_hold_on_this_store,
             heartbeats_are_listed_and_replaced_without_a_revision,
-            ticket_keys_are_added_once_per_generation_and_pruned,
-            demo_marks_count_only_while_their_resource_exists
+            ticket_keys_are_added_once_per_generation_and_pruned
         );
     };
     (@cases [optional] $make:expr; $($case:ident),*) => {
@@ -691,6 +690,26 @@ pub fn lists_filter_sort_and_page_domains(store: Arc<dyn Store>) {
     assert_eq!((page.items, page.total), (vec!["c.example".to_string()], 5));
 }
 
+pub fn demo_marks_count_only_while_their_resource_exists(store: Arc<dyn Store>) {
+    assert!(store.read().unwrap().demo_resources().unwrap().is_empty());
+    commit(&*store, vec![Record::MutualAuthentication(ma("M", 1))]);
+    let revision = store.revision().unwrap();
+    store
+        .mark_demo(DemoKind::MutualAuthentication, "M")
+        .unwrap();
+    store
+        .mark_demo(DemoKind::MutualAuthentication, "M")
+        .unwrap();
+    store.mark_demo(DemoKind::Activation, "gone").unwrap();
+    assert_eq!(store.revision().unwrap(), revision, "marks are not changes");
+    assert_eq!(
+        store.read().unwrap().demo_resources().unwrap(),
+        vec![("mutual_authentication".to_string(), "M".to_string())]
+    );
+    remove(&*store, Kind::MutualAuthentication, "M");
+    assert!(store.read().unwrap().demo_resources().unwrap().is_empty());
+}
+
 fn refused(control: &Control, change: Change) -> ControlError {
     control
         .apply(change)
@@ -877,23 +896,4 @@ pub fn ticket_keys_are_added_once_per_generation_and_pruned(store: Arc<dyn Store
         .collect();
     assert_eq!(kept, [5, 4, 3], "newest first, the last three kept");
     assert_eq!(store.revision().unwrap(), 0, "keys are not a change");
-}
-
-pub fn demo_marks_count_only_while_their_resource_exists(store: Arc<dyn Store>) {
-    assert!(store.demo_resources().unwrap().is_empty());
-    let revision = commit(&*store, vec![Record::MutualAuthentication(ma("M", 1))]);
-    store
-        .mark_demo(DemoKind::MutualAuthentication, "M")
-        .unwrap();
-    store
-        .mark_demo(DemoKind::MutualAuthentication, "M")
-        .unwrap();
-    store.mark_demo(DemoKind::Activation, "gone").unwrap();
-    assert_eq!(store.revision().unwrap(), revision, "marks are not changes");
-    assert_eq!(
-        store.demo_resources().unwrap(),
-        vec![("mutual_authentication".to_string(), "M".to_string())]
-    );
-    remove(&*store, Kind::MutualAuthentication, "M");
-    assert!(store.demo_resources().unwrap().is_empty());
 }

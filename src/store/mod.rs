@@ -88,12 +88,9 @@ pub trait Store: Fleet + Send + Sync {
     /// The backend and where it is, for logs and the status page: never a password.
     fn describe(&self) -> String;
 
-    /// Mark the resource `id` of `kind` as created by the built-in demo (metadata, not a
-    /// change: no revision). See [`demo_marks`].
+    /// Mark the resource `id` of `kind` as created by the built-in demo. Marks are metadata
+    /// about resources, not resources: writing one bumps no revision and logs no change.
     fn mark_demo(&self, kind: DemoKind, id: &str) -> Result<(), StoreError>;
-
-    /// The demo-created resources still stored, as (kind, id), ordered.
-    fn demo_resources(&self) -> Result<Vec<(String, String)>, StoreError>;
 
     /// Ticks whenever another writer may have committed (a PostgreSQL notification, or a
     /// reconnection after which notifications may have been missed); None when the backend
@@ -116,6 +113,8 @@ pub trait Reads {
     fn changes_since(&self, revision: u64) -> Result<Update, StoreError>;
     /// How many resources of each kind exist.
     fn counts(&self) -> Result<Counts, StoreError>;
+    /// The resources marked as the demo's that still exist, as (kind, id), sorted.
+    fn demo_resources(&self) -> Result<Vec<(String, String)>, StoreError>;
 
     fn mutual_authentication(&self, id: &str) -> Result<Option<MutualAuthentication>, StoreError>;
     fn private_key(&self, id: &str) -> Result<Option<PrivateKey>, StoreError>;

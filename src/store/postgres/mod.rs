@@ -38,7 +38,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use self::bridge::Bridge;
 use self::session::{params, Begin, Session};
-use super::demo_marks::{DemoKind, PRESENT};
+use super::demo_marks::DemoKind;
 use super::fleet::{Fleet, NodeBeat, Nodes, TicketKey};
 use super::query::{ActivationQuery, CertificateQuery, Counts, DomainQuery, Page, Uses, Window};
 use super::{Reads, Store, StoreError, WriteTx};
@@ -237,14 +237,6 @@ impl Store for PgStore {
         Ok(())
     }
 
-    fn demo_resources(&self) -> Result<Vec<(String, String)>, StoreError> {
-        self.session(Begin::Autocommit)?
-            .query(PRESENT, params![])?
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
-    }
-
     fn notifications(&self) -> Option<watch::Receiver<u64>> {
         Some(self.notifications.clone())
     }
@@ -325,6 +317,10 @@ macro_rules! reads_on_session {
 
             fn counts(&self) -> Result<Counts, StoreError> {
                 records::counts(&self.session)
+            }
+
+            fn demo_resources(&self) -> Result<Vec<(String, String)>, StoreError> {
+                records::demo_resources(&self.session)
             }
 
             fn mutual_authentication(

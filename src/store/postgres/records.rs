@@ -527,3 +527,19 @@ pub fn count_activations_using(s: &Session, used: Uses<'_>) -> Result<u64, Store
         params![id],
     )
 }
+
+/// Marked demo resources that still exist, whatever their kind, as (kind, id).
+pub fn demo_resources(s: &Session) -> Result<Vec<(String, String)>, StoreError> {
+    s.query(
+        "SELECT d.kind, d.id FROM demo_resources d WHERE
+              (d.kind = 'private_key' AND d.id IN (SELECT id FROM private_keys))
+           OR (d.kind = 'certificate' AND d.id IN (SELECT id FROM certificates))
+           OR (d.kind = 'mutual_authentication' AND d.id IN (SELECT id FROM mutual_authentications))
+           OR (d.kind = 'activation' AND d.id IN (SELECT id FROM activations))
+         ORDER BY d.kind, d.id",
+        params![],
+    )?
+    .iter()
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .collect()
+}

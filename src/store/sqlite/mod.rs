@@ -5,6 +5,7 @@
 mod changes;
 mod checkpoint;
 mod codec;
+mod demo_marks;
 mod fleet;
 mod lists;
 mod records;
@@ -15,10 +16,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, ErrorCode};
 
-use super::demo_marks::{DemoKind, PRESENT};
 use super::fleet::{Fleet, NodeBeat, Nodes, TicketKey};
 use super::query::{ActivationQuery, CertificateQuery, Counts, DomainQuery, Page, Uses, Window};
-use super::{Reads, Store, StoreError, WriteTx};
+use super::{DemoKind, Reads, Store, StoreError, WriteTx};
 use crate::model::{
     Activation, Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record, State,
     Update,
@@ -171,21 +171,6 @@ impl Store for SqliteStore {
         Ok(Box::new(tx))
     }
 
-    fn mark_demo(&self, kind: DemoKind, id: &str) -> Result<(), StoreError> {
-        lock(&self.writer).execute(
-            "INSERT OR IGNORE INTO demo_resources (kind, id) VALUES (?1, ?2)",
-            rusqlite::params![kind.as_str(), id],
-        )?;
-        Ok(())
-    }
-
-    fn demo_resources(&self) -> Result<Vec<(String, String)>, StoreError> {
-        let conn = self.reader();
-        let mut stmt = conn.prepare_cached(PRESENT)?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
-    }
-
     fn describe(&self) -> String {
         match &self.path {
             Some(path) => format!("SQLite {}", path.display()),
@@ -198,6 +183,10 @@ impl Store for SqliteStore {
         // One read transaction: every query on this view sees the same commit.
         conn.execute_batch("BEGIN")?;
         Ok(Box::new(SqliteRead { conn }))
+    }
+
+    fn mark_demo(&self, kind: DemoKind, id: &str) -> Result<(), StoreError> {
+        demo_marks::mark(&lock(&self.writer), kind, id)
     }
 }
 
@@ -291,6 +280,10 @@ impl<T: InTransaction> Reads for T {
 
     fn counts(&self) -> Result<Counts, StoreError> {
         records::counts(self.conn())
+    }
+
+    fn demo_resources(&self) -> Result<Vec<(String, String)>, StoreError> {
+        demo_marks::present(self.conn())
     }
 
     fn mutual_authentication(&self, id: &str) -> Result<Option<MutualAuthentication>, StoreError> {

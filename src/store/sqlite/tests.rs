@@ -55,9 +55,9 @@ fn a_store_from_before_the_change_log_is_migrated_with_its_history_as_a_floor() 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
     {
-        // Version 1 as the previous release left it: three commits, no log.
+        // Version 2 as the previous release left it: three commits, no log.
         let mut c = rusqlite::Connection::open(&path).unwrap();
-        schema::migrate_to(&mut c, 1).unwrap();
+        schema::migrate_to(&mut c, 2).unwrap();
         c.execute_batch(
             "INSERT INTO certificates (id, name, cert_blob, issued_to, issuer, serial_number,
                  signature_algorithm, not_before, not_after, dns_names, public_key_sha1,
