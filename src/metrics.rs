@@ -55,6 +55,10 @@ pub struct Metrics {
     pub connections_total: IntCounter,
     /// The store revision the data plane serves.
     pub config_revision: IntGauge,
+    /// How many revisions the data plane is behind the store (as far as known).
+    pub config_revision_lag: IntGauge,
+    /// 1 while the store answers, 0 while it cannot be reached.
+    pub store_up: IntGauge,
     /// Snapshot builds by result (`ok`, `error`), whatever triggered them.
     pub config_reloads: IntCounterVec,
     /// Time to build a snapshot.
@@ -152,6 +156,16 @@ impl Metrics {
                 &r,
                 "mtls_proxy_config_revision",
                 "Store revision of the configuration the data plane serves",
+            )?,
+            config_revision_lag: int_gauge(
+                &r,
+                "mtls_proxy_config_revision_lag",
+                "Revisions the data plane is behind the store, as last seen",
+            )?,
+            store_up: int_gauge(
+                &r,
+                "mtls_proxy_store_up",
+                "1 while the store answers, 0 while it cannot be reached (the node keeps serving)",
             )?,
             config_reloads,
             config_build_duration: histogram(
@@ -337,6 +351,10 @@ mod tests {
         let m = Metrics::new().unwrap();
         m.config_revision.set(7);
         assert!(m.render().contains("mtls_proxy_config_revision 7"));
+        m.store_up.set(1);
+        m.config_revision_lag.set(2);
+        assert!(m.render().contains("mtls_proxy_store_up 1"));
+        assert!(m.render().contains("mtls_proxy_config_revision_lag 2"));
     }
 
     #[test]

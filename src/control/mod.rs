@@ -11,6 +11,7 @@ mod certificates;
 pub mod change;
 mod configurations;
 mod error;
+mod health;
 mod mutual_authentications;
 mod private_keys;
 
@@ -18,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use change::{Change, RelationshipChange};
 pub use error::ControlError;
+pub use health::StoreHealth;
 
 use crate::model::{State, Update};
 use crate::store::{DemoKind, Reads, Store, StoreError, WriteTx};
@@ -46,6 +48,8 @@ pub struct Control {
     /// Serialises every change and publish end to end, so snapshots are published in revision
     /// order; holds the revision the data plane was last given (None before the first).
     applied: Mutex<Option<u64>>,
+    /// What every store call taught us about the store's availability.
+    health: health::Tracker,
 }
 
 impl Control {
@@ -55,6 +59,7 @@ impl Control {
             store,
             prepare,
             applied: Mutex::new(None),
+            health: health::Tracker::default(),
         }
     }
 
@@ -67,13 +72,28 @@ impl Control {
         self.applied.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The store this control plane writes to.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The store's availability as last observed (every call through control updates it).
+    pub fn store_health(&self) -> StoreHealth {
+        self.health.get()
+    }
+
+    /// Record the outcome of a store call made on control's behalf (heartbeats and the like).
+    pub fn observe<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        self.health.observe(result, None)
+    }
+
     /// Run `f` on a consistent read-only view of the last commit: the read interface of the
     /// admin API (reads only; every write goes through [`Control::apply`]).
     pub fn read<T, E: From<StoreError>>(
         &self,
         f: impl FnOnce(&dyn Reads) -> Result<T, E>,
     ) -> Result<T, E> {
-        let view = self.store.read()?;
+        let view = self.health.observe(self.store.read(), None)?;
         f(&*view)
     }
 
@@ -84,7 +104,9 @@ impl Control {
 
     /// The store's current revision.
     pub fn stored_revision(&self) -> Result<u64, ControlError> {
-        Ok(self.store.revision()?)
+        let result = self.store.revision();
+        let seen = result.as_ref().ok().copied();
+        Ok(self.health.observe(result, seen)?)
     }
 
     /// The revision the data plane was last given, if any.
@@ -96,6 +118,21 @@ impl Control {
     /// builds; it is published before this returns.
     pub fn apply(&self, change: Change) -> Result<Applied, ControlError> {
         let mut applied = self.serial();
+        let result = self.apply_locked(&mut applied, change);
+        match &result {
+            Ok(done) => self.health.succeeded(Some(done.revision)),
+            Err(ControlError::Store(e)) => self.health.failed(e),
+            // Refused on its merits: the store answered.
+            Err(_) => self.health.succeeded(None),
+        }
+        result
+    }
+
+    fn apply_locked(
+        &self,
+        applied: &mut Option<u64>,
+        change: Change,
+    ) -> Result<Applied, ControlError> {
         let mut tx = self.store.begin()?;
         let revision = tx.revision_written();
         let id = apply_change(&mut *tx, change, crate::model::timestamp::now_ms())?;
@@ -113,11 +150,14 @@ impl Control {
     pub fn catch_up(&self) -> Result<u64, ControlError> {
         let mut applied = self.serial();
         let update = {
-            let view = self.store.read()?;
-            if *applied == Some(view.revision()?) {
-                return Ok(view.revision()?);
+            let view = self.store.read();
+            let view = self.health.observe(view, None)?;
+            let now = self.health.observe(view.revision(), None)?;
+            self.health.succeeded(Some(now));
+            if *applied == Some(now) {
+                return Ok(now);
             }
-            update_since(&*view, *applied)?
+            self.health.observe(update_since(&*view, *applied), None)?
         };
         let publish = (self.prepare)(&update).map_err(ControlError::Build)?;
         publish();
@@ -128,11 +168,24 @@ impl Control {
     /// Build and publish the stored state as it is, from scratch (at start-up).
     pub fn publish_current(&self) -> Result<u64, ControlError> {
         let mut applied = self.serial();
-        let update = Update::Full(self.store.read()?.load_state()?);
+        let state = self.store.read().and_then(|view| view.load_state());
+        let update = Update::Full(self.health.observe(state, None)?);
+        self.health.succeeded(Some(update.revision()));
         let publish = (self.prepare)(&update).map_err(ControlError::Build)?;
         publish();
         *applied = Some(update.revision());
         Ok(update.revision())
+    }
+
+    /// Build and publish a state that did not come from the store now (a node starting with
+    /// its store unreachable serves its local cache); later catch-ups start from its revision.
+    pub fn publish_state(&self, state: State) -> Result<u64, ControlError> {
+        let mut applied = self.serial();
+        let revision = state.revision;
+        let publish = (self.prepare)(&Update::Full(state)).map_err(ControlError::Build)?;
+        publish();
+        *applied = Some(revision);
+        Ok(revision)
     }
 
     /// Build the whole stored state with `prepare` instead of the usual one (a config reload
@@ -142,7 +195,9 @@ impl Control {
         prepare: impl FnOnce(&State) -> Result<Publish, String>,
     ) -> Result<u64, ControlError> {
         let mut applied = self.serial();
-        let state = self.store.read()?.load_state()?;
+        let state = self.store.read().and_then(|view| view.load_state());
+        let state = self.health.observe(state, None)?;
+        self.health.succeeded(Some(state.revision));
         let publish = prepare(&state).map_err(ControlError::Build)?;
         publish();
         *applied = Some(state.revision);

@@ -26,6 +26,7 @@ use rustls::ServerConfig;
 use super::entry::{DomainEntry, Snapshot};
 use super::lookup::DomainTable;
 use super::server_config::{load_certified_key, server_config_for, TlsParams, TlsVersion};
+use super::tickets::TicketKeys;
 use super::verifier::ClientAuth;
 use crate::metrics::{labels::OTHER_DOMAIN, DomainMetrics, Metrics};
 use crate::model::origin::OriginRoute;
@@ -60,6 +61,9 @@ pub struct BuildInputs {
     pub preserve_host: bool,
     /// `[proxy] xfcc`.
     pub xfcc: bool,
+    /// The session-ticket secrets (shared through the store); every server config derives its
+    /// own policy's ticket key from them.
+    pub tickets: TicketKeys,
 }
 
 /// A content version: resource id and its strictly increasing `updated_at`.
@@ -73,6 +77,36 @@ pub struct ConfigKey {
     pub key: String,
     pub configuration: Version,
     pub client_auth: Option<Version>,
+}
+
+impl ConfigKey {
+    /// The policy's identity for its ticket key: every input at its content version, from
+    /// stored data only, so every node of a fleet derives the same bytes for the same policy
+    /// (and different bytes for any other). Each field is length-prefixed: no two keys encode
+    /// alike.
+    pub fn policy_id(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut field = |bytes: &[u8]| {
+            out.extend_from_slice(&u64::try_from(bytes.len()).unwrap_or(u64::MAX).to_be_bytes());
+            out.extend_from_slice(bytes);
+        };
+        let (cert, cert_at) = &self.certificate;
+        field(cert.as_bytes());
+        field(&cert_at.to_be_bytes());
+        field(self.key.as_bytes());
+        let (conf, conf_at) = &self.configuration;
+        field(conf.as_bytes());
+        field(&conf_at.to_be_bytes());
+        match &self.client_auth {
+            Some((ma, ma_at)) => {
+                field(b"mutual authentication");
+                field(ma.as_bytes());
+                field(&ma_at.to_be_bytes());
+            }
+            None => field(b"no mutual authentication"),
+        }
+        out
+    }
 }
 
 /// How much a build reused.
@@ -597,8 +631,9 @@ impl<'a> Builder<'a> {
                 let certified = self.certified(&cert, &key)?;
                 let params = tls_params(&conf.tls_protocols, &conf.http_protocols);
                 let auth = client_auth.map(|(_, a)| a.as_ref());
+                let ticketer = self.next.inputs.tickets.ticketer(&config_key.policy_id());
                 self.stats.server_configs_built += 1;
-                server_config_for(certified, &params, auth).map_err(|e| err(what(), e))?
+                server_config_for(certified, &params, auth, ticketer).map_err(|e| err(what(), e))?
             }
         };
         if reused {

@@ -9,6 +9,7 @@ pub mod lookup;
 pub mod publisher;
 pub mod resumption;
 pub mod server_config;
+pub mod tickets;
 pub mod verdict;
 pub mod verifier;
 

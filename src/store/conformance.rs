@@ -6,7 +6,8 @@
 //! Cases cover transactions and the revision counter, record round trips, uniqueness, the change
 //! log (deltas applied to in-memory tables reproduce the stored state), the reference queries
 //! control's validation relies on, every list filter, order and page, and control's 400/409
-//! rules run through [`Control`] on the backend.
+//! rules run through [`Control`] on the backend; and the fleet's bookkeeping (heartbeats,
+//! ticket keys), which never moves the revision.
 
 // A test suite: panicking on a violation is how it reports one.
 #![allow(
@@ -18,6 +19,7 @@
 
 use std::sync::Arc;
 
+use super::fleet::{NodeBeat, TicketKey, TicketSecret};
 use super::query::*;
 use super::{DemoKind, Store, StoreError};
 use crate::control::change::{
@@ -31,11 +33,15 @@ use crate::model::{
 };
 
 /// Run every case as a `#[test]` against the store made by `$make` (an expression evaluated
-/// once per test, giving a fresh, empty store).
+/// once per test, giving a fresh, empty store). `optional $make` takes an `Option` of a store:
+/// None skips the case (the expression reports why).
 #[macro_export]
 macro_rules! store_conformance {
-    ($make:expr) => {
-        $crate::store_conformance!(@cases $make;
+    (optional $make:expr) => {
+        $crate::store_conformance!(@with_cases [optional] $make);
+    };
+    (@with_cases [$($optional:tt)*] $make:expr) => {
+        $crate::store_conformance!(@cases [$($optional)*] $make;
             fresh_store_has_the_default_configuration_at_revision_zero,
             every_commit_bumps_the_revision_by_one,
             an_uncommitted_transaction_leaves_nothing_behind,
@@ -49,10 +55,23 @@ macro_rules! store_conformance {
             lists_filter_sort_and_page_certificates,
             lists_filter_sort_and_page_domains,
             demo_marks_count_only_while_their_resource_exists,
-            control_rules_hold_on_this_store
+            control_rules_hold_on_this_store,
+            heartbeats_are_listed_and_replaced_without_a_revision,
+            ticket_keys_are_added_once_per_generation_and_pruned
         );
     };
-    (@cases $make:expr; $($case:ident),*) => {
+    (@cases [optional] $make:expr; $($case:ident),*) => {
+        $(
+            #[test]
+            fn $case() {
+                let Some(store) = $make else { return };
+                let store: ::std::sync::Arc<dyn $crate::store::Store> =
+                    ::std::sync::Arc::new(store);
+                $crate::store::conformance::$case(store);
+            }
+        )*
+    };
+    (@cases [] $make:expr; $($case:ident),*) => {
         $(
             #[test]
             fn $case() {
@@ -61,6 +80,9 @@ macro_rules! store_conformance {
                 $crate::store::conformance::$case(store);
             }
         )*
+    };
+    ($make:expr) => {
+        $crate::store_conformance!(@with_cases [] $make);
     };
 }
 
@@ -806,4 +828,72 @@ pub fn control_rules_hold_on_this_store(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(stored.domain, "a.example");
     assert_eq!(stored.mutual_authentication_id, None);
+}
+
+fn beat(id: &str, applied: u64) -> NodeBeat {
+    NodeBeat {
+        id: id.into(),
+        proxy_listen: format!("{id}:8443"),
+        admin_listen: format!("{id}:8080"),
+        applied_revision: applied,
+        started_at: 1_000,
+        last_seen: 0,
+    }
+}
+
+pub fn heartbeats_are_listed_and_replaced_without_a_revision(store: Arc<dyn Store>) {
+    assert!(store.nodes().unwrap().nodes.is_empty());
+    let before = store.nodes().unwrap().now;
+    store.heartbeat(&beat("node-b", 0)).unwrap();
+    store.heartbeat(&beat("node-a", 0)).unwrap();
+    store.heartbeat(&beat("node-a", 7)).unwrap();
+    let listed = store.nodes().unwrap();
+    let ids: Vec<&str> = listed.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["node-a", "node-b"], "one row per node, by id");
+    let a = &listed.nodes[0];
+    assert_eq!(a.applied_revision, 7, "the last heartbeat wins");
+    assert_eq!(
+        (a.proxy_listen.as_str(), a.started_at),
+        ("node-a:8443", 1_000)
+    );
+    assert!(
+        a.last_seen >= before && a.last_seen <= listed.now,
+        "last seen is the store's now: {before} <= {} <= {}",
+        a.last_seen,
+        listed.now
+    );
+    // Bookkeeping is not a change: no revision, nothing for followers.
+    assert_eq!(store.revision().unwrap(), 0);
+    match store.read().unwrap().changes_since(0).unwrap() {
+        Update::Delta(d) => assert!(d.rows.is_empty(), "{d:?}"),
+        Update::Full(_) => panic!("revision 0 is within the log"),
+    }
+}
+
+fn ticket_key(generation: u64, byte: u8) -> TicketKey {
+    TicketKey {
+        generation,
+        secret: TicketSecret([byte; 32]),
+        created_at: 10 * i64::try_from(generation).unwrap(),
+        activates_at: 10 * i64::try_from(generation).unwrap() + 5,
+    }
+}
+
+pub fn ticket_keys_are_added_once_per_generation_and_pruned(store: Arc<dyn Store>) {
+    assert!(store.ticket_keys().unwrap().is_empty());
+    assert!(store.add_ticket_key(&ticket_key(1, 1)).unwrap());
+    // Another node rotating at the same time loses: everyone keeps the first key.
+    assert!(!store.add_ticket_key(&ticket_key(1, 2)).unwrap());
+    assert_eq!(store.ticket_keys().unwrap(), [ticket_key(1, 1)]);
+    for generation in 2..=5 {
+        assert!(store.add_ticket_key(&ticket_key(generation, 9)).unwrap());
+    }
+    let kept: Vec<u64> = store
+        .ticket_keys()
+        .unwrap()
+        .iter()
+        .map(|k| k.generation)
+        .collect();
+    assert_eq!(kept, [5, 4, 3], "newest first, the last three kept");
+    assert_eq!(store.revision().unwrap(), 0, "keys are not a change");
 }

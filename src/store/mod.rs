@@ -2,18 +2,24 @@
 //! semantics — typed record reads and writes inside one transaction per change, a revision
 //! counter bumped by every commit, and a change log that answers "what changed since revision
 //! R" — so that control's validation runs unchanged against any backend. SQLite
-//! ([`sqlite::SqliteStore`]) is the embedded one. [`conformance`] is the test suite every
-//! backend must pass.
+//! ([`sqlite::SqliteStore`]) is the embedded one; PostgreSQL ([`postgres::PgStore`]) is the
+//! one a fleet of nodes shares. Beside the resources every backend keeps the fleet's
+//! bookkeeping ([`fleet`]: heartbeats, session-ticket keys). [`conformance`] is the test suite
+//! every backend must pass.
 //!
 //! Transactions are synchronous: control runs on blocking threads (the admin API calls it
 //! through `spawn_blocking`), so a backend with an async client drives it per call from there.
 
 pub mod conformance;
 pub mod demo_marks;
+pub mod fleet;
+pub mod postgres;
 pub mod query;
 pub mod sqlite;
 
 pub use demo_marks::DemoKind;
+pub use fleet::{Fleet, NodeBeat, Nodes, TicketKey, TicketSecret};
+pub use postgres::PgStore;
 pub use query::{
     ActivationQuery, CertificateQuery, CertificateSort, Counts, DomainQuery, DomainSort, NotAfter,
     Page, Uses, Window,
@@ -51,10 +57,21 @@ pub enum StoreError {
     Corrupt(&'static str),
     #[error("the store refused the write: {0}")]
     Constraint(String),
+    /// The store cannot be reached now (down, unreachable, timed out). Nothing of the
+    /// operation was done, unless the text says the outcome of a commit is unknown.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// Whether the store could not be reached (as opposed to refusing or failing the work).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
 }
 
 /// A resource store.
-pub trait Store: Send + Sync {
+pub trait Store: Fleet + Send + Sync {
     /// Start the one write transaction of a change. The revision is bumped first, so the
     /// transaction knows the revision it will commit as; writers are serialised, so revisions
     /// commit in order. Dropping the transaction without [`WriteTx::commit`] rolls it back.
@@ -68,9 +85,19 @@ pub trait Store: Send + Sync {
         self.read()?.revision()
     }
 
+    /// The backend and where it is, for logs and the status page: never a password.
+    fn describe(&self) -> String;
+
     /// Mark the resource `id` of `kind` as created by the built-in demo. Marks are metadata
     /// about resources, not resources: writing one bumps no revision and logs no change.
     fn mark_demo(&self, kind: DemoKind, id: &str) -> Result<(), StoreError>;
+
+    /// Ticks whenever another writer may have committed (a PostgreSQL notification, or a
+    /// reconnection after which notifications may have been missed); None when the backend
+    /// cannot tell, and readers poll.
+    fn notifications(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }
 
 /// Reads, on one consistent view (a read transaction, or the write transaction in progress,

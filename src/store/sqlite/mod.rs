@@ -6,6 +6,7 @@ mod changes;
 mod checkpoint;
 mod codec;
 mod demo_marks;
+mod fleet;
 mod lists;
 mod records;
 mod schema;
@@ -15,6 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{Connection, ErrorCode};
 
+use super::fleet::{Fleet, NodeBeat, Nodes, TicketKey};
 use super::query::{ActivationQuery, CertificateQuery, Counts, DomainQuery, Page, Uses, Window};
 use super::{DemoKind, Reads, Store, StoreError, WriteTx};
 use crate::model::{
@@ -58,6 +60,10 @@ impl SqliteStore {
                 source,
             })?;
         }
+        create_private(path).map_err(|source| StoreError::Open {
+            what: path.display().to_string(),
+            source: Box::new(source),
+        })?;
         let open = || {
             Connection::open(path).map_err(|source| StoreError::Open {
                 what: path.display().to_string(),
@@ -105,6 +111,49 @@ impl SqliteStore {
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
+
+    /// The reader connection (the writer's for in-memory stores).
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        match &self.reader {
+            Some(reader) => lock(reader),
+            None => lock(&self.writer),
+        }
+    }
+}
+
+/// Create the database file readable by its owner only, when it does not exist yet: it holds
+/// private keys and ticket keys in the clear (SQLite creates its `-wal` and `-shm` files with
+/// the database file's permissions). An existing file keeps the permissions it was given.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+impl Fleet for SqliteStore {
+    fn heartbeat(&self, beat: &NodeBeat) -> Result<(), StoreError> {
+        fleet::heartbeat(&lock(&self.writer), beat)
+    }
+
+    fn nodes(&self) -> Result<Nodes, StoreError> {
+        fleet::nodes(&self.reader())
+    }
+
+    fn ticket_keys(&self) -> Result<Vec<TicketKey>, StoreError> {
+        fleet::ticket_keys(&self.reader())
+    }
+
+    fn add_ticket_key(&self, key: &TicketKey) -> Result<bool, StoreError> {
+        fleet::add_ticket_key(&lock(&self.writer), key)
+    }
 }
 
 impl Store for SqliteStore {
@@ -122,11 +171,15 @@ impl Store for SqliteStore {
         Ok(Box::new(tx))
     }
 
+    fn describe(&self) -> String {
+        match &self.path {
+            Some(path) => format!("SQLite {}", path.display()),
+            None => "SQLite in memory".to_string(),
+        }
+    }
+
     fn read(&self) -> Result<Box<dyn Reads + '_>, StoreError> {
-        let conn = match &self.reader {
-            Some(reader) => lock(reader),
-            None => lock(&self.writer),
-        };
+        let conn = self.reader();
         // One read transaction: every query on this view sees the same commit.
         conn.execute_batch("BEGIN")?;
         Ok(Box::new(SqliteRead { conn }))

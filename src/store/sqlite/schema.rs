@@ -7,10 +7,15 @@ use crate::store::StoreError;
 
 /// Each entry migrates from version `index` to `index + 1`. Append only; never edit a shipped one.
 ///
+/// Version 2 records which resources the built-in demo created (`demo_resources`).
+///
 /// Version 3 adds the change log (`changes`: which rows each revision wrote or deleted, so a
 /// reader asks "what changed since R" and reads only those rows; `meta.changes_floor` is the
 /// oldest revision a delta can start from), the SAN index `certificate_domains`, and the
 /// indexes that make every change and list query touch only the rows it needs.
+///
+/// Version 4 adds the fleet's bookkeeping, outside the revisions: `nodes` (heartbeats) and
+/// `ticket_keys` (the session-ticket key generations).
 const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE meta (
@@ -102,6 +107,22 @@ CREATE INDEX certificates_listed ON certificates (created_at, id);
 CREATE INDEX certificates_public_key ON certificates (public_key_sha1);
 CREATE INDEX private_keys_listed ON private_keys (created_at, id);
 CREATE INDEX mutual_authentications_listed ON mutual_authentications (created_at, id);
+"#,
+    r#"
+CREATE TABLE nodes (
+    id               TEXT PRIMARY KEY,
+    proxy_listen     TEXT NOT NULL,
+    admin_listen     TEXT NOT NULL,
+    applied_revision INTEGER NOT NULL,
+    started_at       INTEGER NOT NULL,
+    last_seen        INTEGER NOT NULL
+);
+CREATE TABLE ticket_keys (
+    generation   INTEGER PRIMARY KEY,
+    secret       BLOB NOT NULL,
+    created_at   INTEGER NOT NULL,
+    activates_at INTEGER NOT NULL
+);
 "#,
 ];
 
