@@ -1,6 +1,15 @@
 //! Hostile operator input: ambiguous documents, oversized and odd values, and many concurrent
 //! writers on one resource (no lost update; the revision counts every write).
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::{pki, Harness, TOKEN};
@@ -131,8 +140,7 @@ async fn fifty_concurrent_writers_lose_no_update() {
         .as_ref()
         .unwrap()
         .control
-        .store()
-        .revision()
+        .stored_revision()
         .unwrap();
     let path = format!("/tls/mutual_authentications/{id}");
     let mut tasks = Vec::new();
@@ -159,8 +167,7 @@ async fn fifty_concurrent_writers_lose_no_update() {
         .as_ref()
         .unwrap()
         .control
-        .store()
-        .revision()
+        .stored_revision()
         .unwrap();
     assert_eq!(after - before, 50, "every write counted once");
     // The final state is the last serial write: its name and enforced flag belong together.

@@ -1,6 +1,15 @@
 //! Wire fidelity and hostile input on the admin API: auth, content types, body limits,
 //! malformed documents, go-fastly request shapes, health endpoints.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::{pki, Harness};
@@ -188,7 +197,7 @@ async fn hostile_strings_are_stored_safely() {
 async fn revision_counts_every_committed_write_only() {
     let h = Harness::start().await;
     let control = h.running.as_ref().unwrap().control.clone();
-    let before = control.store().revision().unwrap();
+    let before = control.stored_revision().unwrap();
     let body = json!({"data": {"attributes": {"cert_bundle": pki::bundle("CA")}}});
     let id = h.post("/tls/mutual_authentications", body).await.json()["data"]["id"]
         .as_str()
@@ -204,5 +213,5 @@ async fn revision_counts_every_committed_write_only() {
         json!({"data": {"attributes": {"cert_bundle": "bad"}}}),
     )
     .await;
-    assert_eq!(control.store().revision().unwrap(), before + 2);
+    assert_eq!(control.stored_revision().unwrap(), before + 2);
 }

@@ -4,6 +4,15 @@
 //! ways, close from either side, the client-certificate headers the origin sees on the
 //! handshake, tunnels closed by a tightening swap and by shutdown, other upgrades refused.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::path::PathBuf;

@@ -2,13 +2,17 @@
 //! activations, their validation, where requests go (origins), and nothing of tokio, hyper or
 //! rustls.
 
+pub mod delta;
 pub mod id;
 pub mod origin;
 pub mod pki;
 pub mod resources;
+pub mod tables;
 pub mod timestamp;
 pub mod validate;
 
+pub use delta::{Delta, Kind, Record, RowChange, Update};
 pub use resources::{
     Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, State,
 };
+pub use tables::{Tables, Touched};

@@ -9,6 +9,7 @@
 //! let Some(curl) = common::tools::require("curl") else { return };
 //! ```
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 /// Set to `1` to make a missing program fail the test instead of skipping it.
@@ -47,11 +48,45 @@ pub fn skip<T>(what: &str) -> Option<T> {
         "{what} not found, and {REQUIRE_ENV}=1 forbids skipping (run `bash tests/run-all.sh`, \
          which installs it)"
     );
-    eprintln!("skipped: {what} not found");
+    // Straight to the stderr handle: eprintln! would be captured by the test harness and the
+    // skip would not show for a passing test. The thread is named after the test.
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let _ = writeln!(std::io::stderr(), "skipped: {what} not found ({test})");
     None
 }
 
 fn is_executable(p: &std::path::Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The directory holding PostgreSQL's server programs (`initdb`, `pg_ctl`, `postgres`,
+/// `psql`): on `PATH`, else Debian's `/usr/lib/postgresql/<version>/bin` (newest version), or
+/// None after reporting the skip.
+pub fn require_postgres() -> Option<PathBuf> {
+    let has_all = |dir: &std::path::Path| {
+        ["initdb", "pg_ctl", "postgres", "psql"]
+            .iter()
+            .all(|p| is_executable(&dir.join(p)))
+    };
+    if let Some(dir) = find("pg_ctl").and_then(|p| p.parent().map(|d| d.to_path_buf())) {
+        if has_all(&dir) {
+            return Some(dir);
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            Some((version, e.path().join("bin")))
+        })
+        .filter(|(_, dir)| has_all(dir))
+        .collect();
+    versions.sort();
+    match versions.pop() {
+        Some((_, dir)) => Some(dir),
+        None => skip("PostgreSQL (initdb, pg_ctl, postgres, psql; Debian package postgresql)"),
+    }
 }
