@@ -287,7 +287,7 @@ run_bench() {
   local pids=()
   while [[ $1 != -- ]]; do pids+=("$1"); shift; done; shift
   local common=(bench --target "127.0.0.1:$port" --sni "$sni" --ca "$C/bench-ca.pem"
-                --threads 1 --concurrency "$CONCURRENCY" --json)
+                --workers 1 --concurrency "$CONCURRENCY" --json)
   taskset -c "$CLIENT_CPU" "$BIN" "${common[@]}" --duration "$WARMUP" "$@" >/dev/null
   local before after json
   before=$(cpu_ticks "${pids[@]}")

@@ -160,7 +160,7 @@ bench_args() {
   local port sni=mtls.bench.test
   case $2 in proxy) port=$PROXY_PORT ;; minimal) port=$MINIMAL_PORT ;; esac
   local common=(--target "127.0.0.1:$port" --ca "$C/bench-ca.pem" --kx x25519
-                --concurrency "$CONCURRENCY" --threads 1 --json)
+                --concurrency "$CONCURRENCY" --workers 1 --json)
   case $1 in
     full|full-logs) echo "${common[@]}" --sni "$sni" --mode request "${CLIENT[@]}" ;;
     resumed) echo "${common[@]}" --sni "$sni" --mode request --resume "${CLIENT[@]}" ;;
