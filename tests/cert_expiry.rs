@@ -1,7 +1,7 @@
-//! Trust over time (DESIGN rule 5) with a client certificate that expires while the test runs,
-//! attacked the way a client would: sessions saved by `openssl s_client -sess_out` before the
-//! expiry and offered with `-sess_in` after it (TLS 1.3 tickets, TLS 1.2 tickets, TLS 1.2
-//! session IDs, and a session offered after a HelloRetryRequest), and keep-alive connections
+//! Trust over time (rule 5, docs/architecture.md) with a client certificate that expires while the
+//! test runs, attacked the way a client would: sessions saved by `openssl s_client -sess_out`
+//! before the expiry and offered with `-sess_in` after it (TLS 1.3 tickets, TLS 1.2 tickets, TLS
+//! 1.2 session IDs, and a session offered after a HelloRetryRequest), and keep-alive connections
 //! opened before it (closed at the expiry when enforced, carrying `expired` when fail-open).
 
 // Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers

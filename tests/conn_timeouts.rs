@@ -1,7 +1,7 @@
-//! Every connection is bounded after its handshake too (DESIGN rule 6): silent, partial-header
-//! and slow-drip clients are closed by `request_header_timeout` (408 on HTTP/1.1 when part of a
-//! request arrived), idle keep-alive connections by the header or idle timeout, HTTP/2 clients
-//! that do not answer PING by the keep-alive timeout, every connection at
+//! Every connection is bounded after its handshake too (rule 6, docs/architecture.md): silent,
+//! partial-header and slow-drip clients are closed by `request_header_timeout` (408 on HTTP/1.1
+//! when part of a request arrived), idle keep-alive connections by the header or idle timeout,
+//! HTTP/2 clients that do not answer PING by the keep-alive timeout, every connection at
 //! `max_connection_age`; with a small `max_connections`, a legitimate client gets in once idle
 //! sockets are reaped. Only "it ended within a generous bound" is asserted, never how fast.
 

@@ -1,7 +1,7 @@
-//! Draining means draining (DESIGN rule 5): once a swap no longer admits a connection, nothing
-//! new is served on it under the old policy, whether or not the client cooperates. hyper's
-//! graceful HTTP/2 shutdown waits for the client to answer a PING before it stops accepting
-//! streams; a client that never answers is the attack here.
+//! Draining means draining (rule 5, docs/architecture.md): once a swap no longer admits a
+//! connection, nothing new is served on it under the old policy, whether or not the client
+//! cooperates. hyper's graceful HTTP/2 shutdown waits for the client to answer a PING before it
+//! stops accepting streams; a client that never answers is the attack here.
 
 // Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
 // here and in tests/common, so the panic family is allowed for the whole test crate.

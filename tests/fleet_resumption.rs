@@ -1,7 +1,7 @@
-//! Resumption across the fleet, never across policies (DESIGN rule 2): a session made by a full
-//! handshake on one node resumes on another (the session-ticket secret is shared through the
-//! store), with the original identity; after a tightening made through a third node it resumes
-//! nowhere; a session never crosses to another domain's policy on another node. Single-node
+//! Resumption across the fleet, never across policies (rule 2, docs/architecture.md): a session
+//! made by a full handshake on one node resumes on another (the session-ticket secret is shared
+//! through the store), with the original identity; after a tightening made through a third node it
+//! resumes nowhere; a session never crosses to another domain's policy on another node. Single-node
 //! SQLite uses the same shared secret, so sessions survive a restart.
 //!
 //! The resumed attempts present no client certificate: if a node resumed wrongly, the client

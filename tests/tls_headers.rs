@@ -1,6 +1,6 @@
-//! Spoofed certificate and forwarding headers (DESIGN rule 3): whatever a client sends under any
-//! of the names the proxy owns — in any case, repeated, over HTTP/1.1 or HTTP/2, on enforced,
-//! fail-open and plain domains — the origin sees only the proxy's own values, or nothing.
+//! Spoofed certificate and forwarding headers (rule 3, docs/architecture.md): whatever a client
+//! sends under any of the names the proxy owns — in any case, repeated, over HTTP/1.1 or HTTP/2, on
+//! enforced, fail-open and plain domains — the origin sees only the proxy's own values, or nothing.
 
 // Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
 // here and in tests/common, so the panic family is allowed for the whole test crate.

@@ -1,7 +1,7 @@
-//! SNI/Host binding (DESIGN rule 1) through the real listener, in HTTP/1.1 and HTTP/2: every
-//! request's authority must name a domain served under the connection's mutual authentication,
-//! else 421; a request without a usable authority is 400. Coalescing across domains that share
-//! the policy keeps working.
+//! SNI/Host binding (rule 1, docs/architecture.md) through the real listener, in HTTP/1.1 and
+//! HTTP/2: every request's authority must name a domain served under the connection's mutual
+//! authentication, else 421; a request without a usable authority is 400. Coalescing across domains
+//! that share the policy keeps working.
 
 // Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
 // here and in tests/common, so the panic family is allowed for the whole test crate.

@@ -1,6 +1,6 @@
-//! Resumption scope (DESIGN rule 2) with a rustls client that keeps its sessions: a session is
-//! resumed on the domain that made it, with that handshake's identity and verdict, but never on
-//! a domain with another mutual authentication, nor after the bundle changed.
+//! Resumption scope (rule 2, docs/architecture.md) with a rustls client that keeps its sessions: a
+//! session is resumed on the domain that made it, with that handshake's identity and verdict, but
+//! never on a domain with another mutual authentication, nor after the bundle changed.
 //!
 //! The resumed attempts present no client certificate at all: if the server resumed, the client
 //! would be let in on the old session; if it does not, the enforced domain refuses it. The

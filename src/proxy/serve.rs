@@ -1,11 +1,11 @@
-//! Serves one established TLS connection with hyper (HTTP/1.1 or HTTP/2 per ALPN) until it
-//! ends, and ends it through its wind-down point (`wind_down`) when the process stops, a swap
-//! no longer admits it, a certificate of its chain expires on an enforced domain, it reaches
-//! its maximum age, or it waits too long for a request head or sits idle (DESIGN rules 5 and
-//! 6). A wind-down lets in-flight requests finish within a bound and closes the connection
-//! gracefully (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY) and its tunnels at once;
-//! meanwhile every new request is refused by the request service (421), whether or not the
-//! client cooperates. A connection with open tunnels lasts until they close.
+//! Serves one established TLS connection with hyper (HTTP/1.1 or HTTP/2 per ALPN) until it ends,
+//! and ends it through its wind-down point (`wind_down`) when the process stops, a swap no longer
+//! admits it, a certificate of its chain expires on an enforced domain, it reaches its maximum age,
+//! or it waits too long for a request head or sits idle (rules 5 and 6, docs/architecture.md). A
+//! wind-down lets in-flight requests finish within a bound and closes the connection gracefully
+//! (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY) and its tunnels at once; meanwhile every new
+//! request is refused by the request service (421), whether or not the client cooperates. A
+//! connection with open tunnels lasts until they close.
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -21,7 +21,7 @@ use super::AdminState;
 use crate::control::{Applied, Change};
 use crate::store::{Reads, Uses};
 
-/// Largest request body accepted (issue: bodies over 2 MiB are refused with 413).
+/// Largest request body accepted: bodies over 2 MiB are refused with 413 (docs/admin-api.md).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Read the whole body, refusing more than `MAX_BODY_BYTES` with 413.
