@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
 
-use crate::acceptor::stopped;
+use crate::shutdown::stopped;
 
 /// Limits of the admin listener.
 #[derive(Debug, Clone, Copy)]

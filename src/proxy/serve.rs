@@ -26,8 +26,8 @@ use super::connection::{unix_now, ConnState};
 use super::service::{handle, ProxyContext};
 use super::timeout_io::TimeoutIo;
 use super::wind_down::Ending;
-use crate::acceptor::{observe, stopped, ConnInfo, Handler};
-use crate::settings::ProxySettings;
+use crate::acceptor::{observe, ConnInfo, Handler};
+use crate::shutdown::stopped;
 use crate::snapshot::entry::Snapshot;
 
 /// The timeouts of an established connection (`[proxy]`, reloadable: a SIGHUP applies them to
@@ -39,19 +39,6 @@ pub struct ConnLimits {
     pub h2_keepalive_interval: Option<Duration>,
     pub h2_keepalive_timeout: Duration,
     pub max_connection_age: Option<Duration>,
-}
-
-impl ConnLimits {
-    /// The limits `[proxy]` sets.
-    pub fn from_settings(p: &ProxySettings) -> ConnLimits {
-        ConnLimits {
-            request_header_timeout: p.request_header_timeout,
-            idle_timeout: p.idle_timeout,
-            h2_keepalive_interval: p.h2_keepalive_interval,
-            h2_keepalive_timeout: p.h2_keepalive_timeout,
-            max_connection_age: p.max_connection_age,
-        }
-    }
 }
 
 /// Timing and change feeds shared by every connection.

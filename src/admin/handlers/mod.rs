@@ -18,8 +18,8 @@ use super::pagination::{document, ListContext};
 use super::query::{Page, Query};
 use super::request::{parse, ResourceObject};
 use super::AdminState;
+use crate::control::reads::{Reads, Uses};
 use crate::control::{Applied, Change};
-use crate::store::{Reads, Uses};
 
 /// Largest request body accepted: bodies over 2 MiB are refused with 413 (docs/admin-api.md).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;

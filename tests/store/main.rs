@@ -11,13 +11,16 @@
     clippy::indexing_slicing
 )]
 
+#[path = "../common/mod.rs"]
 mod common;
+#[macro_use]
+mod conformance;
 
 use mtls_proxy::store::SqliteStore;
 
 mod in_memory {
     use super::*;
-    mtls_proxy::store_conformance!(SqliteStore::in_memory().unwrap());
+    store_conformance!(SqliteStore::in_memory().unwrap());
 }
 
 mod on_disk {
@@ -76,7 +79,7 @@ mod on_disk {
         }
     }
 
-    mtls_proxy::store_conformance!(OnDisk::new());
+    store_conformance!(OnDisk::new());
 }
 
 mod postgres {
@@ -103,5 +106,5 @@ mod postgres {
         Some(PgStore::open(&options).unwrap())
     }
 
-    mtls_proxy::store_conformance!(optional store());
+    store_conformance!(optional store());
 }

@@ -1,7 +1,7 @@
-//! The behaviour every [`Store`] backend must show, as plain functions that panic on a
-//! violation, and [`store_conformance!`](crate::store_conformance) to run them all as tests
-//! against a backend: `store_conformance!(SqliteStore::in_memory().unwrap());` expands to one
-//! `#[test]` per case, each on a fresh store made by the expression (evaluated per test).
+//! The behaviour every [`Store`] backend must show, as plain functions that panic on a violation,
+//! and `store_conformance!` to run them all as tests against a backend:
+//! `store_conformance!(SqliteStore::in_memory().unwrap());` expands to one `#[test]` per case, each
+//! on a fresh store made by the expression (evaluated per test).
 //!
 //! Cases cover transactions and the revision counter, record round trips, uniqueness, the change
 //! log (deltas applied to in-memory tables reproduce the stored state), the reference queries
@@ -9,39 +9,30 @@
 //! rules run through [`Control`] on the backend; and the fleet's bookkeeping (heartbeats,
 //! ticket keys), which never moves the revision.
 
-// A test suite: panicking on a violation is how it reports one.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::sync::Arc;
 
-use super::fleet::{NodeBeat, TicketKey, TicketSecret};
-use super::query::*;
-use super::{DemoKind, Store, StoreError};
-use crate::control::change::{
+use mtls_proxy::control::change::{
     ActivationFields, CertificateFields, MutualAuthenticationFields, PrivateKeyFields,
     Update as Patch,
 };
-use crate::control::{Change, Control, ControlError, RelationshipChange};
-use crate::model::{
+use mtls_proxy::control::{Change, Control, ControlError, RelationshipChange};
+use mtls_proxy::model::{
     Activation, Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record,
     RowChange, State, Tables, Update,
 };
+use mtls_proxy::store::fleet::{NodeBeat, TicketKey, TicketSecret};
+use mtls_proxy::store::query::*;
+use mtls_proxy::store::{DemoKind, Store, StoreError};
 
 /// Run every case as a `#[test]` against the store made by `$make` (an expression evaluated
 /// once per test, giving a fresh, empty store). `optional $make` takes an `Option` of a store:
 /// None skips the case (the expression reports why).
-#[macro_export]
 macro_rules! store_conformance {
     (optional $make:expr) => {
-        $crate::store_conformance!(@with_cases [optional] $make);
+        store_conformance!(@with_cases [optional] $make);
     };
     (@with_cases [$($optional:tt)*] $make:expr) => {
-        $crate::store_conformance!(@cases [$($optional)*] $make;
+        store_conformance!(@cases [$($optional)*] $make;
             fresh_store_has_the_default_configuration_at_revision_zero,
             every_commit_bumps_the_revision_by_one,
             an_uncommitted_transaction_leaves_nothing_behind,
@@ -65,9 +56,9 @@ macro_rules! store_conformance {
             #[test]
             fn $case() {
                 let Some(store) = $make else { return };
-                let store: ::std::sync::Arc<dyn $crate::store::Store> =
+                let store: ::std::sync::Arc<dyn ::mtls_proxy::store::Store> =
                     ::std::sync::Arc::new(store);
-                $crate::store::conformance::$case(store);
+                $crate::conformance::$case(store);
             }
         )*
     };
@@ -75,14 +66,14 @@ macro_rules! store_conformance {
         $(
             #[test]
             fn $case() {
-                let store: ::std::sync::Arc<dyn $crate::store::Store> =
+                let store: ::std::sync::Arc<dyn ::mtls_proxy::store::Store> =
                     ::std::sync::Arc::new($make);
-                $crate::store::conformance::$case(store);
+                $crate::conformance::$case(store);
             }
         )*
     };
     ($make:expr) => {
-        $crate::store_conformance!(@with_cases [] $make);
+        store_conformance!(@with_cases [] $make);
     };
 }
 
@@ -351,7 +342,7 @@ pub fn domains_and_public_keys_are_unique(store: Arc<dyn Store>) {
     assert_eq!(store.revision().unwrap(), before);
 }
 
-fn delta(store: &dyn Store, since: u64) -> crate::model::Delta {
+fn delta(store: &dyn Store, since: u64) -> mtls_proxy::model::Delta {
     match store.read().unwrap().changes_since(since).unwrap() {
         Update::Delta(d) => d,
         Update::Full(_) => panic!("revision {since} must be within the change log"),
@@ -718,7 +709,7 @@ fn refused(control: &Control, change: Change) -> ControlError {
 
 pub fn control_rules_hold_on_this_store(store: Arc<dyn Store>) {
     let control = Control::without_data_plane(store.clone());
-    let ca = crate::devpki::Ca::new("conformance CA").unwrap();
+    let ca = mtls_proxy::devpki::Ca::new("conformance CA").unwrap();
     let server = ca.issue_server(&["a.example", "*.example"], &[]).unwrap();
     let key = control
         .apply(Change::CreatePrivateKey(PrivateKeyFields {
