@@ -114,7 +114,7 @@ async fn a_change_through_any_node_is_live_on_every_node() {
 
 /// How long after node 0's 2xx each other node serves the change, for a series of changes
 /// (each flips whether a certificate-less client gets in). Printed, not asserted: the figures
-/// belong in BENCHMARKS.md.
+/// belong in docs/benchmarking.md.
 #[tokio::test]
 async fn propagation_from_the_2xx_to_live_on_the_other_nodes() {
     let Some(f) = Fleet::start(3, &[A]).await else {
