@@ -1,6 +1,8 @@
-//! The shared store test suite against every backend: the embedded SQLite store (in memory, and
-//! on disk where reads take a second connection) and PostgreSQL (a throwaway server started by
-//! the test binary, one fresh database per test).
+//! The store and the fleet. The shared store test suite against every backend: the embedded
+//! SQLite store (in memory, and on disk where reads take a second connection) and PostgreSQL (a
+//! throwaway server started by the test binary, one fresh database per test); persistence across
+//! restarts and `kill -9`, store faults; nodes sharing one PostgreSQL (changes, outages,
+//! resumption across nodes).
 
 // Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
 // here and in tests/common, so the panic family is allowed for the whole test crate.
@@ -15,6 +17,11 @@
 mod common;
 #[macro_use]
 mod conformance;
+mod durability;
+mod faults;
+mod fleet;
+mod fleet_outage;
+mod fleet_resumption;
 
 use mtls_proxy::store::SqliteStore;
 
