@@ -4,8 +4,8 @@
 # tickets off and no session cache, its cheapest full handshake; and its default tickets on),
 # measured the same way by `mtls-proxy bench`: server CPU time per operation, read from
 # /proc/<pid>/stat, with every server pinned to the same CPU and the load generator (and the
-# shared origin) pinned to another; all use the same certificates. See BENCHMARKS.md for the
-# method, the fairness notes and the results.
+# shared origin) pinned to another; all use the same certificates. See docs/benchmarking.md for
+# the method, the fairness notes and the results.
 #
 #   benches/compare-nginx.sh            # one round, ~5 minutes of measurement after the build
 #   ROUNDS=3 DURATION=8s benches/compare-nginx.sh   # medians of three rounds

@@ -34,7 +34,8 @@ pub struct ClientIdentity {
     pub presented_der: Vec<Vec<u8>>,
     /// The distinct notAfter times (unix seconds, ascending) of the leaf and of every presented
     /// certificate that may be on its verified path; the connection is judged again at each
-    /// (DESIGN rule 5). The first is never later than the verified path's earliest expiry.
+    /// (rule 5, docs/architecture.md). The first is never later than the verified path's earliest
+    /// expiry.
     pub expiries: Vec<i64>,
     /// The latest notBefore (unix seconds) of the leaf and of every presented certificate that
     /// may be on its verified path: with `expiries`, the window in which every certificate of

@@ -15,5 +15,6 @@ pub mod model;
 pub mod origin;
 pub mod proxy;
 pub mod settings;
+pub mod shutdown;
 pub mod snapshot;
 pub mod store;

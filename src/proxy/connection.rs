@@ -3,7 +3,7 @@
 //! signal and its activity. Every request passes [`ConnState::admit_request`] first, so that
 //! nothing is served on a connection that a swap, its certificate's expiry or a wind-down no
 //! longer admits, whatever the client does and however late the connection's own task notices
-//! (DESIGN rule 5).
+//! (rule 5, docs/architecture.md).
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};

@@ -4,7 +4,7 @@
 //! the client's certificate with the verdict the connection has now. Anything else (domain
 //! deactivated, mutual authentication attached, detached or replaced, the client no longer
 //! trusted, a protocol turned off) ends the connection after its in-flight requests, and
-//! nothing new is served on it meanwhile (DESIGN rule 5).
+//! nothing new is served on it meanwhile (rule 5, docs/architecture.md).
 
 use crate::acceptor::ConnInfo;
 use crate::snapshot::entry::Snapshot;
@@ -23,9 +23,9 @@ pub fn readmits(snapshot: &Snapshot, info: &ConnInfo, verdict: Option<Verdict>) 
     if snapshot.keeps_policy(&info.entry, sni, info.fallback) {
         return true;
     }
-    // Another mutual authentication, or one attached or detached: the certificate headers name
-    // the old one and the SNI/Host binding compares ids (DESIGN rule 1), so the connection
-    // cannot carry on under it.
+    // Another mutual authentication, or one attached or detached: the certificate headers name the
+    // old one and the SNI/Host binding compares ids (rule 1, docs/architecture.md), so the
+    // connection cannot carry on under it.
     if current.mutual_authentication_id != info.entry.mutual_authentication_id {
         return false;
     }

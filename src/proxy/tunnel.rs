@@ -1,9 +1,9 @@
-//! Tunnels of one client connection (upgraded WebSocket connections, HTTP/1.1 or an HTTP/2
-//! extended CONNECT stream, spliced to the origin's upgraded HTTP/1.1 connection). A tunnel is
-//! the connection for the enforcement rules: it is counted, so the connection is neither
-//! logged as closed nor gives up its slot while one is open, and it is closed at once when the
-//! connection winds down (a swap that no longer admits it, certificate expiry, shutdown), since
-//! unlike a request it would otherwise never finish (DESIGN rule 5: a connection outlives
+//! Tunnels of one client connection (upgraded WebSocket connections, HTTP/1.1 or an HTTP/2 extended
+//! CONNECT stream, spliced to the origin's upgraded HTTP/1.1 connection). A tunnel is the
+//! connection for the enforcement rules: it is counted, so the connection is neither logged as
+//! closed nor gives up its slot while one is open, and it is closed at once when the connection
+//! winds down (a swap that no longer admits it, certificate expiry, shutdown), since unlike a
+//! request it would otherwise never finish (rule 5, docs/architecture.md: a connection outlives
 //! neither a tightening nor its certificate, whether or not the client cooperates).
 
 use std::sync::Arc;

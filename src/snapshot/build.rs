@@ -14,7 +14,7 @@
 //! server config per (certificate, key, configuration, mutual authentication) versions, counted
 //! by the entries using it and dropped with the last one. A new server config has fresh
 //! resumption state, so a changed policy never honours a session made under the old one
-//! (DESIGN rule 2).
+//! (rule 2, docs/architecture.md).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -453,8 +453,8 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// The entry for connections without a known SNI: the default domain's certificate, never
-    /// with client authentication (DESIGN rule 1: no SNI never reaches an mTLS domain).
+    /// The entry for connections without a known SNI: the default domain's certificate, never with
+    /// client authentication (rule 1, docs/architecture.md: no SNI never reaches an mTLS domain).
     ///
     /// None while the default domain is not activated: such handshakes are then refused with
     /// `unrecognized_name`, as without a default domain (fail closed). Failing the build instead

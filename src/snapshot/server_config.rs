@@ -86,7 +86,7 @@ pub enum ServerConfigError {
 /// sent (browsers would prompt the user otherwise). The provider is always aws-lc-rs, passed
 /// explicitly; trust never comes from system roots.
 ///
-/// Resumption is scoped to the returned config's policy (DESIGN security rule 2; nginx
+/// Resumption is scoped to the returned config's policy (rule 2, docs/architecture.md; nginx
 /// CVE-2025-23419 and Apache CVE-2025-23048 let a session made under one virtual host's
 /// client-auth policy be resumed under another's, skipping its client verification). Each call
 /// creates a fresh session-ID cache, and `ticketer` must be the policy's own
@@ -99,10 +99,10 @@ pub enum ServerConfigError {
 /// - the same policy on another node of the fleet derives the same ticket key, so its tickets
 ///   resume there.
 ///
-/// Domains that share one `Arc<ServerConfig>` share its policy, so sharing resumption between
-/// them is harmless. A resumed session is still judged again at the current time by the
-/// acceptor (DESIGN rule 5): scoping keeps it under one policy version, judging keeps it within
-/// its certificate's validity.
+/// Domains that share one `Arc<ServerConfig>` share its policy, so sharing resumption between them
+/// is harmless. A resumed session is still judged again at the current time by the acceptor
+/// (rule 5, docs/architecture.md): scoping keeps it under one policy version, judging keeps it
+/// within its certificate's validity.
 pub fn build_server_config(
     chain_der: &[Vec<u8>],
     key_pkcs8_der: &[u8],
@@ -147,7 +147,7 @@ pub fn server_config_for(
     // One TLS 1.3 ticket per handshake instead of rustls' two: a client spends one ticket per
     // resumption and gets a fresh one back, so the second ticket only pays off for a client
     // that opens two connections at once after its first; each ticket costs a key derivation
-    // and an encryption (about a tenth of a full handshake's server CPU; see BENCHMARKS.md).
+    // and an encryption (about a tenth of a full handshake's server CPU; see docs/benchmarking.md).
     config.send_tls13_tickets = 1;
     // The server's cipher-suite order (AES-128-GCM first), except for clients that prefer
     // ChaCha20 (the acceptor picks `suites::config_for`); every suite stays acceptable.

@@ -4,7 +4,7 @@
 //! Why AES-128-GCM with SHA-256 first: most clients (rustls, OpenSSL, Go) list
 //! AES-256-GCM-SHA384 first, and its SHA-384 key schedule runs without hardware help on CPUs
 //! with SHA extensions for SHA-256 only (AMD Zen, recent Intel), where it costs more server CPU
-//! per handshake than anything but the signatures and the key exchange (see BENCHMARKS.md).
+//! per handshake than anything but the signatures and the key exchange (see docs/benchmarking.md).
 //! AES-128-GCM is a TLS 1.3 mandatory suite with the same 128-bit security target as the rest
 //! of the handshake (X25519 or P-256 keys, ECDSA P-256 certificates).
 //!
