@@ -73,7 +73,12 @@ pub fn run(opts: &Options, live: bool) -> Result<(Summary, histogram::Histogram)
     }
     let client_before = cpu::process_cpu(None);
     let server_before = server_cpu(opts);
-    let (elapsed, rec, per_worker, timeline) = drive(opts, client, live)?;
+    let Driven {
+        elapsed,
+        rec,
+        per_worker,
+        timeline,
+    } = drive(opts, client, live)?;
     let client_cpu = cpu::process_cpu(None)
         .zip(client_before)
         .map(|(after, before)| after.saturating_sub(before));
@@ -106,14 +111,17 @@ fn server_cpu(opts: &Options) -> Option<Duration> {
 /// it could not run.
 type WorkerDone = (usize, Result<u64, BenchError>);
 
+/// What the workers of a run produced together.
+struct Driven {
+    elapsed: Duration,
+    rec: Arc<Recorder>,
+    per_worker: Vec<u64>,
+    timeline: Vec<progress::Point>,
+}
+
 /// Runs the workers, one thread each, and ticks the progress once a second on this thread
-/// until all of them have ended. Returns the run time, the recorder, the operations each
-/// worker completed, and the timeline.
-fn drive(
-    opts: &Options,
-    client: Arc<Client>,
-    live: bool,
-) -> Result<(Duration, Arc<Recorder>, Vec<u64>, Vec<progress::Point>), BenchError> {
+/// until all of them have ended.
+fn drive(opts: &Options, client: Arc<Client>, live: bool) -> Result<Driven, BenchError> {
     let rec = Arc::new(Recorder::default());
     let start = Instant::now();
     let (tx, rx) = std::sync::mpsc::channel::<WorkerDone>();
@@ -163,7 +171,12 @@ fn drive(
         return Err(e);
     }
     let timeline = progress.finish(&rec, end);
-    Ok((end - start, rec, per_worker, timeline))
+    Ok(Driven {
+        elapsed: end - start,
+        rec,
+        per_worker,
+        timeline,
+    })
 }
 
 /// One worker thread: its own single-threaded event loop running its share of the run.
