@@ -221,6 +221,19 @@ impl Summary {
         for (kind, n) in &self.errors.by_kind {
             let _ = writeln!(t, "  {kind:<44} {:>10}", thousands(*n));
         }
+        if self.server_certificate_verified
+            && self
+                .errors
+                .by_kind
+                .keys()
+                .any(|k| k.starts_with("tls: invalid peer certificate"))
+        {
+            let _ = writeln!(
+                t,
+                "  the server's certificate failed verification against --ca; to measure the \
+                 server anyway, --insecure skips the check"
+            );
+        }
         cpu_line(
             &mut t,
             "client CPU",
@@ -364,6 +377,25 @@ mod tests {
         let verified = Summary::new(&opts, measured());
         assert!(verified.server_certificate_verified);
         assert!(!verified.to_text().contains("INSECURE"));
+    }
+
+    #[test]
+    fn an_untrusted_server_certificate_points_at_insecure() {
+        let mut opts = options();
+        opts.trust = Trust::CaFile("ca.pem".into());
+        let mut m = measured();
+        m.failures = BTreeMap::from([(
+            "tls: invalid peer certificate: UnknownIssuer".to_string(),
+            3,
+        )]);
+        let text = Summary::new(&opts, m.clone()).to_text();
+        assert!(text.contains("failed verification against --ca"), "{text}");
+        assert!(text.contains("--insecure skips the check"), "{text}");
+        // Other failures, or a run that already skips the check, get no such hint.
+        let plain = Summary::new(&opts, measured()).to_text();
+        assert!(!plain.contains("--insecure skips"), "{plain}");
+        let insecure = Summary::new(&options(), m).to_text();
+        assert!(!insecure.contains("--insecure skips"), "{insecure}");
     }
 
     #[test]

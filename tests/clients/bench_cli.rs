@@ -337,6 +337,21 @@ async fn insecure_skips_the_server_certificate_check_and_says_so() {
         "{s:#}"
     );
     assert_eq!(s["server_certificate_verified"], true, "{s:#}");
+    // The text report names the cause and the way out.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_mtls-proxy"))
+        .args([
+            "bench", "--target", &target, "--sni", DOMAIN, "--count", "2",
+        ])
+        .args(&untrusting)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("invalid peer certificate: UnknownIssuer"),
+        "{text}"
+    );
+    assert!(text.contains("failed verification against --ca"), "{text}");
     // --insecure instead of --ca: the same untrusted server is measured, labelled as such.
     let insecure: Vec<String> = untrusting[2..].to_vec();
     let (s, stderr) = bench_with_stderr(
