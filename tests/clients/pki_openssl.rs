@@ -3,15 +3,6 @@
 //! each parser cover the same rules without it; here `openssl` is required (skipped when it is
 //! missing, a failure under `MTLS_PROXY_REQUIRE_TOOLS=1`).
 
-// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
-// here and in tests/common, so the panic family is allowed for the whole test crate.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use std::path::Path;

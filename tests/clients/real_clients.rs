@@ -4,15 +4,6 @@
 //! statuses, what the echo origin received). Skipped without both programs (see
 //! tests/common/tools.rs).
 
-// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
-// here and in tests/common, so the panic family is allowed for the whole test crate.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use base64::engine::general_purpose::STANDARD;

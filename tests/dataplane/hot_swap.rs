@@ -6,15 +6,6 @@
 //! left alone but follow other domains' changes, and the first handshake after the API's 2xx
 //! sees the change.
 
-// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
-// here and in tests/common, so the panic family is allowed for the whole test crate.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

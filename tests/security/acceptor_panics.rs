@@ -1,15 +1,6 @@
 //! A panic inside one connection's task never stops the listener: the next connection is
 //! accepted and handled.
 
-// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
-// here and in tests/common, so the panic family is allowed for the whole test crate.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,15 +4,6 @@
 //! 1.2 session IDs, and a session offered after a HelloRetryRequest), and keep-alive connections
 //! opened before it (closed at the expiry when enforced, carrying `expired` when fail-open).
 
-// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
-// here and in tests/common, so the panic family is allowed for the whole test crate.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use std::path::PathBuf;

@@ -4,15 +4,6 @@
 //! `getpeername() failed with errno 107` or `Connection reset by peer` instead of the alert.
 //! Repeated, because the loss depends on timing.
 
-// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
-// here and in tests/common, so the panic family is allowed for the whole test crate.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use common::cli_clients::{CliClients, Programs};

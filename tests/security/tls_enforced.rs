@@ -3,15 +3,6 @@
 //! refused with a TLS alert and the origin sees nothing. Also per-domain isolation and what the
 //! CertificateRequest carries.
 
-// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
-// here and in tests/common, so the panic family is allowed for the whole test crate.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use std::sync::Arc;

@@ -1,15 +1,6 @@
 //! Persistence: everything survives a restart, and every acknowledged write survives `kill -9`
 //! of the real binary in the middle of a burst of writes.
 
-// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
-// here and in tests/common, so the panic family is allowed for the whole test crate.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use std::net::{SocketAddr, TcpListener};
