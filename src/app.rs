@@ -17,12 +17,14 @@ use crate::acceptor::{self, AcceptorOptions};
 use crate::admin::{self, token, AdminState, AdminToken};
 use crate::control::{Control, ControlError, Prepare};
 use crate::metrics::Metrics;
+use crate::model::identity_pattern::AllowList;
 use crate::origin::{OriginClient, OriginError, OriginOptions, OriginSpec};
 use crate::proxy::serve::{handler, Lifecycle};
 use crate::proxy::service::ProxyContext;
 use crate::settings::{Settings, SettingsError};
 use crate::snapshot::build::BuildInputs;
 use crate::snapshot::publisher::Publisher;
+use crate::snapshot::route::Route;
 use crate::store::{Store, StoreError};
 
 /// Why the process could not start or reload.
@@ -44,6 +46,8 @@ pub enum AppError {
     Origin(#[from] OriginError),
     #[error("invalid origin {0:?}: {1}")]
     OriginSpec(String, String),
+    #[error("route {0}: {1}")]
+    Route(String, String),
     #[error("demo import failed: {0}")]
     Demo(#[from] crate::demo::DemoError),
     #[error(transparent)]
@@ -191,7 +195,7 @@ fn parse_origin(s: &str) -> Result<OriginSpec, AppError> {
 fn build_inputs(settings: &Settings) -> Result<BuildInputs, AppError> {
     let mut routes = Vec::new();
     for r in &settings.routes {
-        routes.push((r.domain.clone(), parse_origin(&r.origin)?));
+        routes.push((r.domain.clone(), Arc::new(route(r)?)));
     }
     Ok(BuildInputs {
         routes,
@@ -199,6 +203,23 @@ fn build_inputs(settings: &Settings) -> Result<BuildInputs, AppError> {
         default_domain: settings.proxy.default_domain.clone(),
         preserve_host: settings.proxy.preserve_host,
         xfcc: settings.proxy.xfcc,
+    })
+}
+
+/// One `[[routes]]` entry for the data plane (settings validated it already; a failure here
+/// names the route all the same).
+fn route(r: &crate::settings::Route) -> Result<Route, AppError> {
+    let allow = match &r.allow {
+        Some(patterns) => {
+            Some(AllowList::parse(patterns).map_err(|e| AppError::Route(r.name(), e.to_string()))?)
+        }
+        None => None,
+    };
+    Ok(Route {
+        name: Arc::from(r.name()),
+        path_prefix: r.path_prefix.clone(),
+        origin: Arc::new(parse_origin(&r.origin)?),
+        allow,
     })
 }
 

@@ -86,6 +86,14 @@ pub enum Validity {
     NotYetValid,
 }
 
+/// A subjectAltName of a client certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientSan {
+    Dns(String),
+    Uri(String),
+    Email(String),
+}
+
 /// A certificate authority able to issue certificates.
 pub struct Ca {
     issuer: Issuer<'static, KeyPair>,
@@ -145,6 +153,25 @@ impl Ca {
     ) -> Result<Issued, DevPkiError> {
         let mut params = leaf_params(common_name, validity)?;
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        self.sign_leaf(&params)
+    }
+
+    /// A current client certificate (clientAuth EKU) carrying `sans` as subjectAltNames, for
+    /// identity rules.
+    pub fn issue_client_with_sans(
+        &self,
+        common_name: &str,
+        sans: &[ClientSan],
+    ) -> Result<Issued, DevPkiError> {
+        let mut params = leaf_params(common_name, Validity::Current)?;
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        for san in sans {
+            params.subject_alt_names.push(match san {
+                ClientSan::Dns(name) => SanType::DnsName(name.as_str().try_into()?),
+                ClientSan::Uri(uri) => SanType::URI(uri.as_str().try_into()?),
+                ClientSan::Email(mail) => SanType::Rfc822Name(mail.as_str().try_into()?),
+            });
+        }
         self.sign_leaf(&params)
     }
 

@@ -160,12 +160,33 @@ pub enum LogFormat {
     Json,
 }
 
-/// `[[routes]]`: a domain (exact or `*.` wildcard) to an origin.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+/// `[[routes]]`: a domain (exact or `*.` wildcard), optionally a path prefix, to an origin,
+/// optionally admitting only some client identities.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
     pub domain: String,
     pub origin: String,
+    /// Requests whose (normalised) path starts with this; among the routes of one domain the
+    /// longest matching prefix wins, and a route without one matches every path.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// Identity patterns (`uri:`, `dns:`, `email:`, `cn:`, `spki-sha256:`, `sha256:`): when set,
+    /// only connections with verdict `ok` whose leaf matches one of them are forwarded.
+    #[serde(default)]
+    pub allow: Option<Vec<String>>,
+}
+
+impl Route {
+    /// How the route is named in 403 answers and logs: its domain and path prefix as written
+    /// (`api.example.com/admin`), never its patterns.
+    pub fn name(&self) -> String {
+        format!(
+            "{}{}",
+            self.domain,
+            self.path_prefix.as_deref().unwrap_or("")
+        )
+    }
 }
 
 impl Settings {
@@ -191,11 +212,7 @@ impl Settings {
 
     fn validate(&self) -> Result<(), (String, String)> {
         check_origin(&self.proxy.default_origin).map_err(|p| ("proxy.default_origin".into(), p))?;
-        for (i, r) in self.routes.iter().enumerate() {
-            crate::model::pki::canonical_domain(&r.domain)
-                .map_err(|e| (format!("routes[{i}].domain"), e.to_string()))?;
-            check_origin(&r.origin).map_err(|p| (format!("routes[{i}].origin"), p))?;
-        }
+        check_routes(&self.routes)?;
         if let Some(d) = &self.proxy.default_domain {
             crate::model::pki::canonical_domain(d)
                 .map_err(|e| ("proxy.default_domain".to_string(), e.to_string()))?;
@@ -216,6 +233,60 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// Each route on its own, then that no two share a domain and path prefix (the second would
+/// never be used).
+fn check_routes(routes: &[Route]) -> Result<(), (String, String)> {
+    let mut seen: std::collections::HashMap<(String, Option<&str>), usize> =
+        std::collections::HashMap::new();
+    for (i, r) in routes.iter().enumerate() {
+        let domain = crate::model::pki::canonical_domain(&r.domain)
+            .map_err(|e| (format!("routes[{i}].domain"), e.to_string()))?;
+        check_origin(&r.origin).map_err(|p| (format!("routes[{i}].origin"), p))?;
+        if let Some(prefix) = &r.path_prefix {
+            check_path_prefix(prefix).map_err(|p| (format!("routes[{i}].path_prefix"), p))?;
+        }
+        if let Some(allow) = &r.allow {
+            check_allow(allow).map_err(|(field, p)| (format!("routes[{i}].allow{field}"), p))?;
+        }
+        if let Some(first) = seen.insert((domain, r.path_prefix.as_deref()), i) {
+            return Err((
+                format!("routes[{i}]"),
+                format!(
+                    "has the same domain and path_prefix as routes[{first}] ({})",
+                    r.name()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A path prefix must be a normalised absolute path, as request paths are when matched.
+fn check_path_prefix(prefix: &str) -> Result<(), String> {
+    use crate::model::request_path::normalize;
+    match normalize(prefix) {
+        Ok(n) if n == prefix => Ok(()),
+        Ok(n) => Err(format!("{prefix:?} is not in normal form; write {n:?}")),
+        Err(e) => Err(format!(
+            "{prefix:?}: {}",
+            e.to_string().replace("the request path ", "")
+        )),
+    }
+}
+
+/// Every pattern parses, and the list is not empty (it would admit nobody).
+fn check_allow(allow: &[String]) -> Result<(), (String, String)> {
+    if allow.is_empty() {
+        return Err((
+            String::new(),
+            "is empty; remove it to admit every client, or list at least one pattern".into(),
+        ));
+    }
+    crate::model::identity_pattern::AllowList::parse(allow)
+        .map(|_| ())
+        .map_err(|e| (format!("[{}]", e.index), e.to_string()))
 }
 
 /// An origin as `origin::OriginSpec` parses it (one parser for config and runtime).
@@ -296,6 +367,55 @@ mod tests {
         assert!(e.to_string().contains("tokn"), "{e}");
         let e = parse("[nope]\n").unwrap_err();
         assert!(e.to_string().contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn routes_take_path_prefixes_and_allow_lists() {
+        let s = parse(
+            r#"
+            [[routes]]
+            domain = "api.example.com"
+            origin = "echo"
+            [[routes]]
+            domain = "api.example.com"
+            origin = "echo"
+            path_prefix = "/admin"
+            allow = ["uri:spiffe://example.org/ns/prod/*", "cn:billing"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.routes[1].name(), "api.example.com/admin");
+        assert_eq!(s.routes[0].name(), "api.example.com");
+        assert_eq!(s.routes[1].allow.as_ref().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn bad_routes_name_the_route_and_the_pattern() {
+        let route = |extra: &str| {
+            format!("[[routes]]\ndomain = \"a.example.com\"\norigin = \"echo\"\n{extra}\n")
+        };
+        let e = parse(&route("allow = [\"cn:a\", \"dns:a*.example.org\"]")).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("routes[0].allow[1]"), "{text}");
+        assert!(text.contains("\"dns:a*.example.org\""), "{text}");
+        let e = parse(&route("allow = []")).unwrap_err();
+        assert!(e.to_string().contains("routes[0].allow"), "{e}");
+        let e = parse(&route("path_prefix = \"admin\"")).unwrap_err();
+        assert!(e.to_string().contains("routes[0].path_prefix"), "{e}");
+        let e = parse(&route("path_prefix = \"//admin\"")).unwrap_err();
+        assert!(e.to_string().contains("\"/admin\""), "{e}");
+        let e = parse(&route("path_prefix = \"/a/../b\"")).unwrap_err();
+        assert!(e.to_string().contains("routes[0].path_prefix"), "{e}");
+        let twice = format!(
+            "{}{}",
+            route("path_prefix = \"/x\""),
+            route("path_prefix = \"/x\"")
+        );
+        let e = parse(&twice).unwrap_err();
+        assert!(e.to_string().contains("routes[1]"), "{e}");
+        assert!(e.to_string().contains("routes[0]"), "{e}");
+        let e = parse(&route("alow = [\"cn:a\"]")).unwrap_err();
+        assert!(e.to_string().contains("alow"), "{e}");
     }
 
     #[test]

@@ -162,6 +162,7 @@ async fn reload_applies_routes_and_names_restart_only_settings() {
         settings.routes.push(Route {
             domain: A.to_string(),
             origin: origin.url(),
+            ..Route::default()
         });
         let report = running(&f.h).reload(settings.clone()).unwrap();
         assert!(report.need_restart.is_empty(), "{:?}", report.need_restart);

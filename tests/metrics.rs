@@ -32,6 +32,7 @@ async fn setup() -> Setup {
         s.routes.push(Route {
             domain: BROKEN.into(),
             origin: "http://127.0.0.1:1".into(),
+            ..Route::default()
         });
     })
     .await;

@@ -76,6 +76,7 @@ async fn failing_origins_get_clean_502_and_504() {
             .map(|(d, o)| Route {
                 domain: d.to_string(),
                 origin: o.clone(),
+                ..Route::default()
             })
             .collect();
     })

@@ -2,7 +2,9 @@
 //! activations, their validation, and nothing of tokio, hyper or rustls.
 
 pub mod id;
+pub mod identity_pattern;
 pub mod pki;
+pub mod request_path;
 pub mod resources;
 pub mod timestamp;
 pub mod validate;

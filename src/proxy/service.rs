@@ -17,8 +17,10 @@ use super::cert_headers::PrebuiltCertHeaders;
 use super::forwarding;
 use crate::acceptor::ConnInfo;
 use crate::metrics::{DomainMetrics, Metrics};
+use crate::origin::OriginSpec;
 use crate::origin::{error_response, full, OriginClient, ProxyBody};
 use crate::snapshot::entry::{DomainEntry, Snapshot};
+use crate::snapshot::route::Route;
 use crate::snapshot::verdict::Verdict;
 
 /// Shared by every connection.
@@ -68,6 +70,8 @@ struct Routed<'c> {
     /// The activated domain the request named.
     domain: Option<&'c DomainEntry>,
     host: Option<String>,
+    /// The `[[routes]]` entry that decided (its name).
+    route: Option<&'c str>,
     /// Time spent waiting for the origin.
     origin: Option<Duration>,
     origin_error: Option<&'static str>,
@@ -94,6 +98,7 @@ pub async fn handle(
         conn: &conn.info,
         domain: routed.domain.map(|d| d.name.as_str()),
         host: routed.host.as_deref(),
+        route: routed.route,
         method: method.as_str(),
         path: uri.path(),
         status,
@@ -139,28 +144,80 @@ async fn route<'c>(
         }
     };
     let meters = meters(domain, &ctx.metrics);
+    let (routing, rewritten) = match view.routing(&host, parts.uri.path()) {
+        Ok(r) => r,
+        Err(e) => {
+            let response = answer(StatusCode::BAD_REQUEST, "bad_request", &e.to_string());
+            return Routed::local(response, domain, Some(host));
+        }
+    };
+    let route = routing.route;
+    if let Some(refusal) = route.and_then(|r| refused(r, &conn.info)) {
+        meters.forbidden();
+        let mut routed = Routed::local(refusal, domain, Some(host));
+        routed.route = route.map(|r| &*r.name);
+        return routed;
+    }
     count_fail_open(conn.info.verdict, meters);
     let target = Target {
         host: &host,
         authority: &authority,
-        view,
+        origin: view.origin_of(&routing),
+        path: rewritten.as_ref().map(|r| r.0.as_str()),
+        preserve_host: view.preserve_host,
     };
     let (response, waited, origin_error) = forward(parts, body, &target, conn, ctx, meters).await;
     Routed {
         response,
         domain,
         host: Some(host),
+        route: route.map(|r| &*r.name),
         origin: Some(waited),
         origin_error,
     }
 }
 
-/// Where a request goes: its canonical host, the authority as sent, and the snapshot routing it.
+/// The 403 of a route whose identity rules do not admit this connection: its verdict must be
+/// `ok` and its leaf must match one of the route's patterns. The answer names the route, never
+/// the patterns (they would tell a prober which identity to obtain).
+fn refused(route: &Route, conn: &ConnInfo) -> Option<Response<ProxyBody>> {
+    let allow = route.allow.as_ref()?;
+    let detail = match (conn.verdict, conn.identity.as_ref()) {
+        (Some(Verdict::Ok), Some(id)) if allow.admits(id) => return None,
+        (Some(Verdict::Ok), Some(_)) => {
+            format!(
+                "route {} does not admit this client certificate",
+                route.name
+            )
+        }
+        _ => format!(
+            "route {} requires a verified client certificate",
+            route.name
+        ),
+    };
+    let mut response = answer(StatusCode::FORBIDDEN, "forbidden", &detail);
+    // The client learns the verdict it was judged with (as the origin would have), not the
+    // patterns it failed.
+    if let Some(v) = conn.verdict {
+        response
+            .headers_mut()
+            .insert(VERDICT_HEADER, HeaderValue::from_static(v.as_str()));
+    }
+    Some(response)
+}
+
+/// The verdict header, as origins receive it.
+const VERDICT_HEADER: &str = "client-cert-verdict";
+
+/// Where a request goes: its canonical host, the authority as sent, the origin its route
+/// chose, and the normalised path when path rules rewrote it.
 #[derive(Clone, Copy)]
 struct Target<'a> {
     host: &'a str,
     authority: &'a str,
-    view: &'a Snapshot,
+    origin: &'a Arc<OriginSpec>,
+    path: Option<&'a str>,
+    preserve_host: bool,
 }
 
 /// Send the request to its origin: the response (or the error answer), the time waited and
@@ -176,7 +233,9 @@ async fn forward(
     let Target {
         host,
         authority,
-        view,
+        origin,
+        path,
+        preserve_host,
     } = *target;
     forwarding::prepare(
         &mut parts.headers,
@@ -185,15 +244,14 @@ async fn forward(
         &conn.cert_headers,
     );
     // HTTP/2 carries the host in :authority only; origins speak HTTP/1.1 and need Host.
-    let preserve_host = view.preserve_host;
     if preserve_host {
         if let Ok(v) = HeaderValue::from_str(authority) {
             parts.headers.insert(HOST, v);
         }
     }
-    parts.uri = origin_form(&parts.uri);
+    parts.uri = origin_form(&parts.uri, path);
     parts.version = http::Version::HTTP_11;
-    let spec = view.origin_for(host).clone();
+    let spec = origin.clone();
     let req = Request::from_parts(parts, body);
     let sent = Instant::now();
     let result = ctx.origins.send(&spec, req, preserve_host).await;
@@ -220,6 +278,7 @@ impl<'c> Routed<'c> {
             response,
             domain,
             host,
+            route: None,
             origin: None,
             origin_error: None,
         }
@@ -239,8 +298,19 @@ fn count_fail_open(verdict: Option<Verdict>, meters: &DomainMetrics) {
     }
 }
 
-/// The path and query only (origin-form), whatever form the client used.
-fn origin_form(uri: &Uri) -> Uri {
-    let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+/// The path and query only (origin-form), whatever form the client used; `path` replaces the
+/// path when path rules normalised it, so the origin gets the path that was judged.
+fn origin_form(uri: &Uri, path: Option<&str>) -> Uri {
+    let pq = match (path, uri.query()) {
+        (Some(p), Some(q)) => format!("{p}?{q}"),
+        (Some(p), None) => p.to_owned(),
+        (None, _) => {
+            return uri
+                .path_and_query()
+                .map_or("/", |p| p.as_str())
+                .parse()
+                .unwrap_or_else(|_| Uri::from_static("/"))
+        }
+    };
     pq.parse().unwrap_or_else(|_| Uri::from_static("/"))
 }

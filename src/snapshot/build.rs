@@ -10,6 +10,7 @@ use rustls::ServerConfig;
 
 use super::entry::{DomainEntry, Snapshot};
 use super::lookup::DomainTable;
+use super::route::{HostRoutes, Route};
 use super::server_config::{build_server_config, TlsParams, TlsVersion};
 use super::verifier::ClientAuth;
 use crate::metrics::{labels::OTHER_DOMAIN, DomainMetrics, Metrics};
@@ -36,8 +37,8 @@ fn err(resource: impl Into<String>, problem: impl std::fmt::Display) -> BuildErr
 /// Static inputs of a build that do not live in the store (hot-reloadable settings).
 #[derive(Debug, Clone, Default)]
 pub struct BuildInputs {
-    /// `[[routes]]` as (domain, origin).
-    pub routes: Vec<(String, OriginSpec)>,
+    /// `[[routes]]` as (domain, route).
+    pub routes: Vec<(String, Arc<Route>)>,
     /// `[proxy] default_origin`.
     pub default_origin: OriginSpec,
     /// `[proxy] default_domain`: an activated domain whose certificate serves handshakes
@@ -111,10 +112,7 @@ pub fn build_metered(
         Some(name) => b.fallback(name)?.map(Arc::new),
         None => None,
     };
-    let mut routes = DomainTable::new();
-    for (domain, origin) in &inputs.routes {
-        routes.insert(domain, Arc::new(origin.clone()));
-    }
+    let routes = route_table(&inputs.routes);
     let snapshot = Snapshot {
         revision: state.revision,
         domains,
@@ -125,6 +123,24 @@ pub fn build_metered(
         xfcc: inputs.xfcc,
     };
     Ok((snapshot, b.new, b.stats))
+}
+
+/// The routes grouped by domain (canonicalised by the table, so `A.example.com` and
+/// `a.example.com` are one host).
+fn route_table(routes: &[(String, Arc<Route>)]) -> DomainTable<Arc<HostRoutes>> {
+    let mut grouped: HashMap<String, HostRoutes> = HashMap::new();
+    for (domain, route) in routes {
+        // Settings validated every domain; a name the table would refuse is left out as the
+        // table itself would.
+        if let Some(name) = super::lookup::canonical_name(domain) {
+            grouped.entry(name).or_default().push(route.clone());
+        }
+    }
+    let mut table = DomainTable::new();
+    for (name, host) in grouped {
+        table.insert(&name, Arc::new(host));
+    }
+    table
 }
 
 /// Lookups by id, so a build is linear in the number of resources (not quadratic).

@@ -187,31 +187,38 @@ fn failures_name_the_resource() {
     );
 }
 
+fn route(domain: &str, prefix: Option<&str>, origin: &str) -> (String, Arc<Route>) {
+    let route = Route {
+        name: Arc::from(format!("{domain}{}", prefix.unwrap_or(""))),
+        path_prefix: prefix.map(str::to_owned),
+        origin: Arc::new(origin.parse().unwrap()),
+        allow: None,
+    };
+    (domain.to_owned(), Arc::new(route))
+}
+
 #[test]
-fn routes_pick_origins_by_host() {
+fn routes_pick_origins_by_host_and_path() {
     let inputs = BuildInputs {
         routes: vec![
-            (
-                "api.example.com".into(),
-                "http://127.0.0.1:9000".parse().unwrap(),
-            ),
-            (
-                "*.example.com".into(),
-                "http://127.0.0.1:9001".parse().unwrap(),
-            ),
+            route("api.example.com", None, "http://127.0.0.1:9000"),
+            route("*.example.com", None, "http://127.0.0.1:9001"),
+            route("API.example.com.", Some("/admin"), "http://127.0.0.1:9002"),
         ],
         ..BuildInputs::default()
     };
     let (snap, _, _) = build(&state(), &inputs, &BuildCache::default()).unwrap();
+    let origin = |host: &str, path: &str| {
+        let (routing, _) = snap.routing(host, path).unwrap();
+        snap.origin_of(&routing).to_string()
+    };
+    assert_eq!(origin("api.example.com", "/"), "http://127.0.0.1:9000");
     assert_eq!(
-        snap.origin_for("api.example.com").to_string(),
-        "http://127.0.0.1:9000"
+        origin("api.example.com", "/admin/x"),
+        "http://127.0.0.1:9002"
     );
-    assert_eq!(
-        snap.origin_for("x.example.com").to_string(),
-        "http://127.0.0.1:9001"
-    );
-    assert_eq!(*snap.origin_for("other.org").as_ref(), OriginSpec::Echo);
+    assert_eq!(origin("x.example.com", "/admin"), "http://127.0.0.1:9001");
+    assert_eq!(origin("other.org", "/"), OriginSpec::Echo.to_string());
 }
 
 #[test]
