@@ -203,6 +203,7 @@ fn build_inputs(settings: &Settings) -> Result<BuildInputs, AppError> {
         default_domain: settings.proxy.default_domain.clone(),
         preserve_host: settings.proxy.preserve_host,
         xfcc: settings.proxy.xfcc,
+        require_fresh: settings.revocation.require_fresh,
     })
 }
 

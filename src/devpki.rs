@@ -35,6 +35,9 @@ pub enum DevPkiError {
     /// A validity bound fell outside the representable date range.
     #[error("certificate validity is out of range")]
     TimeRange,
+    /// What was given as a certificate does not parse.
+    #[error("not a DER certificate")]
+    NotACertificate,
     /// A server certificate needs at least one DNS name or IP address.
     #[error("a server certificate needs at least one DNS name or IP address")]
     NoSubjectName,
@@ -186,6 +189,37 @@ impl Ca {
             issuer: Issuer::new(params, key),
             cert: issued,
         })
+    }
+
+    /// A CRL (PEM) signed by this CA revoking the certificates in `revoked` (DER), with CRL
+    /// number `number`, valid from `this_update` to `next_update`.
+    pub fn crl(
+        &self,
+        revoked: &[&[u8]],
+        number: u64,
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> Result<String, DevPkiError> {
+        let mut revoked_certs = Vec::new();
+        for der in revoked {
+            let (_, cert) = x509_parser::parse_x509_certificate(der)
+                .map_err(|_| DevPkiError::NotACertificate)?;
+            revoked_certs.push(rcgen::RevokedCertParams {
+                serial_number: rcgen::SerialNumber::from_slice(cert.raw_serial()),
+                revocation_time: this_update,
+                reason_code: None,
+                invalidity_date: None,
+            });
+        }
+        let params = rcgen::CertificateRevocationListParams {
+            this_update,
+            next_update,
+            crl_number: rcgen::SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.issuer)?.pem()?)
     }
 
     fn sign_leaf(&self, params: &CertificateParams) -> Result<Issued, DevPkiError> {

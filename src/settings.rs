@@ -32,6 +32,7 @@ pub struct Settings {
     pub store: StoreSettings,
     pub proxy: ProxySettings,
     pub routes: Vec<Route>,
+    pub revocation: RevocationSettings,
     pub log: LogSettings,
     /// Import the demo configuration into an empty store (set when serving without a config).
     #[serde(skip)]
@@ -129,6 +130,35 @@ impl Default for ProxySettings {
     }
 }
 
+/// `[revocation]`: how revocation lists are applied and refreshed.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RevocationSettings {
+    /// A chain whose issuer's CRL is past its nextUpdate fails like a revoked one (enforced) or
+    /// gets verdict `revoked` (fail-open). Off: a stale CRL still applies its revocations and
+    /// is reported. Reloaded with SIGHUP.
+    pub require_fresh: bool,
+    /// Lists with a `url` are fetched at least this often (and before their nextUpdate).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub refresh: Duration,
+    /// One deadline for a whole fetch: connect, TLS, redirects and body.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub fetch_timeout: Duration,
+    /// PEM CAs trusted for `https://` CRL URLs instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for RevocationSettings {
+    fn default() -> Self {
+        RevocationSettings {
+            require_fresh: false,
+            refresh: Duration::from_secs(3600),
+            fetch_timeout: Duration::from_secs(10),
+            ca_file: None,
+        }
+    }
+}
+
 /// `[log]`: what the process logs to stderr. Read at start (a change needs a restart).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -219,6 +249,15 @@ impl Settings {
         }
         if self.proxy.max_connections == 0 {
             return Err(("proxy.max_connections".into(), "must be at least 1".into()));
+        }
+        if self.revocation.refresh < Duration::from_secs(1) {
+            return Err(("revocation.refresh".into(), "must be at least 1s".into()));
+        }
+        if self.revocation.fetch_timeout.is_zero() {
+            return Err((
+                "revocation.fetch_timeout".into(),
+                "must be more than 0".into(),
+            ));
         }
         if self.proxy.handshake_timeout.is_zero() {
             return Err((
@@ -346,6 +385,7 @@ mod tests {
         assert_eq!(s.proxy.max_connections, d.proxy.max_connections);
         assert_eq!(s.store.path, d.store.path);
         assert_eq!(s.log, d.log);
+        assert_eq!(s.revocation, d.revocation);
         assert!(s.routes.is_empty());
     }
 

@@ -19,7 +19,8 @@ pub struct ReloadReport {
 /// Keys whose change needs a restart, compared between the running and the new settings.
 fn restart_only(old: &Settings, new: &Settings) -> Vec<&'static str> {
     let (o, n) = (&old.proxy, &new.proxy);
-    let checks: [(&'static str, bool); 11] = [
+    let (ro, rn) = (&old.revocation, &new.revocation);
+    let checks: [(&'static str, bool); 12] = [
         ("admin.listen", old.admin.listen != new.admin.listen),
         ("admin.token", old.admin.token != new.admin.token),
         ("store.path", old.store.path != new.store.path),
@@ -44,6 +45,12 @@ fn restart_only(old: &Settings, new: &Settings) -> Vec<&'static str> {
         ),
         ("proxy.origin_ca_file", o.origin_ca_file != n.origin_ca_file),
         ("log.level / log.format", old.log != new.log),
+        (
+            "revocation.refresh / fetch_timeout / ca_file",
+            ro.refresh != rn.refresh
+                || ro.fetch_timeout != rn.fetch_timeout
+                || ro.ca_file != rn.ca_file,
+        ),
     ];
     checks
         .into_iter()
@@ -79,6 +86,9 @@ pub fn apply(running: &Running, new: Settings) -> Result<ReloadReport, AppError>
     kept.proxy.origin_response_timeout = current.proxy.origin_response_timeout;
     kept.proxy.origin_ca_file = current.proxy.origin_ca_file.clone();
     kept.log = current.log.clone();
+    kept.revocation.refresh = current.revocation.refresh;
+    kept.revocation.fetch_timeout = current.revocation.fetch_timeout;
+    kept.revocation.ca_file = current.revocation.ca_file.clone();
     kept.demo = current.demo;
     *current = kept;
     Ok(ReloadReport {

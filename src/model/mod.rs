@@ -10,5 +10,5 @@ pub mod timestamp;
 pub mod validate;
 
 pub use resources::{
-    Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, State,
+    Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, RevocationList, State,
 };

@@ -12,10 +12,11 @@ use super::entry::{DomainEntry, Snapshot};
 use super::lookup::DomainTable;
 use super::route::{HostRoutes, Route};
 use super::server_config::{build_server_config, TlsParams, TlsVersion};
-use super::verifier::ClientAuth;
+use super::verifier::{ClientAuth, Revocation};
 use crate::metrics::{labels::OTHER_DOMAIN, DomainMetrics, Metrics};
 use crate::model::{
-    pki, Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, State,
+    pki, Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, RevocationList,
+    State,
 };
 use crate::origin::OriginSpec;
 
@@ -48,10 +49,22 @@ pub struct BuildInputs {
     pub preserve_host: bool,
     /// `[proxy] xfcc`.
     pub xfcc: bool,
+    /// `[revocation] require_fresh`: a stale CRL fails the chains it covers.
+    pub require_fresh: bool,
 }
 
 /// A content version: resource id and its strictly increasing `updated_at`.
 type Version = (String, i64);
+
+/// What a client policy is made of: the mutual authentication, its revocation lists and
+/// whether stale lists fail chains. A new CRL makes a new policy (and so new server configs
+/// with their own session caches and ticket keys: no session resumes across it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct AuthKey {
+    mutual_authentication: Version,
+    crls: Vec<Version>,
+    require_fresh: bool,
+}
 
 /// What a server config is made of.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -59,14 +72,16 @@ struct ConfigKey {
     certificate: Version,
     key: String,
     configuration: Version,
-    client_auth: Option<Version>,
+    client_auth: Option<AuthKey>,
 }
 
 /// TLS objects kept between builds, keyed by the versions of their inputs.
 #[derive(Debug, Default)]
 pub struct BuildCache {
-    auths: HashMap<Version, Arc<ClientAuth>>,
+    auths: HashMap<AuthKey, Arc<ClientAuth>>,
     configs: HashMap<ConfigKey, Arc<ServerConfig>>,
+    /// Revocation list versions the verifier has accepted (see [`Builder::check_lists`]).
+    lists_checked: std::collections::HashSet<Version>,
 }
 
 /// How much a build reused.
@@ -98,6 +113,7 @@ pub fn build_metered(
     let mut b = Builder {
         index: Index::new(state),
         state,
+        require_fresh: inputs.require_fresh,
         old: cache,
         new: BuildCache::default(),
         stats: BuildStats::default(),
@@ -108,6 +124,7 @@ pub fn build_metered(
         let entry = b.entry(a)?;
         domains.insert(&a.domain, Arc::new(entry));
     }
+    b.check_lists()?;
     let fallback = match &inputs.default_domain {
         Some(name) => b.fallback(name)?.map(Arc::new),
         None => None,
@@ -149,6 +166,8 @@ struct Index<'a> {
     keys: HashMap<&'a str, &'a PrivateKey>,
     configurations: HashMap<&'a str, &'a Configuration>,
     mutual_authentications: HashMap<&'a str, &'a MutualAuthentication>,
+    /// Revocation lists by mutual authentication id.
+    revocation_lists: HashMap<&'a str, Vec<&'a RevocationList>>,
 }
 
 impl<'a> Index<'a> {
@@ -170,6 +189,12 @@ impl<'a> Index<'a> {
                 .iter()
                 .map(|m| (m.id.as_str(), m))
                 .collect(),
+            revocation_lists: s.revocation_lists.iter().fold(HashMap::new(), |mut by, l| {
+                by.entry(l.mutual_authentication_id.as_str())
+                    .or_insert_with(Vec::new)
+                    .push(l);
+                by
+            }),
         }
     }
 }
@@ -208,6 +233,7 @@ impl<'a> Meters<'a> {
 struct Builder<'a> {
     index: Index<'a>,
     state: &'a State,
+    require_fresh: bool,
     old: &'a BuildCache,
     new: BuildCache,
     stats: BuildStats,
@@ -254,7 +280,7 @@ impl Builder<'_> {
         }))
     }
 
-    fn client_auth(&mut self, id: &str) -> Result<(Version, Arc<ClientAuth>), BuildError> {
+    fn client_auth(&mut self, id: &str) -> Result<(AuthKey, Arc<ClientAuth>), BuildError> {
         // Error texts are built only on failure: this runs once per activation.
         let what = || format!("mutual authentication {id}");
         let ma = *self
@@ -262,26 +288,73 @@ impl Builder<'_> {
             .mutual_authentications
             .get(id)
             .ok_or_else(|| err(what(), "does not exist"))?;
-        let version = (ma.id.clone(), ma.updated_at);
-        if let Some(auth) = self.new.auths.get(&version) {
-            return Ok((version, auth.clone()));
+        let lists = self
+            .index
+            .revocation_lists
+            .get(id)
+            .map_or(&[][..], Vec::as_slice);
+        let key = AuthKey {
+            mutual_authentication: (ma.id.clone(), ma.updated_at),
+            crls: lists.iter().map(|l| (l.id.clone(), l.updated_at)).collect(),
+            require_fresh: self.require_fresh && !lists.is_empty(),
+        };
+        if let Some(auth) = self.new.auths.get(&key) {
+            return Ok((key, auth.clone()));
         }
-        if let Some(auth) = self.old.auths.get(&version) {
+        if let Some(auth) = self.old.auths.get(&key) {
             let auth = auth.clone();
-            self.new.auths.insert(version.clone(), auth.clone());
-            return Ok((version, auth));
+            self.new.auths.insert(key.clone(), auth.clone());
+            return Ok((key, auth));
         }
         let bundle = pki::parse_ca_bundle(&ma.cert_bundle).map_err(|e| err(what(), e))?;
-        let auth =
-            Arc::new(ClientAuth::new(&bundle.certs_der, ma.enforced).map_err(|e| err(what(), e))?);
-        self.new.auths.insert(version.clone(), auth.clone());
-        Ok((version, auth))
+        let crls = lists
+            .iter()
+            .map(|l| crl_der(l))
+            .collect::<Result<Vec<_>, _>>()?;
+        let revocation = Revocation {
+            crls: &crls,
+            require_fresh: key.require_fresh,
+        };
+        let auth = ClientAuth::with_revocation(&bundle.certs_der, ma.enforced, revocation)
+            .map_err(|e| err(what(), e))?;
+        let auth = Arc::new(auth);
+        self.new.auths.insert(key.clone(), auth.clone());
+        Ok((key, auth))
+    }
+
+    /// Every revocation list, attached to a served policy or not, must be one the handshake's
+    /// verifier can use: its own parser judges it once per list version, so an unusable list
+    /// is refused when it is uploaded rather than when its mutual authentication is attached.
+    fn check_lists(&mut self) -> Result<(), BuildError> {
+        for list in &self.state.revocation_lists {
+            let version = (list.id.clone(), list.updated_at);
+            if self.old.lists_checked.contains(&version) {
+                self.new.lists_checked.insert(version);
+                continue;
+            }
+            let what = || format!("revocation list {}", list.id);
+            let ma = self
+                .index
+                .mutual_authentications
+                .get(list.mutual_authentication_id.as_str())
+                .ok_or_else(|| err(what(), "its mutual authentication does not exist"))?;
+            let bundle = pki::parse_ca_bundle(&ma.cert_bundle).map_err(|e| err(what(), e))?;
+            let crls = [crl_der(list)?];
+            let revocation = Revocation {
+                crls: &crls,
+                require_fresh: false,
+            };
+            ClientAuth::with_revocation(&bundle.certs_der, true, revocation)
+                .map_err(|e| err(what(), e))?;
+            self.new.lists_checked.insert(version);
+        }
+        Ok(())
     }
 
     fn server_config(
         &mut self,
         a: &Activation,
-        client_auth: Option<&(Version, Arc<ClientAuth>)>,
+        client_auth: Option<&(AuthKey, Arc<ClientAuth>)>,
     ) -> Result<Arc<ServerConfig>, BuildError> {
         let what = || format!("TLS activation {} ({})", a.id, a.domain);
         let index = &self.index;
@@ -323,6 +396,13 @@ impl Builder<'_> {
         self.new.configs.insert(cache_key, config.clone());
         Ok(config)
     }
+}
+
+/// The DER of a stored list's CRL.
+fn crl_der(list: &RevocationList) -> Result<Vec<u8>, BuildError> {
+    pki::parse_crl(&list.crl_pem)
+        .map(|info| info.der)
+        .map_err(|e| err(format!("revocation list {}", list.id), e))
 }
 
 /// Protocol lists of a configuration as rustls parameters; h2 is preferred when offered.

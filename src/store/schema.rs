@@ -6,7 +6,8 @@ use super::StoreError;
 use crate::model::{id, timestamp};
 
 /// Each entry migrates from version `index` to `index + 1`. Append only; never edit a shipped one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -62,7 +63,28 @@ CREATE TABLE activations (
     created_at               INTEGER NOT NULL,
     updated_at               INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE revocation_lists (
+    id                       TEXT PRIMARY KEY,
+    mutual_authentication_id TEXT NOT NULL
+                             REFERENCES mutual_authentications(id) ON DELETE CASCADE,
+    name                     TEXT NOT NULL,
+    url                      TEXT,
+    crl_pem                  TEXT NOT NULL,
+    issuer                   TEXT NOT NULL,
+    this_update              INTEGER NOT NULL,
+    next_update              INTEGER NOT NULL,
+    crl_number               TEXT NOT NULL,
+    revoked_count            INTEGER NOT NULL,
+    last_fetch_error         TEXT,
+    created_at               INTEGER NOT NULL,
+    updated_at               INTEGER NOT NULL
+);
+CREATE INDEX revocation_lists_by_mutual_authentication
+    ON revocation_lists (mutual_authentication_id);
+"#,
+];
 
 /// Bring the database to the latest schema, one transaction per step.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::devpki::Ca;
-use crate::model::{Certificate, Configuration, MutualAuthentication, PrivateKey};
+use crate::model::{Certificate, Configuration, MutualAuthentication, PrivateKey, RevocationList};
 
 fn state() -> State {
     let ca = Ca::new("server CA").unwrap();
@@ -73,6 +73,7 @@ fn state() -> State {
             act("A3", "c.example.com", Some("M2")),
             act("A4", "*.example.com", None),
         ],
+        revocation_lists: vec![],
     }
 }
 
@@ -132,6 +133,104 @@ fn a_rotated_bundle_rebuilds_only_its_domains_and_changes_their_policy() {
     assert!(!second.keeps_policy(entry(&first, "a.example.com"), Some("a.example.com"), false));
     assert!(second.keeps_policy(entry(&first, "c.example.com"), Some("c.example.com"), false));
     assert!(second.keeps_policy(entry(&first, "x.example.com"), Some("x.example.com"), false));
+}
+
+/// Gives M1 and M2 the bundle of `ca` and M1 a revocation list by `ca` revoking `revoked`.
+fn with_list(st: &mut State, ca: &Ca, updated_at: i64, revoked: &[&[u8]]) {
+    for m in &mut st.mutual_authentications {
+        m.cert_bundle = ca.cert().cert_pem.clone();
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let pem = ca
+        .crl(
+            revoked,
+            1,
+            now - time::Duration::hours(1),
+            now + time::Duration::days(7),
+        )
+        .unwrap();
+    let info = pki::parse_crl(&pem).unwrap();
+    st.revocation_lists = vec![RevocationList {
+        id: "R1".into(),
+        mutual_authentication_id: "M1".into(),
+        name: "r".into(),
+        url: None,
+        crl_pem: pem,
+        issuer: info.issuer,
+        this_update: info.this_update,
+        next_update: info.next_update,
+        crl_number: info.number,
+        revoked_count: info.revoked_count,
+        last_fetch_error: None,
+        created_at: 1,
+        updated_at,
+    }];
+}
+
+#[test]
+fn a_new_crl_is_a_new_policy_for_its_mutual_authentication_only() {
+    let ca = Ca::new("client CA").unwrap();
+    let revoked = ca
+        .issue_client("r", crate::devpki::Validity::Current)
+        .unwrap();
+    let mut st = state();
+    with_list(&mut st, &ca, 1, &[]);
+    let inputs = BuildInputs::default();
+    let (first, cache, _) = build(&st, &inputs, &BuildCache::default()).unwrap();
+    let chain = [rustls::pki_types::CertificateDer::from(
+        revoked.cert_der.clone(),
+    )];
+    let auth = |s: &Snapshot| entry(s, "a.example.com").client_auth.clone().unwrap();
+    assert_eq!(
+        auth(&first).rejudge(Some(&chain)),
+        crate::snapshot::verdict::Verdict::Ok
+    );
+
+    let (same, cache, stats) = build(&st, &inputs, &cache).unwrap();
+    assert_eq!(stats.server_configs_built, 0);
+    assert!(same.keeps_policy(entry(&first, "a.example.com"), Some("a.example.com"), false));
+
+    with_list(&mut st, &ca, 2, &[&revoked.cert_der]);
+    let (second, cache, stats) = build(&st, &inputs, &cache).unwrap();
+    assert_eq!(stats.server_configs_built, 1, "only the domains of M1");
+    assert!(!second.keeps_policy(entry(&first, "a.example.com"), Some("a.example.com"), false));
+    assert!(second.keeps_policy(entry(&first, "c.example.com"), Some("c.example.com"), false));
+    assert_eq!(
+        auth(&second).rejudge(Some(&chain)),
+        crate::snapshot::verdict::Verdict::Revoked
+    );
+
+    // require_fresh changes the policies that have lists, and only those.
+    let fresh = BuildInputs {
+        require_fresh: true,
+        ..BuildInputs::default()
+    };
+    let (third, _, _) = build(&st, &fresh, &cache).unwrap();
+    assert!(!third.keeps_policy(
+        entry(&second, "a.example.com"),
+        Some("a.example.com"),
+        false
+    ));
+    assert!(third.keeps_policy(
+        entry(&second, "c.example.com"),
+        Some("c.example.com"),
+        false
+    ));
+}
+
+#[test]
+fn an_unusable_list_fails_the_build_even_when_unattached() {
+    let ca = Ca::new("client CA").unwrap();
+    let mut st = state();
+    with_list(&mut st, &ca, 1, &[]);
+    st.activations
+        .retain(|a| a.mutual_authentication_id.as_deref() != Some("M1"));
+    assert!(build(&st, &BuildInputs::default(), &BuildCache::default()).is_ok());
+    st.revocation_lists[0].crl_pem =
+        "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n".into();
+    st.revocation_lists[0].updated_at = 2;
+    let e = build(&st, &BuildInputs::default(), &BuildCache::default()).unwrap_err();
+    assert_eq!(e.resource, "revocation list R1");
 }
 
 #[test]

@@ -5,6 +5,7 @@ pub mod certificates;
 pub mod configurations;
 pub mod mutual_authentications;
 pub mod private_keys;
+pub mod revocation_lists;
 
 use rusqlite::Connection;
 
@@ -37,5 +38,6 @@ pub fn load_state(conn: &Connection) -> Result<State, StoreError> {
         certificates: certificates::list(conn)?,
         configurations: configurations::list(conn)?,
         activations: activations::list(conn)?,
+        revocation_lists: revocation_lists::list(conn)?,
     })
 }
