@@ -8,6 +8,7 @@ mod configurations;
 mod error;
 mod mutual_authentications;
 mod private_keys;
+mod revocation_lists;
 
 use std::sync::{Arc, Mutex};
 
@@ -117,6 +118,10 @@ fn apply_change(conn: &Connection, change: Change, now: i64) -> Result<String, C
         CreateActivation(c) => activations::create(conn, c, now),
         UpdateActivation(u) => activations::update(conn, u, now),
         DeleteActivation { id } => activations::delete(conn, &id),
+        CreateRevocationList(c) => revocation_lists::create(conn, c, now),
+        UpdateRevocationList(u) => revocation_lists::update(conn, u, now),
+        DeleteRevocationList { id } => revocation_lists::delete(conn, &id),
+        RecordRevocationFetch(f) => revocation_lists::record_fetch(conn, f, now),
     }
 }
 

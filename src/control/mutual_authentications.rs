@@ -71,6 +71,7 @@ pub fn update(
     }
     if let Some(bundle) = u.fields.cert_bundle {
         check_bundle(&bundle)?;
+        super::revocation_lists::check_bundle_keeps_issuers(conn, &ma.id, &bundle)?;
         ma.cert_bundle = bundle;
     }
     if let Some(enforced) = u.fields.enforced {
@@ -81,7 +82,7 @@ pub fn update(
     Ok(ma.id)
 }
 
-/// Delete; refused while an activation uses it.
+/// Delete, with its revocation lists; refused while an activation uses it.
 pub fn delete(conn: &Connection, id: &str) -> Result<String, ControlError> {
     if rows::get(conn, id)?.is_none() {
         return Err(ControlError::NotFound { resource: RESOURCE });
@@ -92,6 +93,7 @@ pub fn delete(conn: &Connection, id: &str) -> Result<String, ControlError> {
             "the mutual authentication is attached to {n} TLS activation(s); detach it first"
         )));
     }
+    super::revocation_lists::delete_of(conn, id)?;
     rows::delete(conn, id)?;
     Ok(id.to_string())
 }

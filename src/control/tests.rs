@@ -1,1 +1,3 @@
 //! Control-plane tests.
+
+mod revocation_lists;

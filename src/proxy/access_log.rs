@@ -17,6 +17,9 @@ pub struct RequestFacts<'a> {
     pub host: Option<&'a str>,
     /// The `[[routes]]` entry that decided (None: no route; the default origin).
     pub route: Option<&'a str>,
+    /// The verdict the request was judged with (a re-judgement may have changed it since the
+    /// handshake).
+    pub verdict: Option<crate::snapshot::verdict::Verdict>,
     pub method: &'a str,
     /// Path without the query.
     pub path: &'a str,
@@ -46,7 +49,7 @@ pub fn request(f: &RequestFacts<'_>) {
         tls_version = c.tls_version,
         cipher = c.cipher,
         resumed = c.resumed,
-        verdict = verdict_label(c.verdict),
+        verdict = verdict_label(f.verdict),
         client_subject = identity.map(|i| i.subject.as_str()),
         client_sha256 = identity.map(|i| i.sha256_hex.as_str()),
         mutual_authentication = c.entry.mutual_authentication_id.as_deref(),

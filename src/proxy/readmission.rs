@@ -1,35 +1,52 @@
 //! Whether an established connection may carry on under a newer snapshot: its policy object
 //! is unchanged, or its mutual authentication changed version (bundle rotated, `enforced`
-//! flipped) and still admits the client's certificate with the verdict the handshake gave.
-//! Anything else (domain deactivated, mutual authentication attached, detached or replaced,
-//! the client no longer trusted) ends the connection after its in-flight requests.
+//! flipped, a revocation list added, replaced or removed) and still admits the client's
+//! certificate. Anything else (domain deactivated, mutual authentication attached, detached or
+//! replaced, the client no longer trusted or now revoked under an enforced policy) ends the
+//! connection after its in-flight requests. A fail-open connection whose verdict changes (its
+//! certificate was revoked, say) carries on with the new verdict (DESIGN rule 5).
 
 use crate::acceptor::ConnInfo;
 use crate::snapshot::entry::Snapshot;
+use crate::snapshot::verdict::Verdict;
 
-/// True when `snapshot` admits the connection `info` describes just as its handshake did.
-pub fn readmits(snapshot: &Snapshot, info: &ConnInfo) -> bool {
+/// What a newer snapshot makes of an open connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readmission {
+    /// Admitted with the verdict it has.
+    Same,
+    /// Admitted, with another verdict from now on (fail-open: `revoked` after a new CRL).
+    Rejudged(Verdict),
+    /// Not admitted: drain and close.
+    Refused,
+}
+
+/// How `snapshot` admits the connection `info` describes, currently judged `verdict`.
+pub fn readmit(snapshot: &Snapshot, info: &ConnInfo, verdict: Option<Verdict>) -> Readmission {
     let sni = info.sni.as_deref();
     if snapshot.keeps_policy(&info.entry, sni, info.fallback) {
-        return true;
+        return Readmission::Same;
     }
     let Some(current) = snapshot.serving(sni, info.fallback) else {
-        return false;
+        return Readmission::Refused;
     };
     // Another mutual authentication, or one attached or detached: the certificate headers name
     // the old one and the SNI/Host binding compares ids (DESIGN rule 1), so the connection
     // cannot carry on under it.
     if current.mutual_authentication_id != info.entry.mutual_authentication_id {
-        return false;
+        return Readmission::Refused;
     }
-    let (Some(auth), Some(verdict)) = (&current.client_auth, info.verdict) else {
-        return false;
+    let (Some(auth), Some(verdict)) = (&current.client_auth, verdict) else {
+        return Readmission::Refused;
     };
     // The new version is judged on the certificate itself, never on the old handshake: a
-    // rotation that dropped the client's CA, or `enforced` turned on for a client without a
-    // good certificate, must not keep admitting it. Requiring the same verdict keeps the
-    // headers already prepared for this connection true.
+    // rotation that dropped the client's CA, a CRL that revokes it, or `enforced` turned on for
+    // a client without a good certificate must not keep admitting it.
     let chain = info.identity.as_ref().map(|id| id.chain());
     let now = auth.rejudge(chain.as_deref());
-    now == verdict && auth.admits(now)
+    match (auth.admits(now), now == verdict) {
+        (false, _) => Readmission::Refused,
+        (true, true) => Readmission::Same,
+        (true, false) => Readmission::Rejudged(now),
+    }
 }

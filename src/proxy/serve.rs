@@ -19,10 +19,11 @@ use tokio::sync::watch;
 use tokio_rustls::server::TlsStream;
 
 use super::cert_headers::{CertHeaderOptions, PrebuiltCertHeaders};
-use super::readmission::readmits;
-use super::service::{handle, ConnState, ProxyContext};
+use super::readmission::{readmit, Readmission};
+use super::service::{handle, ConnState, ConnView, ProxyContext};
 use crate::acceptor::{observe, stopped, ConnInfo, Handler};
 use crate::snapshot::entry::Snapshot;
+use crate::snapshot::verdict::Verdict;
 
 /// Timing and change feeds shared by every connection.
 #[derive(Clone)]
@@ -45,8 +46,8 @@ pub fn handler(ctx: Arc<ProxyContext>, lifecycle: Lifecycle) -> Handler {
     })
 }
 
-fn cert_headers(info: &ConnInfo) -> PrebuiltCertHeaders {
-    let (Some(verdict), Some(ma)) = (info.verdict, info.entry.mutual_authentication_id.as_deref())
+fn cert_headers(info: &ConnInfo, verdict: Option<Verdict>) -> PrebuiltCertHeaders {
+    let (Some(verdict), Some(ma)) = (verdict, info.entry.mutual_authentication_id.as_deref())
     else {
         return PrebuiltCertHeaders::default();
     };
@@ -62,17 +63,28 @@ fn cert_headers(info: &ConnInfo) -> PrebuiltCertHeaders {
     )
 }
 
-/// Move the connection's view to the live snapshot if that still admits it; false when it
-/// does not and the connection must be drained (its view then stays where it was).
+/// Move the connection's view to the live snapshot if that still admits it, with the verdict
+/// it gives now; false when it does not and the connection must be drained (its view then
+/// stays where it was).
 fn follow(conn: &ConnState, live: &ArcSwap<Snapshot>) -> bool {
     let live = live.load_full();
-    if Arc::ptr_eq(&live, &conn.view.load()) {
+    let view = conn.view.load_full();
+    if Arc::ptr_eq(&live, &view.snapshot) {
         return true;
     }
-    if !readmits(&live, &conn.info) {
-        return false;
-    }
-    conn.view.store(live);
+    let (verdict, cert_headers) = match readmit(&live, &conn.info, view.verdict) {
+        Readmission::Refused => return false,
+        Readmission::Same => (view.verdict, view.cert_headers.clone()),
+        Readmission::Rejudged(now) => {
+            tracing::debug!(peer = %conn.info.peer, verdict = now.as_str(), "connection judged again");
+            (Some(now), Arc::new(cert_headers(&conn.info, Some(now))))
+        }
+    };
+    conn.view.store(Arc::new(ConnView {
+        snapshot: live,
+        verdict,
+        cert_headers,
+    }));
     true
 }
 
@@ -141,7 +153,7 @@ async fn serve(
     mut life: Lifecycle,
 ) {
     let h2 = info.h2;
-    let headers = cert_headers(&info);
+    let headers = cert_headers(&info, info.verdict);
     let conn = Arc::new(ConnState::new(info, headers));
     let watched = conn.clone();
     let service = service_fn(move |req| {

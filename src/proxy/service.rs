@@ -29,26 +29,39 @@ pub struct ProxyContext {
     pub metrics: Arc<Metrics>,
 }
 
-/// Per-connection state: the handshake facts, the certificate headers built once, and the
-/// snapshot requests are judged and routed by.
+/// Per-connection state: the handshake facts, and how requests are judged and routed now.
 pub struct ConnState {
     pub info: ConnInfo,
-    pub cert_headers: PrebuiltCertHeaders,
-    /// The newest snapshot that still admits this connection (`proxy::readmission`); moved
-    /// forward by `serve` after each swap, so a kept connection follows other domains' policy
-    /// changes and new routes instead of serving from the snapshot of its handshake forever.
-    pub view: ArcSwap<Snapshot>,
+    /// The newest snapshot that still admits this connection (`proxy::readmission`) with the
+    /// verdict it gives; moved forward by `serve` after each swap, so a kept connection follows
+    /// other domains' policy changes, new routes and new revocation lists instead of serving
+    /// from the snapshot of its handshake forever.
+    pub view: ArcSwap<ConnView>,
     /// Requests received on the connection (for its log line).
     pub requests: AtomicU64,
+}
+
+/// What requests on a connection are judged by: one snapshot, the verdict it gives the
+/// connection, and the certificate headers for that verdict (built once per verdict).
+#[derive(Debug)]
+pub struct ConnView {
+    pub snapshot: Arc<Snapshot>,
+    /// The handshake's verdict, or a later re-judgement's (None: no mutual authentication).
+    pub verdict: Option<Verdict>,
+    pub cert_headers: Arc<PrebuiltCertHeaders>,
 }
 
 impl ConnState {
     /// State for a connection with no request yet, viewing the snapshot of its handshake.
     pub fn new(info: ConnInfo, cert_headers: PrebuiltCertHeaders) -> ConnState {
+        let view = ConnView {
+            snapshot: info.snapshot.clone(),
+            verdict: info.verdict,
+            cert_headers: Arc::new(cert_headers),
+        };
         ConnState {
-            view: ArcSwap::new(info.snapshot.clone()),
+            view: ArcSwap::from_pointee(view),
             info,
-            cert_headers,
             requests: AtomicU64::new(0),
         }
     }
@@ -99,6 +112,7 @@ pub async fn handle(
         domain: routed.domain.map(|d| d.name.as_str()),
         host: routed.host.as_deref(),
         route: routed.route,
+        verdict: view.verdict,
         method: method.as_str(),
         path: uri.path(),
         status,
@@ -109,15 +123,16 @@ pub async fn handle(
     routed.response
 }
 
-/// Decide, then answer: 400, 421, or the origin's response. `view` is the snapshot the
-/// connection is judged by now.
+/// Decide, then answer: 400, 403, 421, or the origin's response. `judged` is how the
+/// connection is judged now.
 async fn route<'c>(
     parts: Parts,
     body: Incoming,
     conn: &ConnState,
-    view: &'c Snapshot,
+    judged: &'c ConnView,
     ctx: &ProxyContext,
 ) -> Routed<'c> {
+    let view: &Snapshot = &judged.snapshot;
     let (host, authority, domain) = match decide(&parts, &conn.info, view) {
         Decision::Serve {
             host,
@@ -152,13 +167,13 @@ async fn route<'c>(
         }
     };
     let route = routing.route;
-    if let Some(refusal) = route.and_then(|r| refused(r, &conn.info)) {
+    if let Some(refusal) = route.and_then(|r| refused(r, judged.verdict, &conn.info)) {
         meters.forbidden();
         let mut routed = Routed::local(refusal, domain, Some(host));
         routed.route = route.map(|r| &*r.name);
         return routed;
     }
-    count_fail_open(conn.info.verdict, meters);
+    count_fail_open(judged.verdict, meters);
     let target = Target {
         host: &host,
         authority: &authority,
@@ -166,7 +181,8 @@ async fn route<'c>(
         path: rewritten.as_ref().map(|r| r.0.as_str()),
         preserve_host: view.preserve_host,
     };
-    let (response, waited, origin_error) = forward(parts, body, &target, conn, ctx, meters).await;
+    let (response, waited, origin_error) =
+        forward(parts, body, &target, conn, judged, ctx, meters).await;
     Routed {
         response,
         domain,
@@ -180,9 +196,13 @@ async fn route<'c>(
 /// The 403 of a route whose identity rules do not admit this connection: its verdict must be
 /// `ok` and its leaf must match one of the route's patterns. The answer names the route, never
 /// the patterns (they would tell a prober which identity to obtain).
-fn refused(route: &Route, conn: &ConnInfo) -> Option<Response<ProxyBody>> {
+fn refused(
+    route: &Route,
+    verdict: Option<Verdict>,
+    conn: &ConnInfo,
+) -> Option<Response<ProxyBody>> {
     let allow = route.allow.as_ref()?;
-    let detail = match (conn.verdict, conn.identity.as_ref()) {
+    let detail = match (verdict, conn.identity.as_ref()) {
         (Some(Verdict::Ok), Some(id)) if allow.admits(id) => return None,
         (Some(Verdict::Ok), Some(_)) => {
             format!(
@@ -198,7 +218,7 @@ fn refused(route: &Route, conn: &ConnInfo) -> Option<Response<ProxyBody>> {
     let mut response = answer(StatusCode::FORBIDDEN, "forbidden", &detail);
     // The client learns the verdict it was judged with (as the origin would have), not the
     // patterns it failed.
-    if let Some(v) = conn.verdict {
+    if let Some(v) = verdict {
         response
             .headers_mut()
             .insert(VERDICT_HEADER, HeaderValue::from_static(v.as_str()));
@@ -227,6 +247,7 @@ async fn forward(
     body: Incoming,
     target: &Target<'_>,
     conn: &ConnState,
+    judged: &ConnView,
     ctx: &ProxyContext,
     meters: &DomainMetrics,
 ) -> (Response<ProxyBody>, Duration, Option<&'static str>) {
@@ -241,7 +262,7 @@ async fn forward(
         &mut parts.headers,
         conn.info.peer.ip(),
         authority,
-        &conn.cert_headers,
+        &judged.cert_headers,
     );
     // HTTP/2 carries the host in :authority only; origins speak HTTP/1.1 and need Host.
     if preserve_host {

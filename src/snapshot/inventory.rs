@@ -14,6 +14,26 @@ pub struct Inventory {
     pub activations: Vec<ActivationInfo>,
     /// The CAs of every mutual authentication attached to an activation, in bundle order.
     pub client_cas: Vec<ClientCaInfo>,
+    /// Every revocation list, by mutual authentication then age.
+    pub revocation_lists: Vec<RevocationListInfo>,
+}
+
+/// One revocation list as the status page and the gauges show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationListInfo {
+    pub id: String,
+    pub name: String,
+    pub mutual_authentication_id: String,
+    /// The CRL issuer's DN.
+    pub issuer: String,
+    /// Unix seconds.
+    pub this_update: i64,
+    /// Unix seconds; past it the list is stale.
+    pub next_update: i64,
+    pub revoked_count: u64,
+    /// Refreshed from a URL (the URL itself is not shown: it may name internal hosts).
+    pub refreshed: bool,
+    pub last_fetch_error: Option<String>,
 }
 
 /// One activation.
@@ -90,9 +110,26 @@ pub fn collect(state: &State, old: &InventoryCache) -> (Inventory, InventoryCach
         });
     }
     activations.sort_by(|x, y| x.domain.cmp(&y.domain));
+    let mut revocation_lists: Vec<RevocationListInfo> = state
+        .revocation_lists
+        .iter()
+        .map(|l| RevocationListInfo {
+            id: l.id.clone(),
+            name: l.name.clone(),
+            mutual_authentication_id: l.mutual_authentication_id.clone(),
+            issuer: l.issuer.clone(),
+            this_update: l.this_update,
+            next_update: l.next_update,
+            revoked_count: l.revoked_count,
+            refreshed: l.url.is_some(),
+            last_fetch_error: l.last_fetch_error.clone(),
+        })
+        .collect();
+    revocation_lists.sort_by(|x, y| x.mutual_authentication_id.cmp(&y.mutual_authentication_id));
     let inventory = Inventory {
         activations,
         client_cas: c.client_cas,
+        revocation_lists,
     };
     (inventory, c.new)
 }

@@ -193,6 +193,18 @@ impl Publisher {
                     a.certificate_not_after,
                 )
             }));
+        self.metrics.crl.replace(
+            inventory
+                .revocation_lists
+                .iter()
+                .map(|l| crate::metrics::crl::CrlSample {
+                    id: l.id.clone(),
+                    mutual_authentication_id: l.mutual_authentication_id.clone(),
+                    next_update: l.next_update,
+                    revoked: i64::try_from(l.revoked_count).unwrap_or(i64::MAX),
+                })
+                .collect(),
+        );
         self.metrics
             .set_client_ca_expiry(inventory.client_cas.iter().map(|c| {
                 (

@@ -8,6 +8,7 @@ pub mod fixture;
 pub mod flows;
 pub mod http;
 pub mod odd_certs;
+pub mod openssl_ca;
 pub mod pki;
 pub mod recording_origin;
 pub mod scrape;

@@ -40,6 +40,7 @@ pub fn render(v: &StatusView) -> String {
         ("chart_errors", error_chart(v)),
         ("counts", counts(v)),
         ("activations", activations(v)),
+        ("revocation_lists", revocation_lists(v)),
         ("updated", esc(&format_ms(v.now_ms))),
         ("colors", colors_json()),
     ];
@@ -280,6 +281,43 @@ fn activations(v: &StatusView) -> String {
     out
 }
 
+/// The revocation lists with their freshness (stale: past nextUpdate).
+fn revocation_lists(v: &StatusView) -> String {
+    let lists = &v.inventory.revocation_lists;
+    if lists.is_empty() {
+        return r#"<p class="empty">No revocation lists.</p>"#.to_string();
+    }
+    let mut out = String::from(
+        r#"<table id="revocation-lists"><thead><tr><th>Revocation list</th><th>Mutual authentication</th><th>Issuer</th><th>Next update</th><th>Revoked</th><th>Refresh</th></tr></thead><tbody>"#,
+    );
+    for l in lists {
+        let next = esc(&format_secs(l.next_update));
+        let fresh = match v.is_stale(l.next_update) {
+            true => format!(r#"<td class="expired">{next} <small>stale</small></td>"#),
+            false => format!("<td>{next} <small>fresh</small></td>"),
+        };
+        let refresh = match (l.refreshed, &l.last_fetch_error) {
+            (false, _) => "—".to_string(),
+            (true, Some(e)) => format!(
+                r#"<span class="error">last fetch failed: {}</span>"#,
+                esc(e)
+            ),
+            (true, None) => "from its url".to_string(),
+        };
+        let _ = write!(
+            out,
+            r#"<tr data-list="{0}"><td>{1} <small>{0}</small></td><td>{2}</td><td>{3}</td>{fresh}<td class="num">{4}</td><td>{refresh}</td></tr>"#,
+            esc(&l.id),
+            esc(&l.name),
+            esc(&l.mutual_authentication_id),
+            esc(&l.issuer),
+            l.revoked_count
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
 /// The labels in display order with their colours, for the script (arrays: JSON objects
 /// would not keep the order).
 fn colors_json() -> String {
@@ -333,6 +371,9 @@ mod tests {
             r#"<span class="peak">peak 4/s</span>"#,
             "Last reload error (1970-01-12T13:46:40.000Z): TLS activation x: &lt;bad&gt;",
             r#"<b id="applied-revision">5</b>"#,
+            r#"<tr data-list="r1"><td>partner CRL &lt;x&gt; <small>r1</small></td>"#,
+            r#"<td class="expired">1970-01-12T13:46:39.000Z <small>stale</small></td><td class="num">4</td><td><span class="error">last fetch failed: HTTP 503</span></td>"#,
+            "<small>fresh</small>",
         ] {
             assert!(page.contains(needle), "{needle} missing");
         }
