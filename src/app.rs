@@ -21,6 +21,8 @@ use crate::model::identity_pattern::AllowList;
 use crate::origin::{OriginClient, OriginError, OriginOptions, OriginSpec};
 use crate::proxy::serve::{handler, Lifecycle};
 use crate::proxy::service::ProxyContext;
+use crate::revocation::fetch::Fetcher;
+use crate::revocation::refresher::Refresher;
 use crate::settings::{Settings, SettingsError};
 use crate::snapshot::build::BuildInputs;
 use crate::snapshot::publisher::Publisher;
@@ -56,6 +58,8 @@ pub enum AppError {
     Metrics(#[from] prometheus::Error),
     #[error("server task failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    Fetcher(#[from] crate::revocation::fetch::FetcherError),
 }
 
 /// A running instance: addresses it listens on and the handles to reload and stop it.
@@ -135,6 +139,7 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         metrics.clone(),
         shutdown_rx.clone(),
     ));
+    let refresher = spawn_refresher(&settings, &control, &publisher, &metrics, &shutdown_rx)?;
     let proxy_task = spawn_proxy(&settings, proxy_listener, &publisher, &metrics, shutdown_rx)?;
     Ok(Running {
         admin_addr,
@@ -146,7 +151,7 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         demo,
         settings: std::sync::Mutex::new(settings),
         shutdown,
-        tasks: vec![admin_task, proxy_task, sampler],
+        tasks: vec![admin_task, proxy_task, sampler, refresher],
     })
 }
 
@@ -222,6 +227,22 @@ fn route(r: &crate::settings::Route) -> Result<Route, AppError> {
         origin: Arc::new(parse_origin(&r.origin)?),
         allow,
     })
+}
+
+/// The task keeping revocation lists with a `url` current (it writes through control only).
+fn spawn_refresher(
+    settings: &Settings,
+    control: &Arc<Control>,
+    publisher: &Publisher,
+    metrics: &Arc<Metrics>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, AppError> {
+    let r = &settings.revocation;
+    let fetcher = Fetcher::new(r.fetch_timeout, r.ca_file.as_deref())?;
+    let refresher = Refresher::new(control.clone(), fetcher, metrics.clone(), r.refresh);
+    Ok(tokio::spawn(
+        refresher.run(publisher.subscribe(), shutdown.clone()),
+    ))
 }
 
 fn spawn_admin(

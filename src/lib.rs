@@ -27,6 +27,7 @@ pub mod metrics;
 pub mod model;
 pub mod origin;
 pub mod proxy;
+pub mod revocation;
 pub mod settings;
 pub mod snapshot;
 pub mod store;

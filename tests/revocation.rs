@@ -373,7 +373,7 @@ async fn the_resource_speaks_json_api_and_never_returns_the_crl() {
         let ma = f.ma(&f.client_ca.cert().cert_pem, true).await;
         let other_ma = f.ma(&f.client_ca.cert().cert_pem, false).await;
 
-        let r = upload(&f, &ma, &crl, Some("http://127.0.0.1:9/client.crl")).await;
+        let r = upload(&f, &ma, &crl, None).await;
         assert_eq!(r.status, 201, "{}", body(&r));
         assert_eq!(r.content_type(), Some("application/vnd.api+json"));
         assert!(!body(&r).contains("BEGIN X509 CRL"), "the CRL is never returned");
@@ -383,7 +383,7 @@ async fn the_resource_speaks_json_api_and_never_returns_the_crl() {
         assert_eq!(doc["data"]["type"], "tls_revocation_list");
         let a = &doc["data"]["attributes"];
         assert_eq!(a["name"], "test list");
-        assert_eq!(a["url"], "http://127.0.0.1:9/client.crl");
+        assert_eq!(a["url"], Value::Null);
         assert_eq!(a["revoked_count"], 1);
         assert!(a["issuer"].as_str().unwrap().contains("Fixture client CA"), "{a}");
         for t in ["this_update", "next_update", "created_at", "updated_at"] {
@@ -402,11 +402,18 @@ async fn the_resource_speaks_json_api_and_never_returns_the_crl() {
         assert_eq!(page["data"][0]["id"], other.as_str());
         assert!(page["links"]["prev"].is_string());
 
-        let patch = json!({"data": {"type": "tls_revocation_list", "id": id, "attributes": {"name": "renamed", "url": null}}});
-        let r = f.h.patch(&format!("/tls/revocation_lists/{id}"), patch).await;
+        let patch = |attributes: Value| {
+            json!({"data": {"type": "tls_revocation_list", "id": id, "attributes": attributes}})
+        };
+        let url = "http://127.0.0.1:9/client.crl";
+        let r = f.h.patch(&format!("/tls/revocation_lists/{id}"), patch(json!({"name": "renamed", "url": url}))).await;
         assert_eq!(r.status, 200, "{}", body(&r));
         assert_eq!(r.json()["data"]["attributes"]["name"], "renamed");
+        assert_eq!(r.json()["data"]["attributes"]["url"], url);
+        let r = f.h.patch(&format!("/tls/revocation_lists/{id}"), patch(json!({"url": null}))).await;
+        assert_eq!(r.status, 200, "{}", body(&r));
         assert_eq!(r.json()["data"]["attributes"]["url"], Value::Null);
+        assert_eq!(r.json()["data"]["attributes"]["last_fetch_error"], Value::Null);
         let wrong_type = json!({"data": {"type": "mutual_authentication", "attributes": {"name": "x"}}});
         assert_eq!(f.h.patch(&format!("/tls/revocation_lists/{id}"), wrong_type).await.status, 409);
         let unauthenticated = f.h.raw("GET", "/tls/revocation_lists", None, None).await;

@@ -64,6 +64,9 @@ struct AuthKey {
     mutual_authentication: Version,
     crls: Vec<Version>,
     require_fresh: bool,
+    /// Under `require_fresh`, the lists stale at build time: a list going stale then changes
+    /// the policy, so that a rebuild judges open connections again (their chains now fail).
+    stale: Vec<String>,
 }
 
 /// What a server config is made of.
@@ -114,6 +117,7 @@ pub fn build_metered(
         index: Index::new(state),
         state,
         require_fresh: inputs.require_fresh,
+        now: crate::model::timestamp::now_ms().div_euclid(1000),
         old: cache,
         new: BuildCache::default(),
         stats: BuildStats::default(),
@@ -234,6 +238,8 @@ struct Builder<'a> {
     index: Index<'a>,
     state: &'a State,
     require_fresh: bool,
+    /// Unix seconds, for list staleness.
+    now: i64,
     old: &'a BuildCache,
     new: BuildCache,
     stats: BuildStats,
@@ -293,10 +299,16 @@ impl Builder<'_> {
             .revocation_lists
             .get(id)
             .map_or(&[][..], Vec::as_slice);
+        let require_fresh = self.require_fresh && !lists.is_empty();
         let key = AuthKey {
             mutual_authentication: (ma.id.clone(), ma.updated_at),
             crls: lists.iter().map(|l| (l.id.clone(), l.updated_at)).collect(),
-            require_fresh: self.require_fresh && !lists.is_empty(),
+            require_fresh,
+            stale: lists
+                .iter()
+                .filter(|l| require_fresh && l.next_update <= self.now)
+                .map(|l| l.id.clone())
+                .collect(),
         };
         if let Some(auth) = self.new.auths.get(&key) {
             return Ok((key, auth.clone()));

@@ -1,0 +1,323 @@
+//! The refresher task: fetch each list with a `url` when it is due, hand the outcome to
+//! control (which validates a fetched CRL exactly like an upload: issuer, signature, not older),
+//! count and log failures, and report lists going stale. A failed fetch keeps the current CRL.
+//!
+//! When a fetch is due: at once for a list it has not fetched yet (or whose url changed), then
+//! every `refresh` after a success but early enough to fetch a successor [`LEAD`] before the
+//! nextUpdate, and every `min(refresh, RETRY)` after a failure or once the list is within
+//! [`LEAD`] of going stale (a CA that publishes late is asked again, not hammered).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::fetch::Fetcher;
+use crate::acceptor::stopped;
+use crate::control::change::RevocationFetch;
+use crate::control::{Change, Control, ControlError};
+use crate::metrics::Metrics;
+use crate::model::RevocationList;
+use crate::store::records::revocation_lists;
+
+/// How long before a list's nextUpdate its successor is fetched.
+pub const LEAD: Duration = Duration::from_secs(300);
+/// Shortest gap between two fetches of one list after a failure (capped by `refresh`).
+pub const RETRY: Duration = Duration::from_secs(60);
+/// Longest sleep: the schedule is recomputed at least this often (clock changes).
+const MAX_SLEEP: Duration = Duration::from_secs(300);
+
+/// What the task remembers about one list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tracked {
+    /// The URL of the last attempt (a new URL is fetched at once).
+    url: String,
+    /// Unix milliseconds.
+    last_attempt_ms: i64,
+    last_ok: bool,
+}
+
+/// The task's state.
+pub struct Refresher {
+    control: Arc<Control>,
+    fetcher: Fetcher,
+    metrics: Arc<Metrics>,
+    refresh: Duration,
+    tracked: HashMap<String, Tracked>,
+    /// Lists known to be stale (warned about once per stale period).
+    stale: HashMap<String, i64>,
+}
+
+impl Refresher {
+    /// A refresher fetching with `fetcher` at least every `refresh`.
+    pub fn new(
+        control: Arc<Control>,
+        fetcher: Fetcher,
+        metrics: Arc<Metrics>,
+        refresh: Duration,
+    ) -> Refresher {
+        Refresher {
+            control,
+            fetcher,
+            metrics,
+            refresh,
+            tracked: HashMap::new(),
+            stale: HashMap::new(),
+        }
+    }
+
+    /// Run until `shutdown`; `changes` (the publisher's swap notifications) wakes it when lists
+    /// are created, replaced or given another url.
+    pub async fn run(
+        mut self,
+        mut changes: watch::Receiver<u64>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        loop {
+            let wake = match self.round(&mut shutdown).await {
+                Some(wake) => wake,
+                None => return,
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wake) => {}
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                _ = stopped(&mut shutdown) => return,
+            }
+        }
+    }
+
+    /// One pass over the lists; how long to sleep after it (None: shutting down).
+    async fn round(&mut self, shutdown: &mut watch::Receiver<bool>) -> Option<Duration> {
+        let lists = match self.lists().await {
+            Ok(lists) => lists,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the revocation lists; retrying");
+                return Some(RETRY);
+            }
+        };
+        self.tracked
+            .retain(|id, _| lists.iter().any(|l| &l.id == id));
+        self.note_staleness(&lists, now_ms()).await;
+        for list in &lists {
+            let Some(url) = list.url.as_deref() else {
+                continue;
+            };
+            if due_ms(
+                self.tracked.get(&list.id),
+                url,
+                list.next_update,
+                self.refresh,
+            ) > now_ms()
+            {
+                continue;
+            }
+            tokio::select! {
+                _ = self.refresh_one(list, url) => {}
+                _ = stopped(shutdown) => return None,
+            }
+        }
+        Some(self.next_wake(&lists, now_ms()))
+    }
+
+    async fn lists(&self) -> Result<Vec<RevocationList>, String> {
+        let store = self.control.store().clone();
+        tokio::task::spawn_blocking(move || store.read(revocation_lists::list))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())
+    }
+
+    /// Warn once when a list goes stale (its revocations still apply; under `require_fresh`
+    /// it now fails the chains it covers), and publish again so that open connections are
+    /// judged under its new state: a policy's identity includes which of its lists are stale
+    /// when fresh lists are required.
+    async fn note_staleness(&mut self, lists: &[RevocationList], now: i64) {
+        self.stale.retain(|id, _| lists.iter().any(|l| &l.id == id));
+        let mut went_stale = false;
+        for l in lists {
+            let is_stale = now >= l.next_update.saturating_mul(1000);
+            match (is_stale, self.stale.get(&l.id)) {
+                (true, Some(next)) if *next == l.next_update => {}
+                (true, _) => {
+                    tracing::warn!(
+                        revocation_list = %l.id,
+                        mutual_authentication = %l.mutual_authentication_id,
+                        issuer = %l.issuer,
+                        next_update = %crate::model::timestamp::format_secs(l.next_update),
+                        "revocation list is stale (past its nextUpdate); its revocations still apply"
+                    );
+                    self.stale.insert(l.id.clone(), l.next_update);
+                    went_stale = true;
+                }
+                (false, _) => {
+                    self.stale.remove(&l.id);
+                }
+            }
+        }
+        if went_stale {
+            let control = self.control.clone();
+            let published = tokio::task::spawn_blocking(move || control.publish_current()).await;
+            if let Ok(Err(e)) = published {
+                tracing::warn!(error = %e, "republishing after a list went stale failed");
+            }
+        }
+    }
+
+    /// Fetch one list and hand the outcome to control.
+    async fn refresh_one(&mut self, list: &RevocationList, url: &str) {
+        let outcome = self.fetcher.fetch(url).await.map_err(|e| e.to_string());
+        let unchanged = match &outcome {
+            Ok(pem) => *pem == list.crl_pem && list.last_fetch_error.is_none(),
+            Err(e) => list.last_fetch_error.as_deref() == Some(e.as_str()),
+        };
+        let recorded = match unchanged {
+            true => Ok(list.last_fetch_error.clone()),
+            false => self.record(list, url, outcome.clone()).await,
+        };
+        let failure = match (&outcome, recorded) {
+            (Err(e), _) => Some(e.clone()),
+            (Ok(_), Ok(error)) => error,
+            (Ok(_), Err(e)) => Some(e),
+        };
+        self.metrics.crl.fetched(failure.is_none());
+        match &failure {
+            Some(error) => tracing::warn!(
+                revocation_list = %list.id, url, %error,
+                "revocation list fetch failed; its current CRL stays"
+            ),
+            None if !unchanged => {
+                tracing::info!(revocation_list = %list.id, url, "revocation list refreshed")
+            }
+            None => tracing::debug!(revocation_list = %list.id, url, "revocation list unchanged"),
+        }
+        self.tracked.insert(
+            list.id.clone(),
+            Tracked {
+                url: url.to_string(),
+                last_attempt_ms: now_ms(),
+                last_ok: failure.is_none(),
+            },
+        );
+    }
+
+    /// Apply the fetch through control; the list's `last_fetch_error` after it.
+    async fn record(
+        &self,
+        list: &RevocationList,
+        url: &str,
+        outcome: Result<String, String>,
+    ) -> Result<Option<String>, String> {
+        let control = self.control.clone();
+        let change = Change::RecordRevocationFetch(RevocationFetch {
+            id: list.id.clone(),
+            url: url.to_string(),
+            outcome,
+        });
+        let id = list.id.clone();
+        let applied = tokio::task::spawn_blocking(move || {
+            control.apply(change)?;
+            let after = control.store().read(|c| revocation_lists::get(c, &id))?;
+            Ok::<_, ControlError>(after.and_then(|l| l.last_fetch_error))
+        })
+        .await;
+        match applied {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// Until the next fetch is due or a list goes stale.
+    fn next_wake(&self, lists: &[RevocationList], now: i64) -> Duration {
+        let mut at = now.saturating_add(millis(MAX_SLEEP));
+        for l in lists {
+            if let Some(url) = l.url.as_deref() {
+                at = at.min(due_ms(
+                    self.tracked.get(&l.id),
+                    url,
+                    l.next_update,
+                    self.refresh,
+                ));
+            }
+            let stale_at = l.next_update.saturating_mul(1000);
+            if stale_at > now {
+                at = at.min(stale_at);
+            }
+        }
+        Duration::from_millis(u64::try_from(at.saturating_sub(now)).unwrap_or(0))
+    }
+}
+
+/// When a list is next due (Unix milliseconds); see the module documentation.
+fn due_ms(tracked: Option<&Tracked>, url: &str, next_update: i64, refresh: Duration) -> i64 {
+    let Some(t) = tracked.filter(|t| t.url == url) else {
+        return i64::MIN;
+    };
+    let retry = t.last_attempt_ms.saturating_add(millis(refresh.min(RETRY)));
+    if !t.last_ok {
+        return retry;
+    }
+    let regular = t.last_attempt_ms.saturating_add(millis(refresh));
+    let before_stale = next_update
+        .saturating_mul(1000)
+        .saturating_sub(millis(LEAD));
+    regular.min(before_stale.max(retry))
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn now_ms() -> i64 {
+    crate::model::timestamp::now_ms()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn tracked(at: i64, ok: bool) -> Tracked {
+        Tracked {
+            url: "u".into(),
+            last_attempt_ms: at,
+            last_ok: ok,
+        }
+    }
+
+    #[test]
+    fn schedule() {
+        let far = 10_000_000; // nextUpdate, seconds
+                              // Never fetched, or the url changed: now.
+        assert_eq!(due_ms(None, "u", far, HOUR), i64::MIN);
+        assert_eq!(due_ms(Some(&tracked(0, true)), "v", far, HOUR), i64::MIN);
+        // After a success: every refresh.
+        assert_eq!(
+            due_ms(Some(&tracked(1000, true)), "u", far, HOUR),
+            1000 + 3_600_000
+        );
+        // After a failure: sooner (RETRY), never later than refresh.
+        assert_eq!(
+            due_ms(Some(&tracked(1000, false)), "u", far, HOUR),
+            1000 + 60_000
+        );
+        let short = Duration::from_secs(1);
+        assert_eq!(due_ms(Some(&tracked(1000, false)), "u", far, short), 2000);
+        // Close to nextUpdate: LEAD before it, then every RETRY while late.
+        let next = 3000; // seconds
+        assert_eq!(
+            due_ms(Some(&tracked(0, true)), "u", next, HOUR),
+            3_000_000 - 300_000
+        );
+        let late = 3_000_000;
+        assert_eq!(
+            due_ms(Some(&tracked(late, true)), "u", next, HOUR),
+            late + 60_000
+        );
+    }
+}
