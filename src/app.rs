@@ -1,6 +1,7 @@
 //! Wiring: store → control → snapshot publisher → acceptor → proxy → origin, and the admin
 //! listener; start, reload and stop.
 
+mod origins;
 mod reload;
 
 use std::net::SocketAddr;
@@ -18,7 +19,8 @@ use crate::admin::{self, token, AdminState, AdminToken};
 use crate::control::{Control, ControlError, Prepare};
 use crate::metrics::Metrics;
 use crate::model::identity_pattern::AllowList;
-use crate::origin::{OriginClient, OriginError, OriginOptions, OriginSpec};
+use crate::model::origin::OriginRoute;
+use crate::origin::{OriginClient, OriginError, OriginOptions};
 use crate::proxy::serve::{handler, Lifecycle};
 use crate::proxy::service::ProxyContext;
 use crate::revocation::fetch::Fetcher;
@@ -50,6 +52,8 @@ pub enum AppError {
     OriginSpec(String, String),
     #[error("route {0}: {1}")]
     Route(String, String),
+    #[error("{field}: {error}")]
+    OriginIdentity { field: String, error: OriginError },
     #[error("demo import failed: {0}")]
     Demo(#[from] crate::demo::DemoError),
     #[error(transparent)]
@@ -191,20 +195,17 @@ fn resolve_token(settings: &Settings) -> Result<(String, token::TokenSource), Ap
     )?)
 }
 
-fn parse_origin(s: &str) -> Result<OriginSpec, AppError> {
-    s.parse()
-        .map_err(|e: OriginError| AppError::OriginSpec(s.to_string(), e.to_string()))
-}
-
-/// The hot-reloadable inputs of every snapshot build, from the settings.
+/// The hot-reloadable inputs of every snapshot build, from the settings (client certificate
+/// files for origins are read here, on every start and reload).
 fn build_inputs(settings: &Settings) -> Result<BuildInputs, AppError> {
+    let (origins, default_origin) = origins::routes(settings)?;
     let mut routes = Vec::new();
-    for r in &settings.routes {
-        routes.push((r.domain.clone(), Arc::new(route(r)?)));
+    for (r, (domain, origin)) in settings.routes.iter().zip(origins) {
+        routes.push((domain, Arc::new(route(r, origin)?)));
     }
     Ok(BuildInputs {
         routes,
-        default_origin: parse_origin(&settings.proxy.default_origin)?,
+        default_origin,
         default_domain: settings.proxy.default_domain.clone(),
         preserve_host: settings.proxy.preserve_host,
         xfcc: settings.proxy.xfcc,
@@ -212,9 +213,9 @@ fn build_inputs(settings: &Settings) -> Result<BuildInputs, AppError> {
     })
 }
 
-/// One `[[routes]]` entry for the data plane (settings validated it already; a failure here
-/// names the route all the same).
-fn route(r: &crate::settings::Route) -> Result<Route, AppError> {
+/// One `[[routes]]` entry for the data plane, with its origin resolved (settings validated the
+/// patterns already; a failure here names the route all the same).
+fn route(r: &crate::settings::Route, origin: OriginRoute) -> Result<Route, AppError> {
     let allow = match &r.allow {
         Some(patterns) => {
             Some(AllowList::parse(patterns).map_err(|e| AppError::Route(r.name(), e.to_string()))?)
@@ -224,7 +225,7 @@ fn route(r: &crate::settings::Route) -> Result<Route, AppError> {
     Ok(Route {
         name: Arc::from(r.name()),
         path_prefix: r.path_prefix.clone(),
-        origin: Arc::new(parse_origin(&r.origin)?),
+        origin: Arc::new(origin),
         allow,
     })
 }

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::model::origin::{OriginHttp, OriginRoute, OriginSpec};
+
 /// Why the settings could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -79,7 +81,8 @@ impl Default for StoreSettings {
 #[serde(deny_unknown_fields, default)]
 pub struct ProxySettings {
     pub listen: SocketAddr,
-    /// Origin for domains without a route: `echo`, `http://host:port` or `https://host:port`.
+    /// Origin for domains without a route: `echo`, `http://host:port`, `h2c://host:port` or
+    /// `https://host:port`.
     pub default_origin: String,
     /// Activated domain whose certificate answers handshakes without SNI or with an unknown
     /// SNI (never with client authentication). None: such handshakes get `unrecognized_name`.
@@ -109,6 +112,11 @@ pub struct ProxySettings {
     pub origin_response_timeout: Duration,
     /// PEM CA file trusted for `https://` origins instead of the system roots.
     pub origin_ca_file: Option<PathBuf>,
+    /// PEM certificate chain (leaf first) presented to `https://` origins that ask for a
+    /// client certificate; with `origin_client_key`. A route's own pair replaces it.
+    pub origin_client_cert: Option<PathBuf>,
+    /// PEM private key of `origin_client_cert`.
+    pub origin_client_key: Option<PathBuf>,
 }
 
 impl Default for ProxySettings {
@@ -126,6 +134,8 @@ impl Default for ProxySettings {
             origin_connect_timeout: Duration::from_secs(5),
             origin_response_timeout: Duration::from_secs(30),
             origin_ca_file: None,
+            origin_client_cert: None,
+            origin_client_key: None,
         }
     }
 }
@@ -191,12 +201,23 @@ pub enum LogFormat {
 }
 
 /// `[[routes]]`: a domain (exact or `*.` wildcard), optionally a path prefix, to an origin,
-/// optionally admitting only some client identities.
+/// optionally admitting only some client identities. (`Default` is for code that builds
+/// routes: `Route { domain, origin, ..Route::default() }`; a config must name both.)
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
     pub domain: String,
     pub origin: String,
+    /// `auto`, `h1` or `h2`: the HTTP version requests take to the origin.
+    #[serde(default)]
+    pub origin_http: OriginHttp,
+    /// PEM certificate chain presented to this route's `https://` origin (replaces
+    /// `[proxy] origin_client_cert`); with `origin_client_key`.
+    #[serde(default)]
+    pub origin_client_cert: Option<PathBuf>,
+    /// PEM private key of `origin_client_cert`.
+    #[serde(default)]
+    pub origin_client_key: Option<PathBuf>,
     /// Requests whose (normalised) path starts with this; among the routes of one domain the
     /// longest matching prefix wins, and a route without one matches every path.
     #[serde(default)]
@@ -242,6 +263,11 @@ impl Settings {
 
     fn validate(&self) -> Result<(), (String, String)> {
         check_origin(&self.proxy.default_origin).map_err(|p| ("proxy.default_origin".into(), p))?;
+        check_pair(
+            "proxy.origin_client",
+            &self.proxy.origin_client_cert,
+            &self.proxy.origin_client_key,
+        )?;
         check_routes(&self.routes)?;
         if let Some(d) = &self.proxy.default_domain {
             crate::model::pki::canonical_domain(d)
@@ -282,7 +308,7 @@ fn check_routes(routes: &[Route]) -> Result<(), (String, String)> {
     for (i, r) in routes.iter().enumerate() {
         let domain = crate::model::pki::canonical_domain(&r.domain)
             .map_err(|e| (format!("routes[{i}].domain"), e.to_string()))?;
-        check_origin(&r.origin).map_err(|p| (format!("routes[{i}].origin"), p))?;
+        check_route(r).map_err(|(field, p)| (format!("routes[{i}].{field}"), p))?;
         if let Some(prefix) = &r.path_prefix {
             check_path_prefix(prefix).map_err(|p| (format!("routes[{i}].path_prefix"), p))?;
         }
@@ -328,12 +354,56 @@ fn check_allow(allow: &[String]) -> Result<(), (String, String)> {
         .map_err(|e| (format!("[{}]", e.index), e.to_string()))
 }
 
-/// An origin as `origin::OriginSpec` parses it (one parser for config and runtime).
+/// An origin as `OriginSpec` parses it (one parser for config and runtime).
 fn check_origin(origin: &str) -> Result<(), String> {
     origin
-        .parse::<crate::origin::OriginSpec>()
+        .parse::<OriginSpec>()
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// A route's origin, and its version and client certificate settings against it. The
+/// certificate files themselves are read (and refused, naming them) when the settings are
+/// applied.
+fn check_route(r: &Route) -> Result<(), (String, String)> {
+    let spec = r
+        .origin
+        .parse::<OriginSpec>()
+        .map_err(|e| ("origin".to_string(), e.to_string()))?;
+    check_pair("origin_client", &r.origin_client_cert, &r.origin_client_key)?;
+    let route = OriginRoute {
+        http: r.origin_http,
+        ..OriginRoute::new(spec.clone())
+    };
+    if let Some(problem) = route.problem() {
+        return Err(("origin_http".to_string(), problem));
+    }
+    if r.origin_client_cert.is_some() && !matches!(spec, OriginSpec::Https { .. }) {
+        return Err((
+            "origin_client_cert".to_string(),
+            format!("is only presented to https:// origins, not {spec}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `{prefix}_cert` and `{prefix}_key` are set together or not at all.
+fn check_pair(
+    prefix: &str,
+    cert: &Option<PathBuf>,
+    key: &Option<PathBuf>,
+) -> Result<(), (String, String)> {
+    match (cert, key) {
+        (Some(_), None) => Err((
+            format!("{prefix}_key"),
+            format!("is required with {prefix}_cert"),
+        )),
+        (None, Some(_)) => Err((
+            format!("{prefix}_cert"),
+            format!("is required with {prefix}_key"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -456,6 +526,62 @@ mod tests {
         assert!(e.to_string().contains("routes[0]"), "{e}");
         let e = parse(&route("alow = [\"cn:a\"]")).unwrap_err();
         assert!(e.to_string().contains("alow"), "{e}");
+    }
+
+    #[test]
+    fn routes_take_an_http_version_and_a_client_certificate() {
+        let s = parse(
+            r#"
+            [proxy]
+            origin_client_cert = "c.pem"
+            origin_client_key = "k.pem"
+            [[routes]]
+            domain = "grpc.example.com"
+            origin = "h2c://127.0.0.1:50051"
+            [[routes]]
+            domain = "api.example.com"
+            origin = "https://api.internal:8443"
+            origin_http = "h1"
+            origin_client_cert = "api.pem"
+            origin_client_key = "api-key.pem"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.routes[0].origin_http, OriginHttp::Auto);
+        assert_eq!(s.routes[1].origin_http, OriginHttp::H1);
+        assert_eq!(
+            s.routes[1].origin_client_key,
+            Some(PathBuf::from("api-key.pem"))
+        );
+        assert_eq!(s.proxy.origin_client_cert, Some(PathBuf::from("c.pem")));
+    }
+
+    #[test]
+    fn contradictory_origin_settings_are_named() {
+        let route = |extra: &str| {
+            let text = format!("[[routes]]\ndomain = \"a.com\"\n{extra}\n");
+            parse(&text).unwrap_err().to_string()
+        };
+        let e = route("origin = \"h2c://x:1\"\norigin_http = \"h1\"");
+        assert!(
+            e.contains("routes[0].origin_http") && e.contains("h2c://x:1"),
+            "{e}"
+        );
+        let e = route("origin = \"http://x:1\"\norigin_http = \"http3\"");
+        assert!(e.contains("http3"), "{e}");
+        let e =
+            route("origin = \"http://x:1\"\norigin_client_cert = \"c\"\norigin_client_key = \"k\"");
+        assert!(
+            e.contains("routes[0].origin_client_cert") && e.contains("https://"),
+            "{e}"
+        );
+        let e = route("origin = \"https://x:1\"\norigin_client_cert = \"c\"");
+        assert!(e.contains("routes[0].origin_client_key"), "{e}");
+        assert!(e.contains("is required with origin_client_cert"), "{e}");
+        let e = parse("[proxy]\norigin_client_key = \"k\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("proxy.origin_client_cert"), "{e}");
     }
 
     #[test]

@@ -34,6 +34,7 @@ fn route(domain: &str, prefix: Option<&str>, allow: &[&str]) -> Route {
         origin: "echo".into(),
         path_prefix: prefix.map(str::to_owned),
         allow: (!allow.is_empty()).then(|| allow.iter().map(|p| p.to_string()).collect()),
+        ..Route::default()
     }
 }
 

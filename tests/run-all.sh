@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test of the project: the Rust tests, then the real-client suites (official Python
-# `fastly` client and, when available, the Fastly CLI) against a freshly built `mtls-proxy`.
+# Runs every test of the project: the Rust tests (some drive the pinned Python `websockets` and
+# `grpcio` from the venv made first), then the real-client suites (official Python `fastly`
+# client and, when available, the Fastly CLI) against a freshly built `mtls-proxy`.
 #
 #   bash tests/run-all.sh [extra pytest args]
 #
 # Env: PYTHON (interpreter used to create the venv, default python3);
 #      REQUIRE_FASTLY_CLI=1 makes a missing npm / failed CLI install an error instead of a skip
-#      (.ci/run sets it); SKIP_CARGO_TEST=1 skips stage 1 (quick reruns of the client suites).
+#      (.ci/run sets it); SKIP_CARGO_TEST=1 skips stage 2 (quick reruns of the client suites).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,19 +22,7 @@ CLI_BIN="$CLI_PKG/fastly"
 
 stage() { printf '\n==> %s\n' "$*"; }
 
-if [[ "${SKIP_CARGO_TEST:-0}" != 1 ]]; then
-    stage "[1/5] cargo test --all-targets"
-    cargo test --all-targets
-else
-    stage "[1/5] cargo test --all-targets (skipped: SKIP_CARGO_TEST=1)"
-fi
-
-stage "[2/5] cargo build (the mtls-proxy binary)"
-cargo build --bin mtls-proxy
-BIN="$ROOT/target/debug/mtls-proxy"
-[[ -x "$BIN" ]] || { echo "error: $BIN was not built" >&2; exit 1; }
-
-stage "[3/5] Python venv at target/test-venv (pinned: $(grep -E '^(fastly|pytest|cryptography)==' "$REQS" | tr '\n' ' '))"
+stage "[1/5] Python venv at target/test-venv (pinned: $(grep -E '^(fastly|pytest|cryptography|websockets|grpcio)==' "$REQS" | tr '\n' ' '))"
 if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
     rm -rf "$VENV"
     "${PYTHON:-python3}" -m venv "$VENV"
@@ -41,13 +30,27 @@ fi
 STAMP="$VENV/.requirements.sha256"
 WANT="$(sha256sum "$REQS" | cut -d' ' -f1)"
 if [[ "$(cat "$STAMP" 2>/dev/null || true)" == "$WANT" ]] \
-    && "$VENV/bin/python" -c 'import fastly, pytest, cryptography' >/dev/null 2>&1; then
+    && "$VENV/bin/python" -c 'import fastly, pytest, cryptography, websockets, grpc' >/dev/null 2>&1; then
     echo "pinned packages already installed"
 else
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQS"
     echo "$WANT" >"$STAMP"
     echo "installed: $("$VENV/bin/python" -m pip freeze --disable-pip-version-check | tr '\n' ' ')"
 fi
+
+# The Rust suite drives Python clients and origins (websockets, grpcio) from this venv, so it
+# is made first.
+if [[ "${SKIP_CARGO_TEST:-0}" != 1 ]]; then
+    stage "[2/5] cargo test --all-targets"
+    cargo test --all-targets
+else
+    stage "[2/5] cargo test --all-targets (skipped: SKIP_CARGO_TEST=1)"
+fi
+
+stage "[3/5] cargo build (the mtls-proxy binary)"
+cargo build --bin mtls-proxy
+BIN="$ROOT/target/debug/mtls-proxy"
+[[ -x "$BIN" ]] || { echo "error: $BIN was not built" >&2; exit 1; }
 
 stage "[4/5] Fastly CLI @fastly/cli-linux-x64@$FASTLY_CLI_VERSION in target/npm"
 # The version is read from package.json: running the binary would start its update check.

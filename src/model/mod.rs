@@ -1,8 +1,10 @@
 //! The resource model: mutual authentications, private keys, certificates, configurations and
-//! activations, their validation, and nothing of tokio, hyper or rustls.
+//! activations, their validation, where requests go (origins), and nothing of tokio, hyper or
+//! rustls.
 
 pub mod id;
 pub mod identity_pattern;
+pub mod origin;
 pub mod pki;
 pub mod request_path;
 pub mod resources;

@@ -53,6 +53,16 @@ impl OriginError {
     }
 }
 
+/// Marks a response the proxy made itself to report an error (never an origin's), with what
+/// it says, so it can be reshaped for the client (gRPC statuses: `proxy::grpc`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyError {
+    /// The short label (`timeout`, `misdirected_request`…).
+    pub error: String,
+    /// The sentence explaining it.
+    pub detail: String,
+}
+
 #[derive(Serialize)]
 struct ErrorDoc<'a> {
     error: &'a str,
@@ -66,7 +76,12 @@ pub fn error_response(err: &OriginError) -> Response<ProxyBody> {
         error: err.kind(),
         detail: err.to_string(),
     };
-    json_response(err.status(), &doc)
+    let mut response = json_response(err.status(), &doc);
+    response.extensions_mut().insert(ProxyError {
+        error: doc.error.to_string(),
+        detail: doc.detail,
+    });
+    response
 }
 
 #[cfg(test)]
@@ -78,6 +93,8 @@ mod tests {
     async fn json(err: OriginError) -> (StatusCode, serde_json::Value) {
         let response = error_response(&err);
         let status = response.status();
+        let marked = response.extensions().get::<ProxyError>().unwrap();
+        assert_eq!(marked.error, err.kind());
         assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         (status, serde_json::from_slice(&bytes).unwrap())

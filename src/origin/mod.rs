@@ -1,6 +1,7 @@
-//! The origin side of the data plane: parses origin specs, forwards requests over pooled
-//! http/https clients with connect and response timeouts, answers the built-in `echo` origin,
-//! and turns origin failures into short 502/504 JSON answers.
+//! The origin side of the data plane: forwards requests over pooled HTTP/1.1 and HTTP/2
+//! clients (plain, prior-knowledge h2c, TLS with ALPN, optionally presenting a client
+//! certificate) with connect and response timeouts, answers the built-in `echo` origin, and
+//! turns origin failures into short 502/504 JSON answers.
 
 mod body;
 mod classify;
@@ -10,7 +11,7 @@ mod echo;
 mod error;
 mod headers;
 mod options;
-mod spec;
+mod pools;
 mod tls;
 
 #[cfg(test)]
@@ -19,6 +20,6 @@ mod tests;
 pub use body::{full, BoxError, ProxyBody};
 pub use client::OriginClient;
 pub use echo::ECHO_READ_LIMIT;
-pub use error::{error_response, OriginError};
+pub use error::{error_response, OriginError, ProxyError};
 pub use options::OriginOptions;
-pub use spec::OriginSpec;
+pub use tls::load_identity;

@@ -1,10 +1,10 @@
-//! Request headers toward the origin: hop-by-hop headers dropped, every header the proxy owns
-//! stripped from the client's request first (DESIGN rule 3), then forwarding and
-//! client-certificate headers set.
+//! Request headers toward the origin: hop-by-hop headers dropped (but `te: trailers`, which
+//! gRPC needs end to end), every header the proxy owns stripped from the client's request first
+//! (DESIGN rule 3), then forwarding and client-certificate headers set.
 
 use std::net::IpAddr;
 
-use http::header::{HeaderName, HeaderValue, CONNECTION};
+use http::header::{HeaderName, HeaderValue, CONNECTION, TE};
 use http::HeaderMap;
 
 use super::cert_headers::{strip_untrusted, PrebuiltCertHeaders};
@@ -39,9 +39,28 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Whether the client said it accepts trailers (`TE` lists the `trailers` token).
+fn accepts_trailers(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(TE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let token = t.split(';').next().unwrap_or("").trim();
+            token.eq_ignore_ascii_case("trailers")
+        })
+}
+
 /// Prepare the headers of a request for the origin.
 pub fn prepare(headers: &mut HeaderMap, peer: IpAddr, authority: &str, cert: &PrebuiltCertHeaders) {
+    let trailers = accepts_trailers(headers);
     remove_hop_by_hop(headers);
+    // `te: trailers` is the one TE value HTTP/2 allows; gRPC servers require it. Other
+    // transfer codings are this hop's business and stay dropped.
+    if trailers {
+        headers.insert(TE, HeaderValue::from_static("trailers"));
+    }
     strip_untrusted(headers);
     let ip = peer.to_string();
     let host = HeaderValue::from_str(authority).ok();
@@ -96,7 +115,6 @@ mod tests {
             "connection",
             "x-secret",
             "keep-alive",
-            "te",
             "client-cert-verdict",
         ] {
             assert!(h.get(gone).is_none(), "{gone}");
@@ -110,6 +128,33 @@ mod tests {
             "for=127.0.0.1;proto=https;host=\"api.example.com:8443\""
         );
         assert_eq!(h["accept"], "*/*");
+        assert_eq!(h["te"], "trailers");
+    }
+
+    #[test]
+    fn te_trailers_is_passed_and_nothing_else_of_te() {
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        let cases = [
+            (vec!["trailers"], Some("trailers")),
+            (vec!["gzip, Trailers"], Some("trailers")),
+            (vec!["gzip", "trailers;q=1"], Some("trailers")),
+            (vec!["gzip, deflate"], None),
+            (vec!["trailersx"], None),
+        ];
+        for (values, want) in cases {
+            let mut h = HeaderMap::new();
+            // Named by Connection, as HTTP/1.1 clients must: still passed when it is trailers.
+            h.insert("connection", HeaderValue::from_static("te"));
+            for v in &values {
+                h.append("te", HeaderValue::from_str(v).unwrap());
+            }
+            prepare(&mut h, peer, "h", &PrebuiltCertHeaders::default());
+            let got: Vec<_> = h.get_all("te").iter().collect();
+            match want {
+                Some(v) => assert_eq!(got, [v], "{values:?}"),
+                None => assert!(got.is_empty(), "{values:?}"),
+            }
+        }
     }
 
     #[test]

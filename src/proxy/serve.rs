@@ -2,7 +2,8 @@
 //! closes. After each snapshot swap the connection either moves on to the new snapshot (it
 //! still admits the connection: `readmission`) or, on shutdown or when the change tightened
 //! the policy it was established under, its in-flight requests get a bounded time to finish
-//! and it is closed (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY).
+//! and it is closed (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY), its tunnels at once
+//! (`ConnState::wind_down`). A connection with open tunnels lasts until they close.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -88,9 +89,12 @@ fn follow(conn: &ConnState, live: &ArcSwap<Snapshot>) -> bool {
     true
 }
 
-/// Serve until the connection closes, the process stops, or a swap no longer admits it.
+/// Serve until the connection closes (and its tunnels with it), the process stops, or a swap
+/// no longer admits it. `served` is set once hyper is done with the connection (an HTTP/1.1
+/// upgrade hands the socket to a tunnel), after which it must not be polled again.
 async fn until_end<F, E>(
     mut connection: Pin<&mut F>,
+    served: &mut bool,
     stop: &mut watch::Receiver<bool>,
     life: &mut Lifecycle,
     conn: &ConnState,
@@ -102,10 +106,14 @@ where
     let mut watching = true;
     loop {
         tokio::select! {
-            r = connection.as_mut() => {
+            r = connection.as_mut(), if !*served => {
                 if let Err(e) = r { tracing::debug!(error = %e, "connection ended with an error"); }
-                return Ending::Closed;
+                *served = true;
+                if conn.tunnels.count() == 0 {
+                    return Ending::Closed;
+                }
             }
+            _ = conn.tunnels.idle(), if *served => return Ending::Closed,
             _ = stopped(stop) => return Ending::Shutdown,
             changed = life.changes.changed(), if watching => {
                 if changed.is_err() {
@@ -166,13 +174,19 @@ async fn serve(
     } else {
         builder.http1_only()
     };
-    let connection = builder.serve_connection(TokioIo::new(tls), service);
+    // SETTINGS_ENABLE_CONNECT_PROTOCOL: WebSocket over HTTP/2 (RFC 8441).
+    builder.http2().enable_connect_protocol();
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
     tokio::pin!(connection);
+    let mut served = false;
     // Watch from here on, then catch up once: a swap during the handshake (after its snapshot
     // was taken) is seen by `follow`, any later one by the watch.
     life.changes.mark_unchanged();
     let ending = match follow(&watched, &life.live) {
-        true => until_end(connection.as_mut(), &mut stop, &mut life, &watched).await,
+        true => {
+            let c = connection.as_mut();
+            until_end(c, &mut served, &mut stop, &mut life, &watched).await
+        }
         false => Ending::PolicyChanged,
     };
     let bound = match ending {
@@ -183,7 +197,11 @@ async fn serve(
             life.drain_timeout
         }
     };
-    connection.as_mut().graceful_shutdown();
-    let _ = tokio::time::timeout(bound, connection).await;
+    watched.wind_down.cancel();
+    if !served {
+        connection.as_mut().graceful_shutdown();
+        let _ = tokio::time::timeout(bound, connection).await;
+    }
+    let _ = tokio::time::timeout(bound, watched.tunnels.idle()).await;
     log_end(&watched, &ending);
 }

@@ -10,15 +10,19 @@ use http::header::{HeaderValue, CONTENT_TYPE, HOST};
 use http::request::Parts;
 use http::{Request, Response, StatusCode, Uri};
 use hyper::body::Incoming;
+use tokio_util::sync::CancellationToken;
 
 use super::access_log::{self, RequestFacts};
 use super::authority::{decide, Decision};
 use super::cert_headers::PrebuiltCertHeaders;
 use super::forwarding;
+use super::grpc;
+use super::tunnel::Tunnels;
+use super::upgrade::{self, Detected, Handshake, WebSocket};
 use crate::acceptor::ConnInfo;
 use crate::metrics::{DomainMetrics, Metrics};
-use crate::origin::OriginSpec;
-use crate::origin::{error_response, full, OriginClient, ProxyBody};
+use crate::model::origin::OriginRoute;
+use crate::origin::{error_response, full, OriginClient, ProxyBody, ProxyError};
 use crate::snapshot::entry::{DomainEntry, Snapshot};
 use crate::snapshot::route::Route;
 use crate::snapshot::verdict::Verdict;
@@ -39,6 +43,11 @@ pub struct ConnState {
     pub view: ArcSwap<ConnView>,
     /// Requests received on the connection (for its log line).
     pub requests: AtomicU64,
+    /// Fired when the connection is being ended (a swap no longer admits it, shutdown, …):
+    /// what is long-lived on it (its tunnels) closes at once instead of draining.
+    pub wind_down: CancellationToken,
+    /// Its open tunnels (WebSocket), which outlive hyper's view of the connection.
+    pub tunnels: Tunnels,
 }
 
 /// What requests on a connection are judged by: one snapshot, the verdict it gives the
@@ -63,17 +72,23 @@ impl ConnState {
             view: ArcSwap::from_pointee(view),
             info,
             requests: AtomicU64::new(0),
+            wind_down: CancellationToken::new(),
+            tunnels: Tunnels::default(),
         }
     }
 }
 
-/// A short JSON error answer from the proxy itself.
+/// A short JSON error answer from the proxy itself (a gRPC status for gRPC requests).
 pub fn answer(status: StatusCode, error: &str, detail: &str) -> Response<ProxyBody> {
     let body = serde_json::json!({ "error": error, "detail": detail }).to_string();
     let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.extensions_mut().insert(ProxyError {
+        error: error.to_string(),
+        detail: detail.to_string(),
+    });
     resp
 }
 
@@ -101,6 +116,7 @@ pub async fn handle(
     let (parts, body) = req.into_parts();
     // Cheap clones (shared bytes), kept for the log line: the URI is rewritten for the origin.
     let (method, uri) = (parts.method.clone(), parts.uri.clone());
+    let grpc = grpc::is_grpc(&parts.headers);
     let view = conn.view.load_full();
     let routed = route(parts, body, &conn, &view, &ctx).await;
     let status = routed.response.status().as_u16();
@@ -120,7 +136,11 @@ pub async fn handle(
         origin: routed.origin,
         origin_error: routed.origin_error,
     });
-    routed.response
+    // Counted and logged with the status the error has; a gRPC client gets it as a status.
+    match grpc {
+        true => grpc::reshape(routed.response),
+        false => routed.response,
+    }
 }
 
 /// Decide, then answer: 400, 403, 421, or the origin's response. `judged` is how the
@@ -173,6 +193,15 @@ async fn route<'c>(
         routed.route = route.map(|r| &*r.name);
         return routed;
     }
+    let websocket = match upgrade::detect(&parts) {
+        Detected::Plain => None,
+        Detected::WebSocket(kind) => Some(kind),
+        Detected::Refused(response) => {
+            let mut routed = Routed::local(*response, domain, Some(host));
+            routed.route = route.map(|r| &*r.name);
+            return routed;
+        }
+    };
     count_fail_open(judged.verdict, meters);
     let target = Target {
         host: &host,
@@ -180,6 +209,7 @@ async fn route<'c>(
         origin: view.origin_of(&routing),
         path: rewritten.as_ref().map(|r| r.0.as_str()),
         preserve_host: view.preserve_host,
+        websocket,
     };
     let (response, waited, origin_error) =
         forward(parts, body, &target, conn, judged, ctx, meters).await;
@@ -230,14 +260,16 @@ fn refused(
 const VERDICT_HEADER: &str = "client-cert-verdict";
 
 /// Where a request goes: its canonical host, the authority as sent, the origin its route
-/// chose, and the normalised path when path rules rewrote it.
+/// chose, the normalised path when path rules rewrote it, and whether it is a WebSocket
+/// handshake.
 #[derive(Clone, Copy)]
 struct Target<'a> {
     host: &'a str,
     authority: &'a str,
-    origin: &'a Arc<OriginSpec>,
+    origin: &'a Arc<OriginRoute>,
     path: Option<&'a str>,
     preserve_host: bool,
+    websocket: Option<WebSocket>,
 }
 
 /// Send the request to its origin: the response (or the error answer), the time waited and
@@ -257,6 +289,7 @@ async fn forward(
         origin,
         path,
         preserve_host,
+        websocket,
     } = *target;
     forwarding::prepare(
         &mut parts.headers,
@@ -273,9 +306,21 @@ async fn forward(
     parts.uri = origin_form(&parts.uri, path);
     parts.version = http::Version::HTTP_11;
     let spec = origin.clone();
-    let req = Request::from_parts(parts, body);
     let sent = Instant::now();
-    let result = ctx.origins.send(&spec, req, preserve_host).await;
+    let result = match websocket {
+        None => {
+            let req = Request::from_parts(parts, body);
+            ctx.origins.send(&spec, req, preserve_host).await
+        }
+        Some(kind) => {
+            let hs = Handshake {
+                kind,
+                route: &spec,
+                preserve_host,
+            };
+            upgrade::websocket(hs, parts, body, conn, &ctx.origins).await
+        }
+    };
     let waited = sent.elapsed();
     ctx.metrics.origin_duration.observe(waited.as_secs_f64());
     match result {

@@ -14,11 +14,11 @@ use super::route::{HostRoutes, Route};
 use super::server_config::{build_server_config, TlsParams, TlsVersion};
 use super::verifier::{ClientAuth, Revocation};
 use crate::metrics::{labels::OTHER_DOMAIN, DomainMetrics, Metrics};
+use crate::model::origin::OriginRoute;
 use crate::model::{
     pki, Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, RevocationList,
     State,
 };
-use crate::origin::OriginSpec;
 
 /// Why a snapshot could not be built; names the resource at fault.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -41,7 +41,7 @@ pub struct BuildInputs {
     /// `[[routes]]` as (domain, route).
     pub routes: Vec<(String, Arc<Route>)>,
     /// `[proxy] default_origin`.
-    pub default_origin: OriginSpec,
+    pub default_origin: OriginRoute,
     /// `[proxy] default_domain`: an activated domain whose certificate serves handshakes
     /// without a known SNI.
     pub default_domain: Option<String>,

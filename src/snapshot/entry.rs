@@ -9,7 +9,7 @@ use super::lookup::DomainTable;
 use super::route::{HostRoutes, Rewritten, Routing};
 use super::verifier::ClientAuth;
 use crate::metrics::DomainMetrics;
-use crate::origin::OriginSpec;
+use crate::model::origin::OriginRoute;
 
 /// One activated domain as the data plane serves it.
 #[derive(Debug)]
@@ -50,7 +50,7 @@ pub struct Snapshot {
     /// `[[routes]]`: request host → its routes by path prefix.
     pub routes: DomainTable<Arc<HostRoutes>>,
     /// Origin for hosts without a route.
-    pub default_origin: Arc<OriginSpec>,
+    pub default_origin: Arc<OriginRoute>,
     /// Forward the client's Host to origins.
     pub preserve_host: bool,
     /// Add `x-forwarded-client-cert` for verified certificates.
@@ -102,7 +102,7 @@ impl Snapshot {
     }
 
     /// The origin a routing decision sends to.
-    pub fn origin_of<'a>(&'a self, routing: &Routing<'a>) -> &'a Arc<OriginSpec> {
+    pub fn origin_of<'a>(&'a self, routing: &Routing<'a>) -> &'a Arc<OriginRoute> {
         routing.route.map_or(&self.default_origin, |r| &r.origin)
     }
 }

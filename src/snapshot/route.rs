@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use crate::model::identity_pattern::AllowList;
+use crate::model::origin::OriginRoute;
 use crate::model::request_path::{self, PathError};
-use crate::origin::OriginSpec;
 
 /// One route.
 #[derive(Debug)]
@@ -16,7 +16,7 @@ pub struct Route {
     pub name: Arc<str>,
     /// Normalised path prefix; None matches every path.
     pub path_prefix: Option<String>,
-    pub origin: Arc<OriginSpec>,
+    pub origin: Arc<OriginRoute>,
     /// When set, only verdict `ok` with a leaf matching a pattern is forwarded.
     pub allow: Option<AllowList>,
 }
@@ -89,7 +89,7 @@ mod tests {
         Arc::new(Route {
             name: Arc::from(format!("h{}", prefix.unwrap_or(""))),
             path_prefix: prefix.map(str::to_owned),
-            origin: Arc::new(origin.parse().unwrap()),
+            origin: Arc::new(OriginRoute::new(origin.parse().unwrap())),
             allow: None,
         })
     }

@@ -10,6 +10,7 @@ pub mod http;
 pub mod odd_certs;
 pub mod openssl_ca;
 pub mod pki;
+pub mod python;
 pub mod recording_origin;
 pub mod scrape;
 pub mod tls_client;

@@ -10,8 +10,8 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use super::servers::{closed_port, raw_origin};
-use super::{client, get, http_spec, quick_options};
-use crate::origin::{OriginClient, OriginError, OriginOptions, OriginSpec};
+use super::{client, get, http_spec, quick_options, route};
+use crate::origin::{OriginClient, OriginError, OriginOptions};
 
 /// Reads the start of the request so the client has sent it before we misbehave.
 async fn read_request(stream: &mut TcpStream) {
@@ -67,9 +67,7 @@ async fn stalled_tls_handshake_is_504_connect_timeout() {
         ..OriginOptions::default()
     };
     let client = OriginClient::new(&opts).unwrap();
-    let spec: OriginSpec = format!("https://localhost:{}", addr.port())
-        .parse()
-        .unwrap();
+    let spec = route(&format!("https://localhost:{}", addr.port()));
     let err = client.send(&spec, get("/"), false).await.unwrap_err();
     assert!(matches!(err, OriginError::ConnectTimeout), "{err}");
     assert_eq!(err.kind(), "timeout");

@@ -13,7 +13,8 @@ use tokio::net::TcpListener;
 
 use super::servers::recording_origin;
 use super::{client, get, http_spec, text};
-use crate::origin::{error_response, OriginClient, OriginSpec};
+use crate::model::origin::{OriginRoute, OriginSpec};
+use crate::origin::{error_response, OriginClient};
 
 #[tokio::test]
 async fn forwards_method_path_headers_and_body_and_rewrites_host() {
@@ -100,7 +101,10 @@ async fn echo_spec_answers_locally() {
         .header("x-a", "2")
         .body(Full::new(Bytes::from_static(b"ignored body")))
         .unwrap();
-    let response = client().send(&OriginSpec::Echo, req, false).await.unwrap();
+    let response = client()
+        .send(&OriginRoute::new(OriginSpec::Echo), req, false)
+        .await
+        .unwrap();
     let doc: serde_json::Value = serde_json::from_str(&text(response).await).unwrap();
     assert_eq!(
         doc,
@@ -110,7 +114,7 @@ async fn echo_spec_answers_locally() {
 
 /// A minimal front server handing `Request<Incoming>` to `send`, as the proxy does: proves
 /// hyper's server body satisfies the bounds and streams through.
-async fn front(client: OriginClient, spec: OriginSpec) -> std::net::SocketAddr {
+async fn front(client: OriginClient, spec: OriginRoute) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

@@ -2,15 +2,19 @@
 
 mod failures;
 mod forward;
+mod identity;
 mod servers;
 mod tls;
+mod versatile;
+mod versions;
 
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 
-use super::{OriginClient, OriginOptions, OriginSpec, ProxyBody};
+use super::{OriginClient, OriginOptions, ProxyBody};
+use crate::model::origin::{OriginRoute, OriginSpec};
 
 /// Options with short timeouts so failure tests finish quickly.
 fn quick_options() -> OriginOptions {
@@ -25,8 +29,12 @@ fn client() -> OriginClient {
     OriginClient::new(&quick_options()).unwrap()
 }
 
-fn http_spec(addr: std::net::SocketAddr) -> OriginSpec {
-    format!("http://{addr}").parse().unwrap()
+fn http_spec(addr: std::net::SocketAddr) -> OriginRoute {
+    route(&format!("http://{addr}"))
+}
+
+fn route(spec: &str) -> OriginRoute {
+    OriginRoute::new(spec.parse::<OriginSpec>().unwrap())
 }
 
 fn get(path: &str) -> http::Request<Full<Bytes>> {

@@ -11,8 +11,9 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::TlsAcceptor;
 
 use super::servers::{recording_origin, RecordingOrigin};
-use super::{get, quick_options, text};
-use crate::origin::{OriginClient, OriginOptions, OriginSpec};
+use super::{get, quick_options, route, text};
+use crate::model::origin::OriginRoute;
+use crate::origin::{OriginClient, OriginOptions};
 
 /// A TLS origin with a fresh self-signed certificate for `localhost`; returns its PEM.
 async fn tls_origin() -> (RecordingOrigin, String) {
@@ -29,10 +30,8 @@ async fn tls_origin() -> (RecordingOrigin, String) {
     (recording_origin(Some(acceptor)).await, cert.cert.pem())
 }
 
-fn https_spec(origin: &RecordingOrigin) -> OriginSpec {
-    format!("https://localhost:{}", origin.addr.port())
-        .parse()
-        .unwrap()
+fn https_spec(origin: &RecordingOrigin) -> OriginRoute {
+    route(&format!("https://localhost:{}", origin.addr.port()))
 }
 
 fn client_trusting(pem: &str) -> (OriginClient, tempfile::NamedTempFile) {
@@ -84,7 +83,7 @@ async fn https_origin_trusted_under_another_name_is_a_tls_error() {
     let (origin, pem) = tls_origin().await;
     let (client, _file) = client_trusting(&pem);
     // The certificate names localhost, not 127.0.0.1.
-    let spec: OriginSpec = format!("https://{}", origin.addr).parse().unwrap();
+    let spec = route(&format!("https://{}", origin.addr));
     let err = client.send(&spec, get("/"), false).await.unwrap_err();
     assert_eq!(err.kind(), "tls", "{err}");
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::devpki::Ca;
+use crate::model::origin::{OriginRoute, OriginSpec};
 use crate::model::{Certificate, Configuration, MutualAuthentication, PrivateKey, RevocationList};
 
 fn state() -> State {
@@ -290,7 +291,7 @@ fn route(domain: &str, prefix: Option<&str>, origin: &str) -> (String, Arc<Route
     let route = Route {
         name: Arc::from(format!("{domain}{}", prefix.unwrap_or(""))),
         path_prefix: prefix.map(str::to_owned),
-        origin: Arc::new(origin.parse().unwrap()),
+        origin: Arc::new(OriginRoute::new(origin.parse().unwrap())),
         allow: None,
     };
     (domain.to_owned(), Arc::new(route))
@@ -301,7 +302,7 @@ fn routes_pick_origins_by_host_and_path() {
     let inputs = BuildInputs {
         routes: vec![
             route("api.example.com", None, "http://127.0.0.1:9000"),
-            route("*.example.com", None, "http://127.0.0.1:9001"),
+            route("*.example.com", None, "h2c://127.0.0.1:9001"),
             route("API.example.com.", Some("/admin"), "http://127.0.0.1:9002"),
         ],
         ..BuildInputs::default()
@@ -316,7 +317,7 @@ fn routes_pick_origins_by_host_and_path() {
         origin("api.example.com", "/admin/x"),
         "http://127.0.0.1:9002"
     );
-    assert_eq!(origin("x.example.com", "/admin"), "http://127.0.0.1:9001");
+    assert_eq!(origin("x.example.com", "/admin"), "h2c://127.0.0.1:9001");
     assert_eq!(origin("other.org", "/"), OriginSpec::Echo.to_string());
 }
 

@@ -1,12 +1,19 @@
-//! Parsing of origin strings: `echo`, `http://host[:port]`, `https://host[:port]`.
+//! Parsing of origin strings: `echo`, `http://host[:port]`, `h2c://host[:port]`,
+//! `https://host[:port]`.
 
 use std::fmt;
 use std::net::Ipv6Addr;
 use std::str::FromStr;
 
-use super::error::OriginError;
+/// An origin string that does not parse; names the string and the problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("origin {input:?}: {problem}")]
+pub struct OriginSpecError {
+    pub input: String,
+    pub problem: String,
+}
 
-/// A parsed origin: "echo", "http://host:port", "https://host:port".
+/// A parsed origin: "echo", "http://host:port", "h2c://host:port", "https://host:port".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OriginSpec {
     /// The built-in origin that answers with a JSON description of the request.
@@ -14,6 +21,11 @@ pub enum OriginSpec {
     /// A plain-HTTP origin; `authority` is `host[:port]`, lower-cased.
     Http {
         /// `host[:port]` as sent in the Host header.
+        authority: String,
+    },
+    /// A plain-HTTP origin spoken to in HTTP/2 with prior knowledge (no upgrade, no ALPN).
+    H2c {
+        /// `host[:port]`, lower-cased.
         authority: String,
     },
     /// A TLS origin, verified against the configured roots.
@@ -30,6 +42,7 @@ impl fmt::Display for OriginSpec {
         match self {
             OriginSpec::Echo => f.write_str("echo"),
             OriginSpec::Http { authority } => write!(f, "http://{authority}"),
+            OriginSpec::H2c { authority } => write!(f, "h2c://{authority}"),
             OriginSpec::Https { authority, .. } => write!(f, "https://{authority}"),
         }
     }
@@ -43,10 +56,13 @@ impl Default for OriginSpec {
 }
 
 impl FromStr for OriginSpec {
-    type Err = OriginError;
+    type Err = OriginSpecError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse(s).map_err(|problem| OriginError::Config(format!("origin {s:?}: {problem}")))
+        parse(s).map_err(|problem| OriginSpecError {
+            input: s.to_string(),
+            problem,
+        })
     }
 }
 
@@ -54,7 +70,7 @@ fn parse(s: &str) -> Result<OriginSpec, String> {
     if s == "echo" {
         return Ok(OriginSpec::Echo);
     }
-    let (tls, rest) = split_scheme(s)?;
+    let (scheme, rest) = split_scheme(s)?;
     let authority = rest.strip_suffix('/').unwrap_or(rest).to_ascii_lowercase();
     check_no_extras(&authority)?;
     let (host, port) = split_host_port(&authority)?;
@@ -64,22 +80,33 @@ fn parse(s: &str) -> Result<OriginSpec, String> {
         .trim_start_matches('[')
         .trim_end_matches(']')
         .to_owned();
-    Ok(if tls {
-        OriginSpec::Https { authority, host }
-    } else {
-        OriginSpec::Http { authority }
+    Ok(match scheme {
+        Scheme::Http => OriginSpec::Http { authority },
+        Scheme::H2c => OriginSpec::H2c { authority },
+        Scheme::Https => OriginSpec::Https { authority, host },
     })
 }
 
-/// Returns whether the scheme is https, and what follows `://`.
-fn split_scheme(s: &str) -> Result<(bool, &str), String> {
+enum Scheme {
+    Http,
+    H2c,
+    Https,
+}
+
+/// The scheme, and what follows `://`.
+fn split_scheme(s: &str) -> Result<(Scheme, &str), String> {
     let Some((scheme, rest)) = s.split_once("://") else {
-        return Err("must be \"echo\", http://host:port or https://host:port".into());
+        return Err(
+            "must be \"echo\", http://host:port, h2c://host:port or https://host:port".into(),
+        );
     };
     match scheme.to_ascii_lowercase().as_str() {
-        "http" => Ok((false, rest)),
-        "https" => Ok((true, rest)),
-        other => Err(format!("unsupported scheme {other:?} (use http or https)")),
+        "http" => Ok((Scheme::Http, rest)),
+        "h2c" => Ok((Scheme::H2c, rest)),
+        "https" => Ok((Scheme::Https, rest)),
+        other => Err(format!(
+            "unsupported scheme {other:?} (use http, h2c or https)"
+        )),
     }
 }
 
@@ -184,6 +211,12 @@ mod tests {
         );
         assert_eq!(ok("http://backend"), http("backend"));
         assert_eq!(
+            ok("H2C://Grpc.Internal:50051"),
+            OriginSpec::H2c {
+                authority: "grpc.internal:50051".into()
+            }
+        );
+        assert_eq!(
             ok("https://api.example.com:8443"),
             https("api.example.com:8443", "api.example.com")
         );
@@ -199,6 +232,7 @@ mod tests {
         for s in [
             "echo",
             "http://a:1",
+            "h2c://a:2",
             "https://[::1]:8443",
             "https://b.example",
         ] {
@@ -216,6 +250,9 @@ mod tests {
             ("ftp://host:21", "unsupported scheme \"ftp\""),
             ("ws://host:80", "unsupported scheme"),
             ("http://host:80/path", "path"),
+            ("h2c://host:80/path", "path"),
+            ("h2c://", "no host"),
+            ("h2://host:80", "unsupported scheme \"h2\""),
             ("http://host:80//", "path"),
             ("http://host:80?x=1", "query"),
             ("http://host:80/?x=1", "path"),
