@@ -430,3 +430,68 @@ async fn the_resource_speaks_json_api_and_never_returns_the_crl() {
     .await
     .expect("test hung");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_revoked_and_reinstated_under_load_changes_nothing_for_the_others() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    tokio::time::timeout(BOUND, async {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Fixture::new(&[A]).await;
+        let Some(mut ca) = OpensslCa::new(dir.path(), "client", &f.client_ca) else {
+            return;
+        };
+        let victim = f.client(Validity::Current);
+        let ma = f.ma(&f.client_ca.cert().cert_pem, true).await;
+        f.activate(A, Some(&ma)).await;
+        let id = uploaded(&f, &ma, &ca.crl()).await;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let served = Arc::new(AtomicUsize::new(0));
+        let failures = Arc::new(Mutex::new(Vec::new()));
+        let mut loops = Vec::new();
+        for _ in 0..3 {
+            let client = TlsClient::new(&f.server_ca, A).cert(&f.client(Validity::Current));
+            let (stop, served, failures, addr) =
+                (stop.clone(), served.clone(), failures.clone(), f.proxy());
+            loops.push(tokio::spawn(async move {
+                while !stop.load(Ordering::SeqCst) {
+                    match client.fetch(addr, &Req::get(A)).await {
+                        Ok(r) if r.status == 200 => {
+                            served.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Ok(r) => failures
+                            .lock()
+                            .unwrap()
+                            .push(format!("status {}", r.status)),
+                        Err(e) => failures.lock().unwrap().push(e.to_string()),
+                    }
+                }
+            }));
+        }
+        let victim_client = TlsClient::new(&f.server_ca, A).cert(&victim);
+        for _ in 0..3 {
+            ca.hold(&victim);
+            assert_eq!(replace(&f, &id, &ca.crl()).await.status, 200);
+            assert_eq!(
+                refused(&victim_client, &f, A).await,
+                Some(AlertDescription::CertificateRevoked)
+            );
+            ca.release();
+            assert_eq!(replace(&f, &id, &ca.crl()).await.status, 200);
+            assert_eq!(verdict(&victim_client, &f, A).await, "ok", "reinstated");
+        }
+        stop.store(true, Ordering::SeqCst);
+        for l in loops {
+            l.await.unwrap();
+        }
+        assert!(
+            failures.lock().unwrap().is_empty(),
+            "{:?}",
+            failures.lock().unwrap()
+        );
+        assert!(served.load(Ordering::SeqCst) > 0);
+    })
+    .await
+    .expect("test hung");
+}

@@ -208,11 +208,12 @@ pub fn record_fetch(
             "the list's url changed during the fetch".into(),
         ));
     }
+    let refused = |e: ControlError| format!("the CRL fetched from {} was refused: {e}", fetch.url);
     let replaced = fetch.outcome.and_then(|pem| {
-        let bundle = bundle_of(conn, &list.mutual_authentication_id).map_err(|e| e.to_string())?;
+        let bundle = bundle_of(conn, &list.mutual_authentication_id).map_err(refused)?;
         checked_replacement(&list, &pem, &bundle)
             .map(|info| (pem, info))
-            .map_err(|e| e.to_string())
+            .map_err(refused)
     });
     match replaced {
         Ok((pem, info)) => {

@@ -65,6 +65,33 @@ impl OpensslCa {
         self.run(&["-revoke", file.to_str().unwrap()]);
     }
 
+    /// Put `cert` on hold (revocation reason certificateHold): the next CRL lists it until
+    /// [`OpensslCa::release`].
+    pub fn hold(&mut self, cert: &Issued) {
+        self.issued += 1;
+        let file = self.dir.join(format!("held-{}.pem", self.issued));
+        std::fs::write(&file, &cert.cert_pem).unwrap();
+        self.run(&[
+            "-revoke",
+            file.to_str().unwrap(),
+            "-crl_hold",
+            "holdInstructionCallIssuer",
+        ]);
+    }
+
+    /// Release every hold: `openssl ca` has no command for it, so the held entries leave the
+    /// database, which is what releasing a hold amounts to (the next CRL no longer lists them).
+    pub fn release(&mut self) {
+        let index = self.dir.join("index.txt");
+        let text = std::fs::read_to_string(&index).unwrap();
+        let kept: String = text
+            .lines()
+            .filter(|l| !l.contains(",holdInstruction,"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(index, kept).unwrap();
+    }
+
     /// A CRL (PEM) valid from now for a week, with the next CRL number.
     pub fn crl(&mut self) -> String {
         self.crl_between(None, None)
