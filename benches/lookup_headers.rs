@@ -8,8 +8,8 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::HeaderMap;
 use mtls_proxy::devpki::{Ca, Validity};
+use mtls_proxy::identity::{ClientIdentity, TrustAnchors};
 use mtls_proxy::proxy::cert_headers::{CertHeaderOptions, PrebuiltCertHeaders};
-use mtls_proxy::proxy::identity::ClientIdentity;
 use mtls_proxy::snapshot::lookup::{canonical_host, canonical_host_cow, DomainTable};
 use rustls::pki_types::CertificateDer;
 
@@ -55,12 +55,13 @@ fn headers(c: &mut Criterion) {
         .issue_client("bench-client", Validity::Current)
         .expect("client");
     let chain = [CertificateDer::from(client.cert_der.clone())];
-    let identity = ClientIdentity::from_chain(&chain).expect("identity");
+    let anchors = TrustAnchors::from_bundle(&[ca.cert().cert_der.clone()]);
+    let identity = ClientIdentity::from_chain(&chain, &anchors).expect("identity");
     let plain = CertHeaderOptions { xfcc: false };
     let xfcc = CertHeaderOptions { xfcc: true };
     let mut g = c.benchmark_group("cert_headers");
     g.bench_function("identity_from_chain", |b| {
-        b.iter(|| ClientIdentity::from_chain(black_box(&chain)))
+        b.iter(|| ClientIdentity::from_chain(black_box(&chain), &anchors))
     });
     g.bench_function("prebuild_per_connection", |b| {
         b.iter(|| {

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -21,7 +22,7 @@ use crate::metrics::Metrics;
 use crate::model::identity_pattern::AllowList;
 use crate::model::origin::OriginRoute;
 use crate::origin::{OriginClient, OriginError, OriginOptions};
-use crate::proxy::serve::{handler, Lifecycle};
+use crate::proxy::serve::{handler, ConnLimits, Lifecycle};
 use crate::proxy::service::ProxyContext;
 use crate::revocation::fetch::Fetcher;
 use crate::revocation::refresher::Refresher;
@@ -64,6 +65,13 @@ pub enum AppError {
     Task(String),
     #[error(transparent)]
     Fetcher(#[from] crate::revocation::fetch::FetcherError),
+    #[error("the store {store} holds the demo configuration, whose private keys and client CA are public (anyone could pass its mutual authentication), and proxy.listen {listen} is not a loopback address; use another store (store.path), or delete the demo resources through the API first: {resources}")]
+    DemoExposed {
+        store: String,
+        listen: SocketAddr,
+        /// The demo resources still present, `kind id` comma-separated.
+        resources: String,
+    },
 }
 
 /// A running instance: addresses it listens on and the handles to reload and stop it.
@@ -79,6 +87,8 @@ pub struct Running {
     pub demo: Option<crate::demo::DemoSummary>,
     /// The settings in force (hot ones updated by reloads).
     settings: std::sync::Mutex<Settings>,
+    /// The connection timeouts every proxy connection reads (swapped by reloads).
+    limits: Arc<ArcSwap<ConnLimits>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -126,6 +136,7 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         true => crate::demo::import_if_empty(&control, &demo_certs_dir(&settings))?,
         false => None,
     };
+    refuse_exposed_demo(&settings, control.store())?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let admin_listener = bind("admin", settings.admin.listen).await?;
     let admin_addr = local_addr("admin", &admin_listener, settings.admin.listen)?;
@@ -138,13 +149,32 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         publisher: publisher.clone(),
         listen_addr: admin_addr,
     };
-    let admin_task = spawn_admin(admin_listener, admin::router(state), shutdown_rx.clone());
+    let admin_limits = admin::listener::ListenerLimits {
+        max_connections: settings.admin.max_connections,
+        header_timeout: settings.proxy.request_header_timeout,
+    };
+    let admin_task = tokio::spawn(admin::listener::serve(
+        admin_listener,
+        admin::router(state),
+        admin_limits,
+        shutdown_rx.clone(),
+    ));
     let sampler = tokio::spawn(crate::metrics::history::run(
         metrics.clone(),
         shutdown_rx.clone(),
     ));
     let refresher = spawn_refresher(&settings, &control, &publisher, &metrics, &shutdown_rx)?;
-    let proxy_task = spawn_proxy(&settings, proxy_listener, &publisher, &metrics, shutdown_rx)?;
+    let limits = Arc::new(ArcSwap::from_pointee(ConnLimits::from_settings(
+        &settings.proxy,
+    )));
+    let proxy_task = spawn_proxy(
+        &settings,
+        proxy_listener,
+        &publisher,
+        &metrics,
+        &limits,
+        shutdown_rx,
+    )?;
     Ok(Running {
         admin_addr,
         proxy_addr,
@@ -154,8 +184,29 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         token_source,
         demo,
         settings: std::sync::Mutex::new(settings),
+        limits,
         shutdown,
         tasks: vec![admin_task, proxy_task, sampler, refresher],
+    })
+}
+
+/// The demo must never guard a public listener: its keys are in every checkout.
+fn refuse_exposed_demo(settings: &Settings, store: &Store) -> Result<(), AppError> {
+    if settings.proxy.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    let present = store.demo_resources()?;
+    if present.is_empty() {
+        return Ok(());
+    }
+    let resources: Vec<String> = present
+        .iter()
+        .map(|(kind, id)| format!("{kind} {id}"))
+        .collect();
+    Err(AppError::DemoExposed {
+        store: settings.store.path.display().to_string(),
+        listen: settings.proxy.listen,
+        resources: resources.join(", "),
     })
 }
 
@@ -246,26 +297,12 @@ fn spawn_refresher(
     ))
 }
 
-fn spawn_admin(
-    listener: TcpListener,
-    app: axum::Router,
-    mut rx: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { acceptor::stopped(&mut rx).await })
-            .await;
-        if let Err(e) = served {
-            tracing::error!(error = %e, "admin listener failed");
-        }
-    })
-}
-
 fn spawn_proxy(
     settings: &Settings,
     listener: TcpListener,
     publisher: &Publisher,
     metrics: &Arc<Metrics>,
+    limits: &Arc<ArcSwap<ConnLimits>>,
     rx: watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, AppError> {
     let p = &settings.proxy;
@@ -278,6 +315,7 @@ fn spawn_proxy(
     let ctx = Arc::new(ProxyContext {
         origins: OriginClient::new(&origin_opts)?,
         metrics: metrics.clone(),
+        live: publisher.live(),
     });
     let opts = AcceptorOptions {
         handshake_timeout: p.handshake_timeout,
@@ -288,6 +326,7 @@ fn spawn_proxy(
         changes: publisher.subscribe(),
         shutdown_timeout: p.shutdown_timeout,
         drain_timeout: p.drain_timeout,
+        limits: limits.clone(),
     };
     let handler = handler(ctx, lifecycle);
     Ok(tokio::spawn(acceptor::run(

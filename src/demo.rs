@@ -15,6 +15,7 @@ use crate::control::change::{
 use crate::control::{Change, Control, ControlError, RelationshipChange};
 use crate::devpki::{self, DevPkiError};
 use crate::model::State;
+use crate::store::demo_marks::DemoKind;
 use crate::store::{load_state, StoreError};
 
 /// Server certificate (leaf) the demo domains are served with.
@@ -202,9 +203,11 @@ fn create_all(
     created: &mut Vec<Created>,
 ) -> Result<Vec<(String, bool)>, DemoError> {
     let key = apply(control, "private key", key_change(files))?;
-    created.push(Created::PrivateKey(key));
+    created.push(Created::PrivateKey(key.clone()));
+    mark(control, DemoKind::PrivateKey, &key)?;
     let cert = apply(control, "certificate", cert_change(files))?;
     created.push(Created::Certificate(cert.clone()));
+    mark(control, DemoKind::Certificate, &cert)?;
     let mut domains = Vec::new();
     for (domain, enforced, name) in [
         (ENFORCED_DOMAIN, true, "demo enforced"),
@@ -216,11 +219,19 @@ fn create_all(
             ma_change(files, name, enforced),
         )?;
         created.push(Created::MutualAuthentication(ma.clone()));
+        mark(control, DemoKind::MutualAuthentication, &ma)?;
         let activation = apply(control, "activation", activation_change(domain, &cert, ma))?;
-        created.push(Created::Activation(activation));
+        created.push(Created::Activation(activation.clone()));
+        mark(control, DemoKind::Activation, &activation)?;
         domains.push((domain.to_string(), enforced));
     }
     Ok(domains)
+}
+
+/// Record that the demo created `id`: its keys are public, so `serve` refuses to face a
+/// network while it exists.
+fn mark(control: &Control, kind: DemoKind, id: &str) -> Result<(), DemoError> {
+    Ok(control.store().mark_demo(kind, id)?)
 }
 
 fn apply(control: &Control, step: &'static str, change: Change) -> Result<String, DemoError> {
@@ -345,6 +356,15 @@ mod tests {
         assert!(s.key_for(cert).is_some());
         let on_disk = fs::read_to_string(dir.path().join(SERVER_CERT)).unwrap();
         assert_eq!(cert.cert_blob, on_disk);
+        // Every resource the demo created is marked as such.
+        let marked = control.store().demo_resources().unwrap();
+        assert_eq!(marked.len(), 6, "{marked:?}");
+        for a in &s.activations {
+            assert!(marked.contains(&("activation".to_string(), a.id.clone())));
+        }
+        for m in &s.mutual_authentications {
+            assert!(marked.contains(&("mutual_authentication".to_string(), m.id.clone())));
+        }
 
         // Both mutual authentications trust exactly the client CA from the directory.
         let client_ca = fs::read_to_string(dir.path().join(CLIENT_CA)).unwrap();

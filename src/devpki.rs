@@ -87,6 +87,9 @@ pub enum Validity {
     Expired,
     /// Becomes valid tomorrow.
     NotYetValid,
+    /// Valid from yesterday until this instant (a short-lived certificate that expires while
+    /// a test runs). X.509 times have whole seconds: sub-second parts are dropped.
+    Until(OffsetDateTime),
 }
 
 /// A subjectAltName of a client certificate.
@@ -271,6 +274,7 @@ fn leaf_params(common_name: &str, validity: Validity) -> Result<CertificateParam
         Validity::Current => window(-BACKDATE_DAYS, LEAF_VALIDITY_DAYS)?,
         Validity::Expired => window(-OFF_WINDOW_DAYS, -1)?,
         Validity::NotYetValid => window(1, OFF_WINDOW_DAYS)?,
+        Validity::Until(not_after) => (window(-BACKDATE_DAYS, 0)?.0, not_after),
     };
     Ok(params)
 }

@@ -23,6 +23,7 @@ pub mod control;
 pub mod demo;
 pub mod devpki;
 pub mod hex;
+pub mod identity;
 pub mod metrics;
 pub mod model;
 pub mod origin;

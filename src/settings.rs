@@ -49,6 +49,9 @@ pub struct AdminSettings {
     pub listen: SocketAddr,
     /// The `Fastly-Key` clients must send; else `MTLS_PROXY_ADMIN_TOKEN`; else generated.
     pub token: Option<String>,
+    /// Concurrent admin connections; more wait in the listen backlog (DESIGN rule 6). The
+    /// admin listener also applies `proxy.request_header_timeout`.
+    pub max_connections: usize,
 }
 
 impl Default for AdminSettings {
@@ -56,6 +59,7 @@ impl Default for AdminSettings {
         AdminSettings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             token: None,
+            max_connections: 128,
         }
     }
 }
@@ -112,6 +116,24 @@ pub struct ProxySettings {
     pub origin_response_timeout: Duration,
     /// PEM CA file trusted for `https://` origins instead of the system roots.
     pub origin_ca_file: Option<PathBuf>,
+    /// From the end of the handshake, or from the previous response, to a complete request
+    /// head; then the connection is closed (HTTP/1.1: 408 when part of a request arrived).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub request_header_timeout: Duration,
+    /// A connection with no request in flight is closed after this long (HTTP/1.1 and
+    /// HTTP/2).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub idle_timeout: Duration,
+    /// HTTP/2: how often the proxy sends PING; `"off"` sends none.
+    #[serde(deserialize_with = "duration::deserialize_opt")]
+    pub h2_keepalive_interval: Option<Duration>,
+    /// HTTP/2: an unanswered PING closes the connection after this long.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub h2_keepalive_timeout: Duration,
+    /// Connections are closed gracefully at this age, so long-lived clients handshake (and
+    /// are judged) again; `"off"` (the default) for no limit.
+    #[serde(deserialize_with = "duration::deserialize_opt")]
+    pub max_connection_age: Option<Duration>,
     /// PEM certificate chain (leaf first) presented to `https://` origins that ask for a
     /// client certificate; with `origin_client_key`. A route's own pair replaces it.
     pub origin_client_cert: Option<PathBuf>,
@@ -134,6 +156,11 @@ impl Default for ProxySettings {
             origin_connect_timeout: Duration::from_secs(5),
             origin_response_timeout: Duration::from_secs(30),
             origin_ca_file: None,
+            request_header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            h2_keepalive_interval: Some(Duration::from_secs(30)),
+            h2_keepalive_timeout: Duration::from_secs(10),
+            max_connection_age: None,
             origin_client_cert: None,
             origin_client_key: None,
         }
@@ -285,11 +312,19 @@ impl Settings {
                 "must be more than 0".into(),
             ));
         }
-        if self.proxy.handshake_timeout.is_zero() {
-            return Err((
-                "proxy.handshake_timeout".into(),
-                "must be more than 0".into(),
-            ));
+        let p = &self.proxy;
+        for (field, value) in [
+            ("proxy.handshake_timeout", p.handshake_timeout),
+            ("proxy.request_header_timeout", p.request_header_timeout),
+            ("proxy.idle_timeout", p.idle_timeout),
+            ("proxy.h2_keepalive_timeout", p.h2_keepalive_timeout),
+        ] {
+            if value.is_zero() {
+                return Err((field.into(), "must be more than 0".into()));
+            }
+        }
+        if self.admin.max_connections == 0 {
+            return Err(("admin.max_connections".into(), "must be at least 1".into()));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log.level)
             .map_err(|e| ("log.level".to_string(), e.to_string()))?;
@@ -453,6 +488,15 @@ mod tests {
         assert_eq!(s.proxy.listen, d.proxy.listen);
         assert_eq!(s.proxy.handshake_timeout, d.proxy.handshake_timeout);
         assert_eq!(s.proxy.max_connections, d.proxy.max_connections);
+        assert_eq!(
+            s.proxy.request_header_timeout,
+            d.proxy.request_header_timeout
+        );
+        assert_eq!(s.proxy.idle_timeout, d.proxy.idle_timeout);
+        assert_eq!(s.proxy.h2_keepalive_interval, d.proxy.h2_keepalive_interval);
+        assert_eq!(s.proxy.h2_keepalive_timeout, d.proxy.h2_keepalive_timeout);
+        assert_eq!(s.proxy.max_connection_age, d.proxy.max_connection_age);
+        assert_eq!(s.admin.max_connections, d.admin.max_connections);
         assert_eq!(s.store.path, d.store.path);
         assert_eq!(s.log, d.log);
         assert_eq!(s.revocation, d.revocation);
@@ -591,5 +635,22 @@ mod tests {
         let e = parse("[proxy]\ndefault_origin = \"http://h/path\"\n").unwrap_err();
         assert!(e.to_string().contains("proxy.default_origin"), "{e}");
         assert!(parse("[admin]\nlisten = \"nope\"\n").is_err());
+        let e = parse("[proxy]\nidle_timeout = \"0s\"\n").unwrap_err();
+        assert!(e.to_string().contains("proxy.idle_timeout"), "{e}");
+        let e = parse("[admin]\nmax_connections = 0\n").unwrap_err();
+        assert!(e.to_string().contains("admin.max_connections"), "{e}");
+    }
+
+    #[test]
+    fn connection_limits_parse() {
+        let s = parse(
+            "[proxy]\nrequest_header_timeout = \"2s\"\nmax_connection_age = \"1h\"\n\
+             h2_keepalive_interval = \"off\"\n",
+        )
+        .unwrap();
+        assert_eq!(s.proxy.request_header_timeout, Duration::from_secs(2));
+        assert_eq!(s.proxy.max_connection_age, Some(Duration::from_secs(3600)));
+        assert_eq!(s.proxy.h2_keepalive_interval, None);
+        assert_eq!(Settings::default().proxy.max_connection_age, None);
     }
 }

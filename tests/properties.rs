@@ -6,9 +6,9 @@ use http::HeaderMap;
 use mtls_proxy::admin::query::Query;
 use mtls_proxy::admin::request;
 use mtls_proxy::devpki::Ca;
+use mtls_proxy::identity::{ClientIdentity, TrustAnchors};
 use mtls_proxy::model::pki;
 use mtls_proxy::proxy::cert_headers::{CertHeaderOptions, PrebuiltCertHeaders};
-use mtls_proxy::proxy::identity::ClientIdentity;
 use mtls_proxy::snapshot::lookup::{canonical_host, DomainTable};
 use proptest::prelude::*;
 use rustls::pki_types::CertificateDer;
@@ -142,7 +142,7 @@ proptest! {
     fn header_values_are_safe_for_any_subject(cn in ".{1,200}", verdict in "[a-z_]{0,12}") {
         let ca = Ca::new(&cn).unwrap();
         let der = CertificateDer::from(ca.cert().cert_der.clone());
-        let identity = ClientIdentity::from_chain(&[der]).unwrap();
+        let identity = ClientIdentity::from_chain(&[der], &TrustAnchors::default()).unwrap();
         let opts = CertHeaderOptions { xfcc: true };
         let built = PrebuiltCertHeaders::new(Some("ma\r\nid"), &verdict, Some(&identity), &opts, None);
         let mut headers = HeaderMap::new();

@@ -1,9 +1,11 @@
 //! Reads the whole ClientHello (post-quantum hellos span several TCP segments) before a
-//! per-domain `ServerConfig` is chosen, and refuses unknown names with `unrecognized_name`.
+//! per-domain `ServerConfig` is chosen; writes the plaintext alerts sent before the server's
+//! first flight (`unrecognized_name`, a refused resumption).
 
 use std::io;
 
 use rustls::server::{Accepted, Acceptor};
+use rustls::AlertDescription;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -44,11 +46,30 @@ pub async fn read_client_hello(tcp: &mut TcpStream) -> Result<Accepted, HelloErr
     }
 }
 
-/// A fatal `unrecognized_name` alert record (RFC 8446 §6.2): the SNI names no domain here.
-const UNRECOGNIZED_NAME_ALERT: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70];
+/// A plaintext fatal alert record (RFC 8446 §6.2, RFC 5246 §7.2). Valid as the server's first
+/// record, before any ServerHello: the client has only sent its ClientHello.
+pub fn alert_record(description: AlertDescription) -> [u8; 7] {
+    [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, u8::from(description)]
+}
 
-/// Refuse the handshake because the server name is not served.
-pub async fn refuse_unrecognized_name(tcp: &mut TcpStream) {
-    let _ = tcp.write_all(&UNRECOGNIZED_NAME_ALERT).await;
-    let _ = tcp.shutdown().await;
+/// Send `description` as the server's first record, unencrypted.
+pub async fn send_alert(tcp: &mut TcpStream, description: AlertDescription) {
+    let _ = tcp.write_all(&alert_record(description)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alert_records_are_fatal_and_name_the_description() {
+        assert_eq!(
+            alert_record(AlertDescription::UnrecognisedName),
+            [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70]
+        );
+        assert_eq!(
+            alert_record(AlertDescription::CertificateExpired),
+            [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 45]
+        );
+    }
 }

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::proxy::identity::ClientIdentity;
+use crate::identity::ClientIdentity;
 use crate::snapshot::entry::{DomainEntry, Snapshot};
+use crate::snapshot::server_config::TlsVersion;
 use crate::snapshot::verdict::Verdict;
 
 /// An established TLS connection's facts.
@@ -30,6 +31,10 @@ pub struct ConnInfo {
     pub resumed: bool,
     /// ALPN chose HTTP/2.
     pub h2: bool,
+    /// The ALPN protocol chosen (`h2`, `http/1.1`), if any.
+    pub alpn: Option<&'static [u8]>,
+    /// The negotiated protocol version.
+    pub version: Option<TlsVersion>,
     /// Negotiated protocol version, rustls' name (`TLSv1_3`).
     pub tls_version: Option<&'static str>,
     /// Negotiated cipher suite, rustls' name (`TLS13_AES_256_GCM_SHA384`).

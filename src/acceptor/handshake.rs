@@ -1,22 +1,33 @@
 //! One connection's TLS handshake: ClientHello → domain entry by SNI → that domain's
-//! `ServerConfig` → verdict and identity. One deadline covers all of it.
+//! `ServerConfig` → verdict and identity. One deadline covers all of it. A resumed session is
+//! judged again before the server's flight is sent (DESIGN rule 5), and a refused handshake
+//! closes its socket so that the client reads the alert.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use rustls::pki_types::UnixTime;
+use rustls::server::ServerConnection;
+use rustls::{AlertDescription, HandshakeKind};
 use tokio::net::TcpStream;
-use tokio_rustls::server::TlsStream;
+use tokio_rustls::server::{Accept, TlsStream};
 use tokio_rustls::StartHandshake;
 
-use super::client_hello::{read_client_hello, refuse_unrecognized_name, HelloError};
+use super::client_hello::{read_client_hello, send_alert, HelloError};
 use super::connection::ConnInfo;
-use crate::proxy::identity::ClientIdentity;
+use super::linger::close_after_alert;
+use crate::identity::ClientIdentity;
 use crate::snapshot::entry::{DomainEntry, Snapshot};
 use crate::snapshot::lookup::canonical_host;
+use crate::snapshot::resumption::refusing_resumption;
+use crate::snapshot::server_config::TlsVersion;
 use crate::snapshot::verdict::{verdict_for_error, Verdict};
+use crate::snapshot::verifier::ClientAuth;
 
 /// Why a handshake did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +89,47 @@ fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
         .and_then(|inner| inner.downcast_ref::<rustls::Error>())
 }
 
+/// A handshake that did not complete, and the socket to close once it is logged: after a
+/// fatal alert the socket is closed gracefully (see `linger`).
+pub struct Refused {
+    pub error: HandshakeError,
+    closing: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+}
+
+impl Refused {
+    /// Nothing was sent that the client must still read: the socket is dropped.
+    fn drop_socket(error: HandshakeError) -> Refused {
+        Refused {
+            error,
+            closing: None,
+        }
+    }
+
+    /// An alert was sent (or is sent by `closing`): close gracefully.
+    fn after_alert(
+        error: HandshakeError,
+        closing: impl Future<Output = ()> + Send + 'static,
+    ) -> Refused {
+        Refused {
+            error,
+            closing: Some(Box::pin(closing)),
+        }
+    }
+
+    /// Close the socket, lingering after an alert (bounded by `linger::LINGER_TIME`).
+    pub async fn close(self) {
+        if let Some(closing) = self.closing {
+            closing.await;
+        }
+    }
+}
+
+impl From<HandshakeError> for Refused {
+    fn from(error: HandshakeError) -> Refused {
+        Refused::drop_socket(error)
+    }
+}
+
 /// Classify a failed handshake: a client-certificate refusal keeps its domain and verdict so
 /// it is counted per domain like a completed handshake.
 fn failed(e: io::Error, entry: Arc<DomainEntry>, sni: Option<String>) -> HandshakeError {
@@ -95,6 +147,17 @@ fn failed(e: io::Error, entry: Arc<DomainEntry>, sni: Option<String>) -> Handsha
     }
 }
 
+/// The alert rustls sends when its verifier refuses a client certificate with `err` in a full
+/// handshake, so that a refused resumption reads the same to the client.
+fn alert_for(err: &rustls::Error) -> AlertDescription {
+    match err {
+        rustls::Error::InvalidCertificate(e) => e.clone().into(),
+        rustls::Error::NoCertificatesPresented => AlertDescription::CertificateRequired,
+        rustls::Error::PeerMisbehaved(_) => AlertDescription::IllegalParameter,
+        _ => AlertDescription::HandshakeFailure,
+    }
+}
+
 /// Complete the handshake within `deadline`, with the snapshot live when the ClientHello has
 /// arrived.
 pub async fn handshake(
@@ -102,11 +165,11 @@ pub async fn handshake(
     peer: SocketAddr,
     snapshots: Arc<ArcSwap<Snapshot>>,
     deadline: Duration,
-) -> Result<(TlsStream<TcpStream>, ConnInfo), HandshakeError> {
+) -> Result<(TlsStream<TcpStream>, ConnInfo), Refused> {
     let started = Instant::now();
     tokio::time::timeout(deadline, run(tcp, peer, snapshots, started))
         .await
-        .map_err(|_| HandshakeError::Timeout)?
+        .map_err(|_| Refused::from(HandshakeError::Timeout))?
 }
 
 /// The entry for an SNI: the activated domain, else the fallback (never with client auth).
@@ -124,13 +187,46 @@ fn choose(
     }
 }
 
+/// What the acceptor learnt right after rustls processed the ClientHello, before anything of
+/// the server's flight was written.
+enum Resumption {
+    /// A full handshake, or a domain without client-certificate policy.
+    Full,
+    /// A HelloRetryRequest is going out: rustls decides on resumption only when the second
+    /// ClientHello arrives, inside the handshake future.
+    Retried,
+    /// A session was resumed and its chain judged now, as a full handshake would judge it.
+    Judged(Result<(), rustls::Error>),
+}
+
+/// Judge a resumed session's chain at the current time under the current policy (DESIGN rule
+/// 5): rustls has restored the original peer chain by now. Only resumptions pay for this
+/// verification; a full handshake is verified once, by rustls.
+fn judge_resumption(conn: &ServerConnection, auth: Option<&ClientAuth>) -> Resumption {
+    let Some(auth) = auth else {
+        return Resumption::Full;
+    };
+    match conn.handshake_kind() {
+        Some(HandshakeKind::Resumed) => {
+            Resumption::Judged(auth.judge(conn.peer_certificates(), UnixTime::now()))
+        }
+        Some(HandshakeKind::FullWithHelloRetryRequest) => Resumption::Retried,
+        _ => Resumption::Full,
+    }
+}
+
 async fn run(
     mut tcp: TcpStream,
     peer: SocketAddr,
     snapshots: Arc<ArcSwap<Snapshot>>,
     started: Instant,
-) -> Result<(TlsStream<TcpStream>, ConnInfo), HandshakeError> {
-    let accepted = read_client_hello(&mut tcp).await?;
+) -> Result<(TlsStream<TcpStream>, ConnInfo), Refused> {
+    let accepted = match read_client_hello(&mut tcp).await {
+        Ok(accepted) => accepted,
+        // read_client_hello sent rustls' alert.
+        Err(e @ HelloError::Tls(_)) => return Err(linger_after(e.into(), tcp)),
+        Err(e) => return Err(HandshakeError::from(e).into()),
+    };
     // Taken now, not at accept: a client that opened its TCP connection before a change but
     // says hello after the API answered must meet the new policy (a connection may sit idle
     // for up to the handshake timeout before its ClientHello).
@@ -143,21 +239,79 @@ async fn run(
     let (entry, fallback) = match choose(&snapshot, sni.as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            refuse_unrecognized_name(&mut tcp).await;
-            return Err(e);
+            send_alert(&mut tcp, AlertDescription::UnrecognisedName).await;
+            return Err(linger_after(e, tcp));
         }
     };
-    let tls = match StartHandshake::from_parts(accepted, tcp)
-        .into_stream(entry.server_config.clone())
-        .await
-    {
-        Ok(tls) => tls,
-        Err(e) => return Err(failed(e, entry, sni)),
+    let auth = entry.client_auth.clone();
+    let mut resumption = Resumption::Full;
+    let accept = StartHandshake::from_parts(accepted, tcp).into_stream_with(
+        entry.server_config.clone(),
+        |conn| {
+            resumption = judge_resumption(conn, auth.as_deref());
+        },
+    );
+    let enforced = auth.as_ref().is_some_and(|a| a.enforced());
+    if let (true, Resumption::Judged(Err(err))) = (enforced, &resumption) {
+        return Err(refuse_resumption(accept, err.clone(), entry, sni));
+    }
+    // After a HelloRetryRequest on an enforced domain, a session offered in the second
+    // ClientHello could be resumed with no chance to judge it before the server's flight:
+    // refuse resumption for this handshake, so that it becomes a full, verified one.
+    let refuse = enforced && matches!(resumption, Resumption::Retried);
+    let mut accept = accept.into_fallible();
+    let tls = match refuse {
+        true => {
+            std::future::poll_fn(|cx| refusing_resumption(|| Pin::new(&mut accept).poll(cx))).await
+        }
+        false => accept.await,
     };
-    let info = conn_info(&tls, peer, snapshot, entry, sni, fallback, started);
+    let tls = match tls {
+        Ok(tls) => tls,
+        // rustls sent its alert (if it had one) before failing: close gracefully after it.
+        Err((e, tcp)) if rustls_error(&e).is_some() => {
+            return Err(linger_after(failed(e, entry, sni), tcp))
+        }
+        Err((e, _)) => return Err(failed(e, entry, sni).into()),
+    };
+    let judged = match resumption {
+        Resumption::Judged(r) => Some(r),
+        _ => None,
+    };
+    let info = conn_info(&tls, peer, snapshot, entry, sni, fallback, judged, started)?;
     Ok((tls, info))
 }
 
+/// Close `tcp` gracefully after the alert already written to it.
+fn linger_after(error: HandshakeError, mut tcp: TcpStream) -> Refused {
+    Refused::after_alert(error, async move { close_after_alert(&mut tcp).await })
+}
+
+/// A resumed session whose chain a full handshake would refuse now: answer with the alert that
+/// handshake would send, in place of the server's flight (still unwritten), and count it as a
+/// refused client certificate.
+fn refuse_resumption(
+    mut accept: Accept<TcpStream>,
+    err: rustls::Error,
+    entry: Arc<DomainEntry>,
+    sni: Option<String>,
+) -> Refused {
+    let alert = alert_for(&err);
+    let error = HandshakeError::ClientCert {
+        verdict: verdict_for_error(&err),
+        entry,
+        sni,
+        source: io::Error::new(io::ErrorKind::InvalidData, err),
+    };
+    Refused::after_alert(error, async move {
+        if let Some(tcp) = accept.get_mut() {
+            send_alert(tcp, alert).await;
+            close_after_alert(tcp).await;
+        }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
 fn conn_info(
     tls: &TlsStream<TcpStream>,
     peer: SocketAddr,
@@ -165,21 +319,41 @@ fn conn_info(
     entry: Arc<DomainEntry>,
     sni: Option<String>,
     fallback: bool,
+    judged: Option<Result<(), rustls::Error>>,
     started: Instant,
-) -> ConnInfo {
+) -> Result<ConnInfo, Refused> {
     let conn = tls.get_ref().1;
     let peer_certs = conn.peer_certificates();
-    // Computed once per connection. On a resumed session rustls restores the original peer
-    // chain, so the identity (and, in fail-closed mode, the verdict) is the original one.
-    let verdict = entry
-        .client_auth
-        .as_ref()
-        .map(|auth| auth.verdict(peer_certs));
+    let resumed = matches!(conn.handshake_kind(), Some(HandshakeKind::Resumed));
+    let verdict = entry.client_auth.as_ref().map(|auth| match judged {
+        Some(Ok(())) => Verdict::Ok,
+        Some(Err(err)) => verdict_for_error(&err),
+        // Never expected (a resumption is judged when rustls has processed the hello, and
+        // refused after a HelloRetryRequest), but a resumed session is never let through
+        // unjudged.
+        None if resumed => auth.rejudge(peer_certs),
+        // A full handshake: enforced, rustls verified the chain; fail-open, it is
+        // verified here, once.
+        None => auth.verdict(peer_certs),
+    });
+    if let (Some(auth), Some(v)) = (&entry.client_auth, verdict) {
+        if !auth.admits(v) {
+            let source = io::Error::other("resumed session refused after the handshake");
+            return Err(Refused::from(HandshakeError::ClientCert {
+                entry,
+                sni,
+                verdict: v,
+                source,
+            }));
+        }
+    }
     let identity = match &entry.client_auth {
-        Some(_) => peer_certs.and_then(ClientIdentity::from_chain),
+        Some(auth) => {
+            peer_certs.and_then(|certs| ClientIdentity::from_chain(certs, auth.anchors()))
+        }
         None => None,
     };
-    ConnInfo {
+    Ok(ConnInfo {
         peer,
         snapshot,
         entry,
@@ -187,15 +361,25 @@ fn conn_info(
         fallback,
         verdict,
         identity,
-        resumed: matches!(conn.handshake_kind(), Some(rustls::HandshakeKind::Resumed)),
+        resumed,
         h2: conn.alpn_protocol() == Some(b"h2"),
+        alpn: match conn.alpn_protocol() {
+            Some(b"h2") => Some(b"h2"),
+            Some(b"http/1.1") => Some(b"http/1.1"),
+            _ => None,
+        },
+        version: match conn.protocol_version() {
+            Some(rustls::ProtocolVersion::TLSv1_3) => Some(TlsVersion::Tls13),
+            Some(rustls::ProtocolVersion::TLSv1_2) => Some(TlsVersion::Tls12),
+            _ => None,
+        },
         tls_version: conn.protocol_version().and_then(|v| v.as_str()),
         cipher: conn
             .negotiated_cipher_suite()
             .and_then(|s| s.suite().as_str()),
         accepted: started,
         handshake_time: started.elapsed(),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 pub mod client_hello;
 pub mod connection;
 pub mod handshake;
+pub mod linger;
 pub mod observe;
 
 use std::future::Future;
@@ -93,7 +94,10 @@ pub async fn run(
                     observe::handshake_done(&metrics, &info);
                     handler(tls, info, stop).await
                 }
-                Err(e) => observe::handshake_failed(&metrics, peer, &e, started.elapsed()),
+                Err(refused) => {
+                    observe::handshake_failed(&metrics, peer, &refused.error, started.elapsed());
+                    refused.close().await
+                }
             }
         });
         // Reap finished tasks so the set does not grow without bound.

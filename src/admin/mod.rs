@@ -5,6 +5,7 @@ pub mod auth;
 pub mod document;
 pub mod error;
 mod handlers;
+pub mod listener;
 pub mod pagination;
 pub mod query;
 pub mod request;

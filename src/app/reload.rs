@@ -1,10 +1,12 @@
 //! Config reload (SIGHUP): the new file is parsed and validated by the caller, its hot
 //! settings are built into a snapshot through control, and only a successful build replaces
-//! the running ones. Settings that need a restart are named, never half-applied.
+//! the running ones; the connection timeouts are swapped in after it. Settings that need a
+//! restart are named, never half-applied.
 
 use std::sync::Arc;
 
 use super::{build_inputs, AppError, Running};
+use crate::proxy::serve::ConnLimits;
 use crate::settings::Settings;
 
 /// What a reload did.
@@ -20,8 +22,12 @@ pub struct ReloadReport {
 fn restart_only(old: &Settings, new: &Settings) -> Vec<&'static str> {
     let (o, n) = (&old.proxy, &new.proxy);
     let (ro, rn) = (&old.revocation, &new.revocation);
-    let checks: [(&'static str, bool); 12] = [
+    let checks: [(&'static str, bool); 13] = [
         ("admin.listen", old.admin.listen != new.admin.listen),
+        (
+            "admin.max_connections",
+            old.admin.max_connections != new.admin.max_connections,
+        ),
         ("admin.token", old.admin.token != new.admin.token),
         ("store.path", old.store.path != new.store.path),
         ("proxy.listen", o.listen != n.listen),
@@ -70,6 +76,9 @@ pub fn apply(running: &Running, new: Settings) -> Result<ReloadReport, AppError>
         let publisher = publisher.clone();
         Ok(Box::new(move || publisher.publish(prepared)))
     })?;
+    running
+        .limits
+        .store(Arc::new(ConnLimits::from_settings(&new.proxy)));
     let mut current = running.settings.lock().unwrap_or_else(|e| e.into_inner());
     let need_restart = restart_only(&current, &new);
     // Keep the restart-only values of the running process so a later reload compares

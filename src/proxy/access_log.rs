@@ -6,20 +6,21 @@ use std::time::Duration;
 
 use crate::acceptor::observe::{millis, verdict_label};
 use crate::acceptor::ConnInfo;
+use crate::snapshot::verdict::Verdict;
 
 /// What one request did.
 #[derive(Debug)]
 pub struct RequestFacts<'a> {
     pub conn: &'a ConnInfo,
+    /// The connection's verdict when the request was served (it changes when a fail-open
+    /// connection's certificate expires).
+    pub verdict: Option<Verdict>,
     /// The activated domain the request named (None: not an activated name).
     pub domain: Option<&'a str>,
     /// The canonical host asked for (None: no usable Host).
     pub host: Option<&'a str>,
     /// The `[[routes]]` entry that decided (None: no route; the default origin).
     pub route: Option<&'a str>,
-    /// The verdict the request was judged with (a re-judgement may have changed it since the
-    /// handshake).
-    pub verdict: Option<crate::snapshot::verdict::Verdict>,
     pub method: &'a str,
     /// Path without the query.
     pub path: &'a str,
@@ -30,6 +31,8 @@ pub struct RequestFacts<'a> {
     pub origin: Option<Duration>,
     /// Origin failure kind.
     pub origin_error: Option<&'static str>,
+    /// The id of a proxy-generated error answer (502/504), also in its body.
+    pub request_id: Option<&'a str>,
 }
 
 /// Write the request's log line.
@@ -56,6 +59,7 @@ pub fn request(f: &RequestFacts<'_>) {
         duration_ms = millis(f.duration),
         origin_ms = f.origin.map(millis),
         origin_error = f.origin_error,
+        request_id = f.request_id,
         "request"
     );
 }

@@ -1,6 +1,7 @@
 //! SNI/Host binding (DESIGN rule 1): each request's authority is canonicalised and looked up
-//! with the same lookup as SNI; a request for a name whose mutual authentication differs from
-//! the connection's — or that this connection does not serve — is misdirected (421).
+//! with the same lookup as SNI; a request for a name whose connection policy (mutual
+//! authentication and TLS configuration) differs from the connection's — or that this
+//! connection does not serve — is misdirected (421).
 //! Bypasses elsewhere came from the two lookups disagreeing: Traefik CVE-2022-23632 (trailing
 //! dot), CVE-2026-48491 (wildcards), CVE-2026-53622 (case); emissary#3340 (SNI vs Host).
 
@@ -64,22 +65,27 @@ pub fn decide<'s>(parts: &Parts, conn: &ConnInfo, snapshot: &'s Snapshot) -> Dec
     let Some(host) = canonical_host(&authority) else {
         return Decision::BadRequest("the Host is not a valid host name");
     };
+    // The connection's own domain as `snapshot` serves it (readmission keeps it equivalent to
+    // the handshake's), so both sides of the comparison come from one snapshot.
+    let own = snapshot
+        .serving(conn.sni.as_deref(), conn.fallback)
+        .map_or(&conn.entry, |e| e);
     match snapshot.domain(&host) {
-        Some(entry) if entry.same_policy(&conn.entry) => Decision::Serve {
+        Some(entry) if entry.same_policy(own) => Decision::Serve {
             host,
             authority,
             domain: Some(entry),
         },
         Some(entry) => Decision::Misdirected {
             detail: format!(
-                "{host} is not served under this connection's client-certificate policy"
+                "{host} is not served under this connection's policy (mutual authentication and TLS configuration)"
             ),
             host,
             domain: Some(entry),
         },
         // Unknown names are served only on connections the default domain answered (no or
         // unknown SNI), which never carry client authentication.
-        None if conn.fallback && conn.entry.client_auth.is_none() => Decision::Serve {
+        None if conn.fallback && own.client_auth.is_none() => Decision::Serve {
             host,
             authority,
             domain: None,

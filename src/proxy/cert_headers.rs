@@ -12,7 +12,7 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 use crate::hex;
-use crate::proxy::identity::ClientIdentity;
+use crate::identity::ClientIdentity;
 
 /// RFC 9440: sf-binary `:BASE64:` of the leaf DER.
 pub const CLIENT_CERT: &str = "client-cert";
@@ -266,6 +266,21 @@ impl PrebuiltCertHeaders {
             self.headers.push((name.clone(), value));
         }
     }
+}
+
+/// The `x-forwarded-client-cert` value for a verified certificate (the caller checks the
+/// verdict): None only when the element is not a valid header value.
+pub fn xfcc_value(identity: &ClientIdentity, by_uri: Option<&str>) -> Option<HeaderValue> {
+    let value = xfcc::element(identity, by_uri);
+    if !value.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return None;
+    }
+    HeaderValue::try_from(value).ok()
+}
+
+/// The name of the `x-forwarded-client-cert` header.
+pub fn xfcc_name() -> &'static HeaderName {
+    &H_XFCC
 }
 
 /// The verdict as given when it is a plain lower-case token, else `unknown`: the string comes

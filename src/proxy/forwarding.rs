@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use http::header::{HeaderName, HeaderValue, CONNECTION, TE};
 use http::HeaderMap;
 
-use super::cert_headers::{strip_untrusted, PrebuiltCertHeaders};
+use super::cert_headers::{strip_untrusted, xfcc_name, PrebuiltCertHeaders};
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded.
 const HOP_BY_HOP: &[&str] = &[
@@ -37,6 +37,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     for name in HOP_BY_HOP {
         headers.remove(*name);
     }
+    remove_proxy_headers(headers);
 }
 
 /// Whether the client said it accepts trailers (`TE` lists the `trailers` token).
@@ -52,8 +53,32 @@ fn accepts_trailers(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Prepare the headers of a request for the origin.
-pub fn prepare(headers: &mut HeaderMap, peer: IpAddr, authority: &str, cert: &PrebuiltCertHeaders) {
+/// Removes `Proxy` (httpoxy, CVE-2016-5385: CGI-style origins read it as `HTTP_PROXY` and send
+/// their own outbound requests through the client's proxy) and every `Proxy-*` header: they
+/// are about the hop to a proxy, never meant for an origin.
+fn remove_proxy_headers(headers: &mut HeaderMap) {
+    let proxy: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| {
+            let n = n.as_str();
+            n == "proxy" || n.starts_with("proxy-") || n.starts_with("proxy_")
+        })
+        .cloned()
+        .collect();
+    for name in proxy {
+        headers.remove(name);
+    }
+}
+
+/// Prepare the headers of a request for the origin; `xfcc` is the connection's
+/// `x-forwarded-client-cert` value when it is to be sent.
+pub fn prepare(
+    headers: &mut HeaderMap,
+    peer: IpAddr,
+    authority: &str,
+    cert: &PrebuiltCertHeaders,
+    xfcc: Option<&HeaderValue>,
+) {
     let trailers = accepts_trailers(headers);
     remove_hop_by_hop(headers);
     // `te: trailers` is the one TE value HTTP/2 allows; gRPC servers require it. Other
@@ -84,6 +109,9 @@ pub fn prepare(headers: &mut HeaderMap, peer: IpAddr, authority: &str, cert: &Pr
     // A full HeaderMap cannot take more headers: the request then goes without them, which
     // the origin sees as "no certificate headers" rather than a forged value (all stripped).
     let _ = cert.apply(headers);
+    if let Some(value) = xfcc {
+        let _ = headers.try_insert(xfcc_name(), value.clone());
+    }
 }
 
 #[cfg(test)]
@@ -104,18 +132,34 @@ mod tests {
         h.append("x-forwarded-for", HeaderValue::from_static("6.6.6.6"));
         h.insert("forwarded", HeaderValue::from_static("for=6.6.6.6"));
         h.insert("accept", HeaderValue::from_static("*/*"));
+        h.insert(
+            "proxy",
+            HeaderValue::from_static("http://evil.example:8080"),
+        );
+        h.insert(
+            "proxy-authorization",
+            HeaderValue::from_static("Basic eA=="),
+        );
+        h.insert("proxy-anything", HeaderValue::from_static("1"));
+        h.insert("proxy_x", HeaderValue::from_static("1"));
+        h.insert("proxyish", HeaderValue::from_static("kept"));
         let peer: IpAddr = "127.0.0.1".parse().unwrap();
         prepare(
             &mut h,
             peer,
             "api.example.com:8443",
             &PrebuiltCertHeaders::default(),
+            None,
         );
         for gone in [
             "connection",
             "x-secret",
             "keep-alive",
             "client-cert-verdict",
+            "proxy",
+            "proxy-authorization",
+            "proxy-anything",
+            "proxy_x",
         ] {
             assert!(h.get(gone).is_none(), "{gone}");
         }
@@ -128,6 +172,7 @@ mod tests {
             "for=127.0.0.1;proto=https;host=\"api.example.com:8443\""
         );
         assert_eq!(h["accept"], "*/*");
+        assert_eq!(h["proxyish"], "kept");
         assert_eq!(h["te"], "trailers");
     }
 
@@ -148,7 +193,7 @@ mod tests {
             for v in &values {
                 h.append("te", HeaderValue::from_str(v).unwrap());
             }
-            prepare(&mut h, peer, "h", &PrebuiltCertHeaders::default());
+            prepare(&mut h, peer, "h", &PrebuiltCertHeaders::default(), None);
             let got: Vec<_> = h.get_all("te").iter().collect();
             match want {
                 Some(v) => assert_eq!(got, [v], "{values:?}"),
@@ -165,6 +210,7 @@ mod tests {
             "::1".parse().unwrap(),
             "h",
             &PrebuiltCertHeaders::default(),
+            None,
         );
         assert_eq!(h["forwarded"], "for=\"[::1]\";proto=https;host=\"h\"");
     }

@@ -1,10 +1,12 @@
-//! Whether an established connection may carry on under a newer snapshot: its policy object
-//! is unchanged, or its mutual authentication changed version (bundle rotated, `enforced`
-//! flipped, a revocation list added, replaced or removed) and still admits the client's
-//! certificate. Anything else (domain deactivated, mutual authentication attached, detached or
-//! replaced, the client no longer trusted or now revoked under an enforced policy) ends the
-//! connection after its in-flight requests. A fail-open connection whose verdict changes (its
-//! certificate was revoked, say) carries on with the new verdict (DESIGN rule 5).
+//! Whether an established connection may carry on under a newer snapshot: its TLS
+//! configuration still allows what it negotiated, and its policy object is unchanged, or its
+//! mutual authentication changed version (bundle rotated, `enforced` flipped, a revocation list
+//! added, replaced, refreshed or gone stale) and still admits the client's certificate.
+//! Anything else (domain deactivated, mutual authentication attached, detached or replaced,
+//! the client no longer trusted or now revoked under an enforced policy, a protocol turned
+//! off) ends the connection after its in-flight requests, and nothing new is served on it
+//! meanwhile. A fail-open connection whose verdict changes (its certificate was revoked, say)
+//! carries on with the new verdict (DESIGN rule 5).
 
 use crate::acceptor::ConnInfo;
 use crate::snapshot::entry::Snapshot;
@@ -21,15 +23,19 @@ pub enum Readmission {
     Refused,
 }
 
-/// How `snapshot` admits the connection `info` describes, currently judged `verdict`.
+/// How `snapshot` admits the connection `info` describes, whose verdict is `verdict` (the
+/// handshake's, or a later one).
 pub fn readmit(snapshot: &Snapshot, info: &ConnInfo, verdict: Option<Verdict>) -> Readmission {
     let sni = info.sni.as_deref();
-    if snapshot.keeps_policy(&info.entry, sni, info.fallback) {
-        return Readmission::Same;
-    }
     let Some(current) = snapshot.serving(sni, info.fallback) else {
         return Readmission::Refused;
     };
+    if !current.tls.admits(info.version, info.alpn) {
+        return Readmission::Refused;
+    }
+    if snapshot.keeps_policy(&info.entry, sni, info.fallback) {
+        return Readmission::Same;
+    }
     // Another mutual authentication, or one attached or detached: the certificate headers name
     // the old one and the SNI/Host binding compares ids (DESIGN rule 1), so the connection
     // cannot carry on under it.
@@ -40,8 +46,8 @@ pub fn readmit(snapshot: &Snapshot, info: &ConnInfo, verdict: Option<Verdict>) -
         return Readmission::Refused;
     };
     // The new version is judged on the certificate itself, never on the old handshake: a
-    // rotation that dropped the client's CA, a CRL that revokes it, or `enforced` turned on for
-    // a client without a good certificate must not keep admitting it.
+    // rotation that dropped the client's CA, a CRL that revokes it, or `enforced` turned on
+    // for a client without a good certificate must not keep admitting it.
     let chain = info.identity.as_ref().map(|id| id.chain());
     let now = auth.rejudge(chain.as_deref());
     match (auth.admits(now), now == verdict) {

@@ -1,30 +1,58 @@
 //! Serves one established TLS connection with hyper (HTTP/1.1 or HTTP/2 per ALPN) until it
-//! closes. After each snapshot swap the connection either moves on to the new snapshot (it
-//! still admits the connection: `readmission`) or, on shutdown or when the change tightened
-//! the policy it was established under, its in-flight requests get a bounded time to finish
-//! and it is closed (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY), its tunnels at once
-//! (`ConnState::wind_down`). A connection with open tunnels lasts until they close.
+//! ends, and ends it through its wind-down point (`wind_down`) when the process stops, a swap
+//! no longer admits it, a certificate of its chain expires on an enforced domain, it reaches
+//! its maximum age, or it waits too long for a request head or sits idle (DESIGN rules 5 and
+//! 6). A wind-down lets in-flight requests finish within a bound and closes the connection
+//! gracefully (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY) and its tunnels at once;
+//! meanwhile every new request is refused by the request service (421), whether or not the
+//! client cooperates. A connection with open tunnels lasts until they close.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arc_swap::ArcSwap;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_rustls::server::TlsStream;
 
-use super::cert_headers::{CertHeaderOptions, PrebuiltCertHeaders};
-use super::readmission::{readmit, Readmission};
-use super::service::{handle, ConnState, ConnView, ProxyContext};
+use super::connection::{unix_now, ConnState};
+use super::service::{handle, ProxyContext};
+use super::timeout_io::TimeoutIo;
+use super::wind_down::Ending;
 use crate::acceptor::{observe, stopped, ConnInfo, Handler};
+use crate::settings::ProxySettings;
 use crate::snapshot::entry::Snapshot;
-use crate::snapshot::verdict::Verdict;
+
+/// The timeouts of an established connection (`[proxy]`, reloadable: a SIGHUP applies them to
+/// new connections and, at their next timer, to open ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnLimits {
+    pub request_header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub h2_keepalive_interval: Option<Duration>,
+    pub h2_keepalive_timeout: Duration,
+    pub max_connection_age: Option<Duration>,
+}
+
+impl ConnLimits {
+    /// The limits `[proxy]` sets.
+    pub fn from_settings(p: &ProxySettings) -> ConnLimits {
+        ConnLimits {
+            request_header_timeout: p.request_header_timeout,
+            idle_timeout: p.idle_timeout,
+            h2_keepalive_interval: p.h2_keepalive_interval,
+            h2_keepalive_timeout: p.h2_keepalive_timeout,
+            max_connection_age: p.max_connection_age,
+        }
+    }
+}
 
 /// Timing and change feeds shared by every connection.
 #[derive(Clone)]
@@ -35,9 +63,16 @@ pub struct Lifecycle {
     pub changes: watch::Receiver<u64>,
     /// Bound on finishing in-flight requests at shutdown.
     pub shutdown_timeout: Duration,
-    /// Bound on finishing in-flight requests after the connection's policy changed.
+    /// Bound on finishing in-flight requests after the connection's policy changed, its
+    /// certificate expired or it reached its maximum age.
     pub drain_timeout: Duration,
+    /// Timeouts, swapped by a reload.
+    pub limits: Arc<ArcSwap<ConnLimits>>,
 }
+
+/// After a header or idle timeout no request is in flight: this is only for the GOAWAY or
+/// the TLS close to go out.
+const QUIET_CLOSE: Duration = Duration::from_secs(1);
 
 /// The acceptor's connection handler for this proxy.
 pub fn handler(ctx: Arc<ProxyContext>, lifecycle: Lifecycle) -> Handler {
@@ -47,110 +82,173 @@ pub fn handler(ctx: Arc<ProxyContext>, lifecycle: Lifecycle) -> Handler {
     })
 }
 
-fn cert_headers(info: &ConnInfo, verdict: Option<Verdict>) -> PrebuiltCertHeaders {
-    let (Some(verdict), Some(ma)) = (verdict, info.entry.mutual_authentication_id.as_deref())
-    else {
-        return PrebuiltCertHeaders::default();
-    };
-    let opts = CertHeaderOptions {
-        xfcc: info.snapshot.xfcc,
-    };
-    PrebuiltCertHeaders::new(
-        Some(ma),
-        verdict.as_str(),
-        info.identity.as_ref(),
-        &opts,
-        None,
-    )
+/// How the connection loop ended.
+enum Ended {
+    /// The connection future completed (client closed, error, or a 408 was sent) and no
+    /// tunnel is open.
+    Finished(Ending),
+    /// A wind-down started: close gracefully within the bound for the reason.
+    WindDown(Ending),
 }
 
-/// Move the connection's view to the live snapshot if that still admits it, with the verdict
-/// it gives now; false when it does not and the connection must be drained (its view then
-/// stays where it was).
-fn follow(conn: &ConnState, live: &ArcSwap<Snapshot>) -> bool {
-    let live = live.load_full();
-    let view = conn.view.load_full();
-    if Arc::ptr_eq(&live, &view.snapshot) {
-        return true;
+/// Start winding down for `why` (or the reason that was first).
+fn wind_down(conn: &ConnState, why: Ending) -> Ended {
+    conn.wind_down.begin(why);
+    Ended::WindDown(conn.wind_down.reason().unwrap_or(why))
+}
+
+/// The instant at which the wall clock reads `unix` seconds (now if it already has).
+fn instant_at(unix: i64) -> Instant {
+    let target = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or_default());
+    let ahead = target.duration_since(SystemTime::now()).unwrap_or_default();
+    Instant::now() + ahead
+}
+
+/// The limit that applies while no request is in flight, and the ending it causes: the header
+/// timeout before the first request and while part of a request has arrived; between requests
+/// on HTTP/1.1 whichever of the header (counted from the previous response) and idle timeouts
+/// is shorter; between requests on HTTP/2 the idle timeout.
+fn quiet_limit(conn: &ConnState, limits: &ConnLimits, h2: bool) -> (Duration, Ending) {
+    let header = (limits.request_header_timeout, Ending::RequestHeaderTimeout);
+    let idle = (limits.idle_timeout, Ending::IdleTimeout);
+    let activity = &conn.activity;
+    if activity.requests() == 0 || (!h2 && activity.partial_request()) {
+        return header;
     }
-    let (verdict, cert_headers) = match readmit(&live, &conn.info, view.verdict) {
-        Readmission::Refused => return false,
-        Readmission::Same => (view.verdict, view.cert_headers.clone()),
-        Readmission::Rejudged(now) => {
-            tracing::debug!(peer = %conn.info.peer, verdict = now.as_str(), "connection judged again");
-            (Some(now), Arc::new(cert_headers(&conn.info, Some(now))))
-        }
-    };
-    conn.view.store(Arc::new(ConnView {
-        snapshot: live,
-        verdict,
-        cert_headers,
-    }));
-    true
+    match h2 || idle.0 < header.0 {
+        true => idle,
+        false => header,
+    }
 }
 
-/// Serve until the connection closes (and its tunnels with it), the process stops, or a swap
-/// no longer admits it. `served` is set once hyper is done with the connection (an HTTP/1.1
-/// upgrade hands the socket to a tunnel), after which it must not be polled again.
+/// When the connection loop must look at the connection again.
+fn next_check(conn: &ConnState, limits: &ConnLimits, h2: bool) -> Instant {
+    let now = Instant::now();
+    let quiet = match conn.activity.idle_since() {
+        Some(since) => since + quiet_limit(conn, limits, h2).0,
+        // A request is in flight: look again after the shortest limit.
+        None => now + limits.request_header_timeout.min(limits.idle_timeout),
+    };
+    let expiry = conn.judged().next_expiry.map(instant_at);
+    let age = limits
+        .max_connection_age
+        .map(|age| conn.activity.started() + age);
+    [Some(quiet), expiry, age]
+        .into_iter()
+        .flatten()
+        .fold(quiet, Instant::min)
+}
+
+/// What a timer firing means for the connection.
+async fn on_timer<F, E>(
+    mut connection: Pin<&mut F>,
+    conn: &ConnState,
+    limits: &ConnLimits,
+    h2: bool,
+) -> Option<Ended>
+where
+    F: Future<Output = Result<(), E>>,
+{
+    if let Err(why) = conn.judge_time(unix_now()) {
+        return Some(wind_down(conn, why));
+    }
+    let now = Instant::now();
+    let started = conn.activity.started();
+    if limits
+        .max_connection_age
+        .is_some_and(|age| now >= started + age)
+    {
+        return Some(wind_down(conn, Ending::MaxAge));
+    }
+    let since = conn.activity.idle_since()?;
+    let (limit, why) = quiet_limit(conn, limits, h2);
+    if now < since + limit {
+        return None;
+    }
+    if why == Ending::RequestHeaderTimeout && !h2 && conn.activity.partial_request() {
+        // hyper waits for the rest of the head: its reader now answers 408 and ends input.
+        conn.activity.time_out();
+        conn.wind_down.begin(why);
+        let _ = tokio::time::timeout(QUIET_CLOSE, connection.as_mut()).await;
+        return Some(Ended::Finished(why));
+    }
+    Some(wind_down(conn, why))
+}
+
+/// Serve until the connection ends (and its tunnels with it) or a wind-down starts. `served`
+/// is set once hyper is done with the connection (an HTTP/1.1 upgrade hands the socket to a
+/// tunnel), after which it must not be polled again.
 async fn until_end<F, E>(
     mut connection: Pin<&mut F>,
     served: &mut bool,
     stop: &mut watch::Receiver<bool>,
     life: &mut Lifecycle,
     conn: &ConnState,
-) -> Ending
+) -> Ended
 where
     F: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
+    let h2 = conn.info.h2;
     let mut watching = true;
+    let timer = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(timer);
     loop {
+        let limits = life.limits.load_full();
+        timer.as_mut().reset(next_check(conn, &limits, h2));
         tokio::select! {
             r = connection.as_mut(), if !*served => {
                 if let Err(e) = r { tracing::debug!(error = %e, "connection ended with an error"); }
                 *served = true;
                 if conn.tunnels.count() == 0 {
-                    return Ending::Closed;
+                    return Ended::Finished(conn.wind_down.reason().unwrap_or(Ending::Closed));
                 }
             }
-            _ = conn.tunnels.idle(), if *served => return Ending::Closed,
-            _ = stopped(stop) => return Ending::Shutdown,
+            _ = conn.tunnels.idle(), if *served => {
+                return Ended::Finished(conn.wind_down.reason().unwrap_or(Ending::Closed));
+            }
+            why = conn.wind_down.started() => return Ended::WindDown(why),
+            _ = stopped(stop) => return wind_down(conn, Ending::Shutdown),
             changed = life.changes.changed(), if watching => {
                 if changed.is_err() {
                     // The publisher is gone (process stopping): nothing more to watch.
                     watching = false;
                     continue;
                 }
-                if !follow(conn, &life.live) {
-                    return Ending::PolicyChanged;
+                if !conn.follow(&life.live) {
+                    return wind_down(conn, Ending::PolicyChanged);
+                }
+            }
+            _ = &mut timer, if !*served => {
+                if let Some(ended) = on_timer(connection.as_mut(), conn, &limits, h2).await {
+                    return ended;
                 }
             }
         }
     }
 }
 
-/// Why a connection is being wound down.
-enum Ending {
-    Closed,
-    Shutdown,
-    PolicyChanged,
-}
-
-impl Ending {
-    /// As logged in the connection's `end` field.
-    fn as_str(&self) -> &'static str {
-        match self {
-            Ending::Closed => "closed",
-            Ending::Shutdown => "shutdown",
-            Ending::PolicyChanged => "policy_changed",
-        }
-    }
-}
-
 /// The connection's log line, once it is over.
-fn log_end(conn: &ConnState, ending: &Ending) {
-    let requests = conn.requests.load(std::sync::atomic::Ordering::Relaxed);
-    observe::connection_closed(&conn.info, requests, ending.as_str());
+fn log_end(conn: &ConnState, ending: Ending) {
+    observe::connection_closed(&conn.info, conn.activity.requests(), ending.as_str());
+}
+
+/// hyper for one connection: the ALPN's protocol only; HTTP/2 with keep-alive PINGs (an
+/// unanswered PING closes the connection) and extended CONNECT.
+fn builder(h2: bool, limits: &ConnLimits) -> auto::Builder<TokioExecutor> {
+    let builder = auto::Builder::new(TokioExecutor::new());
+    if !h2 {
+        return builder.http1_only();
+    }
+    let mut builder = builder.http2_only();
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.h2_keepalive_interval)
+        .keep_alive_timeout(limits.h2_keepalive_timeout)
+        // SETTINGS_ENABLE_CONNECT_PROTOCOL: WebSocket over HTTP/2 (RFC 8441).
+        .enable_connect_protocol();
+    builder
 }
 
 async fn serve(
@@ -160,48 +258,60 @@ async fn serve(
     ctx: Arc<ProxyContext>,
     mut life: Lifecycle,
 ) {
+    let limits = life.limits.load_full();
     let h2 = info.h2;
-    let headers = cert_headers(&info, info.verdict);
-    let conn = Arc::new(ConnState::new(info, headers));
-    let watched = conn.clone();
-    let service = service_fn(move |req| {
-        let (conn, ctx) = (conn.clone(), ctx.clone());
-        async move { Ok::<_, Infallible>(handle(req, conn, ctx).await) }
-    });
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder = if h2 {
-        builder.http2_only()
-    } else {
-        builder.http1_only()
+    let conn = Arc::new(ConnState::new(info));
+    let service = {
+        let conn = conn.clone();
+        service_fn(move |req| {
+            let (conn, ctx) = (conn.clone(), ctx.clone());
+            async move { Ok::<_, Infallible>(handle(req, conn, ctx).await) }
+        })
     };
-    // SETTINGS_ENABLE_CONNECT_PROTOCOL: WebSocket over HTTP/2 (RFC 8441).
-    builder.http2().enable_connect_protocol();
-    let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+    let builder = builder(h2, &limits);
+    let io = TokioIo::new(TimeoutIo::new(tls, conn.activity.clone()));
+    let connection = builder.serve_connection_with_upgrades(io, service);
     tokio::pin!(connection);
     let mut served = false;
     // Watch from here on, then catch up once: a swap during the handshake (after its snapshot
     // was taken) is seen by `follow`, any later one by the watch.
     life.changes.mark_unchanged();
-    let ending = match follow(&watched, &life.live) {
+    let ended = match conn.follow(&life.live) {
         true => {
             let c = connection.as_mut();
-            until_end(c, &mut served, &mut stop, &mut life, &watched).await
+            until_end(c, &mut served, &mut stop, &mut life, &conn).await
         }
-        false => Ending::PolicyChanged,
+        false => wind_down(&conn, Ending::PolicyChanged),
+    };
+    let ending = match ended {
+        Ended::Finished(ending) => return log_end(&conn, ending),
+        Ended::WindDown(ending) => ending,
     };
     let bound = match ending {
-        Ending::Closed => return log_end(&watched, &ending),
         Ending::Shutdown => life.shutdown_timeout,
-        Ending::PolicyChanged => {
-            tracing::debug!(peer = %watched.info.peer, "policy changed; closing the connection after in-flight requests");
-            life.drain_timeout
-        }
+        e if e.drains() => life.drain_timeout,
+        _ => QUIET_CLOSE,
     };
-    watched.wind_down.cancel();
+    tracing::debug!(peer = %conn.info.peer, end = ending.as_str(), "closing the connection after in-flight requests");
+    // Its tunnels were told to close by the wind-down itself.
     if !served {
         connection.as_mut().graceful_shutdown();
         let _ = tokio::time::timeout(bound, connection).await;
     }
-    let _ = tokio::time::timeout(bound, watched.tunnels.idle()).await;
-    log_end(&watched, &ending);
+    let _ = tokio::time::timeout(bound, conn.tunnels.idle()).await;
+    log_end(&conn, ending);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_follow_the_wall_clock() {
+        let now = Instant::now();
+        assert!(instant_at(0) <= Instant::now());
+        let later = instant_at(unix_now() + 100);
+        assert!(later > now + Duration::from_secs(98));
+        assert!(later <= Instant::now() + Duration::from_secs(100));
+    }
 }

@@ -1,28 +1,30 @@
-//! One request: SNI/Host binding, header preparation, origin routing and error answers; each
-//! request is counted (per the domain it names) and logged once it has its response head.
+//! One request: the connection's admission first (wind-down, swap, certificate expiry), then
+//! SNI/Host binding, header preparation, origin routing and error answers; each request is
+//! counted (per the domain it names) and logged once it has its response head. Its response
+//! body keeps it in flight for the connection's idle accounting.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use http::header::{HeaderValue, CONTENT_TYPE, HOST};
+use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE, HOST};
 use http::request::Parts;
-use http::{Request, Response, StatusCode, Uri};
+use http::{Request, Response, StatusCode, Uri, Version};
 use hyper::body::Incoming;
-use tokio_util::sync::CancellationToken;
 
 use super::access_log::{self, RequestFacts};
+use super::activity::Tracked;
 use super::authority::{decide, Decision};
-use super::cert_headers::PrebuiltCertHeaders;
+use super::connection::{ConnState, Judged};
 use super::forwarding;
 use super::grpc;
-use super::tunnel::Tunnels;
+use super::origin_failure;
 use super::upgrade::{self, Detected, Handshake, WebSocket};
+use super::wind_down::Ending;
 use crate::acceptor::ConnInfo;
 use crate::metrics::{DomainMetrics, Metrics};
 use crate::model::origin::OriginRoute;
-use crate::origin::{error_response, full, OriginClient, ProxyBody, ProxyError};
+use crate::origin::{full, OriginClient, ProxyBody, ProxyError};
 use crate::snapshot::entry::{DomainEntry, Snapshot};
 use crate::snapshot::route::Route;
 use crate::snapshot::verdict::Verdict;
@@ -31,56 +33,15 @@ use crate::snapshot::verdict::Verdict;
 pub struct ProxyContext {
     pub origins: OriginClient,
     pub metrics: Arc<Metrics>,
+    /// The live snapshot: every request checks that its connection is still admitted by it.
+    pub live: Arc<ArcSwap<Snapshot>>,
 }
 
-/// Per-connection state: the handshake facts, and how requests are judged and routed now.
-pub struct ConnState {
-    pub info: ConnInfo,
-    /// The newest snapshot that still admits this connection (`proxy::readmission`) with the
-    /// verdict it gives; moved forward by `serve` after each swap, so a kept connection follows
-    /// other domains' policy changes, new routes and new revocation lists instead of serving
-    /// from the snapshot of its handshake forever.
-    pub view: ArcSwap<ConnView>,
-    /// Requests received on the connection (for its log line).
-    pub requests: AtomicU64,
-    /// Fired when the connection is being ended (a swap no longer admits it, shutdown, …):
-    /// what is long-lived on it (its tunnels) closes at once instead of draining.
-    pub wind_down: CancellationToken,
-    /// Its open tunnels (WebSocket), which outlive hyper's view of the connection.
-    pub tunnels: Tunnels,
-}
-
-/// What requests on a connection are judged by: one snapshot, the verdict it gives the
-/// connection, and the certificate headers for that verdict (built once per verdict).
-#[derive(Debug)]
-pub struct ConnView {
-    pub snapshot: Arc<Snapshot>,
-    /// The handshake's verdict, or a later re-judgement's (None: no mutual authentication).
-    pub verdict: Option<Verdict>,
-    pub cert_headers: Arc<PrebuiltCertHeaders>,
-}
-
-impl ConnState {
-    /// State for a connection with no request yet, viewing the snapshot of its handshake.
-    pub fn new(info: ConnInfo, cert_headers: PrebuiltCertHeaders) -> ConnState {
-        let view = ConnView {
-            snapshot: info.snapshot.clone(),
-            verdict: info.verdict,
-            cert_headers: Arc::new(cert_headers),
-        };
-        ConnState {
-            view: ArcSwap::from_pointee(view),
-            info,
-            requests: AtomicU64::new(0),
-            wind_down: CancellationToken::new(),
-            tunnels: Tunnels::default(),
-        }
-    }
-}
-
-/// A short JSON error answer from the proxy itself (a gRPC status for gRPC requests).
+/// A short JSON error answer from the proxy itself (newline-terminated, so it reads well under
+/// curl; a gRPC status for gRPC requests).
 pub fn answer(status: StatusCode, error: &str, detail: &str) -> Response<ProxyBody> {
-    let body = serde_json::json!({ "error": error, "detail": detail }).to_string();
+    let mut body = serde_json::json!({ "error": error, "detail": detail }).to_string();
+    body.push('\n');
     let mut resp = Response::new(full(body));
     *resp.status_mut() = status;
     resp.headers_mut()
@@ -103,6 +64,8 @@ struct Routed<'c> {
     /// Time spent waiting for the origin.
     origin: Option<Duration>,
     origin_error: Option<&'static str>,
+    /// The id of a proxy-generated error answer.
+    request_id: Option<String>,
 }
 
 /// Serve one request.
@@ -110,49 +73,84 @@ pub async fn handle(
     req: Request<Incoming>,
     conn: Arc<ConnState>,
     ctx: Arc<ProxyContext>,
-) -> Response<ProxyBody> {
+) -> Response<Tracked> {
+    let in_flight = conn.activity.begin_request();
     let started = Instant::now();
-    conn.requests.fetch_add(1, Ordering::Relaxed);
     let (parts, body) = req.into_parts();
     // Cheap clones (shared bytes), kept for the log line: the URI is rewritten for the origin.
-    let (method, uri) = (parts.method.clone(), parts.uri.clone());
+    let (method, uri, version) = (parts.method.clone(), parts.uri.clone(), parts.version);
     let grpc = grpc::is_grpc(&parts.headers);
-    let view = conn.view.load_full();
-    let routed = route(parts, body, &conn, &view, &ctx).await;
+    let admitted = conn.admit_request(&ctx.live);
+    // Taken once admitted: the verdict and headers this request is served with.
+    let judged = conn.judged();
+    let routed = match &admitted {
+        Ok(view) => route(parts, body, &conn, &judged, view, &ctx).await,
+        // Counted under the connection's own domain: the request was not looked at.
+        Err(why) => Routed::local(closing(*why, version), Some(&conn.info.entry), None),
+    };
+    let domain = routed.domain;
     let status = routed.response.status().as_u16();
-    meters(routed.domain, &ctx.metrics).request(status);
+    meters(domain, &ctx.metrics).request(status);
     let took = started.elapsed();
     ctx.metrics.request_duration.observe(took.as_secs_f64());
     access_log::request(&RequestFacts {
         conn: &conn.info,
-        domain: routed.domain.map(|d| d.name.as_str()),
+        verdict: judged.verdict,
+        domain: domain.map(|d| d.name.as_str()),
         host: routed.host.as_deref(),
         route: routed.route,
-        verdict: view.verdict,
         method: method.as_str(),
         path: uri.path(),
         status,
         duration: took,
         origin: routed.origin,
         origin_error: routed.origin_error,
+        request_id: routed.request_id.as_deref(),
     });
     // Counted and logged with the status the error has; a gRPC client gets it as a status.
-    match grpc {
+    let response = match grpc {
         true => grpc::reshape(routed.response),
         false => routed.response,
-    }
+    };
+    response.map(|body| Tracked::new(body, in_flight))
 }
 
-/// Decide, then answer: 400, 403, 421, or the origin's response. `judged` is how the
-/// connection is judged now.
+/// 421 for a request on a connection that is winding down (or has just been found no longer
+/// admitted): nothing new is served under the old policy, and the client may retry on a new
+/// connection (RFC 9110 §15.5.20), which is judged afresh. HTTP/1.1 gets `Connection: close`.
+fn closing(why: Ending, version: Version) -> Response<ProxyBody> {
+    let detail = match why {
+        Ending::CertificateExpired => {
+            "the client certificate has expired; this connection is closing"
+        }
+        Ending::PolicyChanged => {
+            "the client-certificate policy of this connection changed; retry on a new connection"
+        }
+        _ => "this connection is closing; retry on a new connection",
+    };
+    let mut response = answer(
+        StatusCode::MISDIRECTED_REQUEST,
+        "connection_closing",
+        detail,
+    );
+    if version < Version::HTTP_2 {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+/// Decide, then answer: 400, 405, 421, 501, or the origin's response (a WebSocket tunnel
+/// included). `view` is the snapshot the connection is judged by now.
 async fn route<'c>(
     parts: Parts,
     body: Incoming,
     conn: &ConnState,
-    judged: &'c ConnView,
+    judged: &Judged,
+    view: &'c Snapshot,
     ctx: &ProxyContext,
 ) -> Routed<'c> {
-    let view: &Snapshot = &judged.snapshot;
     let (host, authority, domain) = match decide(&parts, &conn.info, view) {
         Decision::Serve {
             host,
@@ -187,39 +185,39 @@ async fn route<'c>(
         }
     };
     let route = routing.route;
+    let decided = |response, host| {
+        let mut routed = Routed::local(response, domain, Some(host));
+        routed.route = route.map(|r| &*r.name);
+        routed
+    };
     if let Some(refusal) = route.and_then(|r| refused(r, judged.verdict, &conn.info)) {
         meters.forbidden();
-        let mut routed = Routed::local(refusal, domain, Some(host));
-        routed.route = route.map(|r| &*r.name);
-        return routed;
+        return decided(refusal, host);
     }
+    // CONNECT (but WebSocket's extended CONNECT) is refused here: the proxy opens no tunnels.
     let websocket = match upgrade::detect(&parts) {
         Detected::Plain => None,
         Detected::WebSocket(kind) => Some(kind),
-        Detected::Refused(response) => {
-            let mut routed = Routed::local(*response, domain, Some(host));
-            routed.route = route.map(|r| &*r.name);
-            return routed;
-        }
+        Detected::Refused(response) => return decided(*response, host),
     };
     count_fail_open(judged.verdict, meters);
     let target = Target {
         host: &host,
         authority: &authority,
+        view,
         origin: view.origin_of(&routing),
         path: rewritten.as_ref().map(|r| r.0.as_str()),
-        preserve_host: view.preserve_host,
         websocket,
     };
-    let (response, waited, origin_error) =
-        forward(parts, body, &target, conn, judged, ctx, meters).await;
+    let forwarded = forward(parts, body, &target, (conn, judged), ctx, meters).await;
     Routed {
-        response,
+        response: forwarded.response,
         domain,
         host: Some(host),
         route: route.map(|r| &*r.name),
-        origin: Some(waited),
-        origin_error,
+        origin: Some(forwarded.waited),
+        origin_error: forwarded.error,
+        request_id: forwarded.request_id,
     }
 }
 
@@ -259,45 +257,56 @@ fn refused(
 /// The verdict header, as origins receive it.
 const VERDICT_HEADER: &str = "client-cert-verdict";
 
-/// Where a request goes: its canonical host, the authority as sent, the origin its route
-/// chose, the normalised path when path rules rewrote it, and whether it is a WebSocket
-/// handshake.
+/// Where a request goes: its canonical host, the authority as sent, the snapshot and the origin
+/// its route chose, the normalised path when path rules rewrote it, and whether it is a
+/// WebSocket handshake.
 #[derive(Clone, Copy)]
 struct Target<'a> {
     host: &'a str,
     authority: &'a str,
+    view: &'a Snapshot,
     origin: &'a Arc<OriginRoute>,
     path: Option<&'a str>,
-    preserve_host: bool,
     websocket: Option<WebSocket>,
 }
 
-/// Send the request to its origin: the response (or the error answer), the time waited and
-/// the failure kind.
+/// What forwarding a request gave.
+struct Forwarded {
+    response: Response<ProxyBody>,
+    /// Time waiting for the origin.
+    waited: Duration,
+    /// The failure kind, when the origin failed.
+    error: Option<&'static str>,
+    /// The id of the failure's answer and log line.
+    request_id: Option<String>,
+}
+
+/// Send the request to its origin: the response, or the error answer.
 async fn forward(
     mut parts: Parts,
     body: Incoming,
     target: &Target<'_>,
-    conn: &ConnState,
-    judged: &ConnView,
+    (conn, judged): (&ConnState, &Judged),
     ctx: &ProxyContext,
     meters: &DomainMetrics,
-) -> (Response<ProxyBody>, Duration, Option<&'static str>) {
+) -> Forwarded {
     let Target {
         host,
         authority,
+        view,
         origin,
         path,
-        preserve_host,
         websocket,
     } = *target;
     forwarding::prepare(
         &mut parts.headers,
         conn.info.peer.ip(),
         authority,
-        &judged.cert_headers,
+        &judged.headers,
+        conn.xfcc(view, judged),
     );
     // HTTP/2 carries the host in :authority only; origins speak HTTP/1.1 and need Host.
+    let preserve_host = view.preserve_host;
     if preserve_host {
         if let Ok(v) = HeaderValue::from_str(authority) {
             parts.headers.insert(HOST, v);
@@ -324,11 +333,30 @@ async fn forward(
     let waited = sent.elapsed();
     ctx.metrics.origin_duration.observe(waited.as_secs_f64());
     match result {
-        Ok(response) => (response, waited, None),
+        Ok(response) => Forwarded {
+            response,
+            waited,
+            error: None,
+            request_id: None,
+        },
         Err(e) => {
             meters.origin_error(e.kind());
-            tracing::debug!(%host, kind = e.kind(), error = %e, "origin failed");
-            (error_response(&e), waited, Some(e.kind()))
+            let id = origin_failure::request_id();
+            // The details (addresses, certificate problems) go to the log only.
+            tracing::warn!(
+                target: "mtls_proxy::request",
+                request_id = %id,
+                %host,
+                kind = e.kind(),
+                error = %e,
+                "origin failed"
+            );
+            Forwarded {
+                response: origin_failure::answer(&e, &id),
+                waited,
+                error: Some(e.kind()),
+                request_id: Some(id),
+            }
         }
     }
 }
@@ -347,6 +375,7 @@ impl<'c> Routed<'c> {
             route: None,
             origin: None,
             origin_error: None,
+            request_id: None,
         }
     }
 }
@@ -357,7 +386,7 @@ fn meters<'a>(domain: Option<&'a DomainEntry>, metrics: &'a Metrics) -> &'a Doma
 }
 
 /// A request passed only because its domain fails open: counted with its verdict. (On an
-/// enforced domain the verdict of an established connection is always `ok`.)
+/// enforced domain the verdict of an admitted connection is always `ok`.)
 fn count_fail_open(verdict: Option<Verdict>, meters: &DomainMetrics) {
     if let Some(v) = verdict.filter(|v| *v != Verdict::Ok) {
         meters.fail_open(v.index());
@@ -367,16 +396,10 @@ fn count_fail_open(verdict: Option<Verdict>, meters: &DomainMetrics) {
 /// The path and query only (origin-form), whatever form the client used; `path` replaces the
 /// path when path rules normalised it, so the origin gets the path that was judged.
 fn origin_form(uri: &Uri, path: Option<&str>) -> Uri {
-    let pq = match (path, uri.query()) {
-        (Some(p), Some(q)) => format!("{p}?{q}"),
-        (Some(p), None) => p.to_owned(),
-        (None, _) => {
-            return uri
-                .path_and_query()
-                .map_or("/", |p| p.as_str())
-                .parse()
-                .unwrap_or_else(|_| Uri::from_static("/"))
-        }
+    let parsed = match (path, uri.query()) {
+        (Some(p), Some(q)) => format!("{p}?{q}").parse(),
+        (Some(p), None) => p.parse(),
+        (None, _) => uri.path_and_query().map_or("/", |p| p.as_str()).parse(),
     };
-    pq.parse().unwrap_or_else(|_| Uri::from_static("/"))
+    parsed.unwrap_or_else(|_| Uri::from_static("/"))
 }

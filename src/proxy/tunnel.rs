@@ -46,12 +46,20 @@ impl Tunnels {
 
     /// Splice the client's and the origin's upgraded connections once both upgrades complete
     /// (the client's after our 101/200 is written), until either side closes or `wind_down`
-    /// fires. Counted from now: before the request's response is handed to hyper.
-    pub fn open(&self, client: OnUpgrade, origin: OnUpgrade, wind_down: CancellationToken) {
+    /// fires. Counted from now: before the request's response is handed to hyper. `hold` is
+    /// kept for as long as the tunnel is open (it keeps the connection busy for its timeouts).
+    pub fn open(
+        &self,
+        client: OnUpgrade,
+        origin: OnUpgrade,
+        wind_down: CancellationToken,
+        hold: impl Send + 'static,
+    ) {
         self.open.send_modify(|n| *n += 1);
         let guard = Counted(self.open.clone());
         tokio::spawn(async move {
             splice(client, origin, &wind_down).await;
+            drop(hold);
             drop(guard);
         });
     }
@@ -117,14 +125,14 @@ mod tests {
         assert_eq!(tunnels.count(), 0);
         tunnels.idle().await;
         // Upgrades that fail at once: the task ends and the count goes back down.
-        tunnels.open(no_upgrade(), no_upgrade(), CancellationToken::new());
+        tunnels.open(no_upgrade(), no_upgrade(), CancellationToken::new(), ());
         assert_eq!(tunnels.count(), 1);
         tunnels.idle().await;
         assert_eq!(tunnels.count(), 0);
         // A wound-down connection's tunnel ends before it starts.
         let wind_down = CancellationToken::new();
         wind_down.cancel();
-        tunnels.open(no_upgrade(), no_upgrade(), wind_down);
+        tunnels.open(no_upgrade(), no_upgrade(), wind_down, ());
         tunnels.idle().await;
         assert_eq!(tunnels.count(), 0);
     }

@@ -21,8 +21,9 @@ use hyper::body::Incoming;
 use hyper::ext::Protocol;
 use hyper::upgrade::OnUpgrade;
 
+use super::connection::ConnState;
 use super::forwarding::remove_hop_by_hop;
-use super::service::{answer, ConnState};
+use super::service::answer;
 use crate::model::origin::OriginRoute;
 use crate::origin::{full, OriginClient, OriginError, ProxyBody};
 
@@ -54,11 +55,7 @@ pub fn detect(parts: &Parts) -> Detected {
                 Detected::WebSocket(WebSocket::ExtendedConnect)
             }
             Some(p) => refuse_upgrade(p.as_str()),
-            None => Detected::Refused(Box::new(answer(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "CONNECT tunnels are not offered; only WebSocket (RFC 8441) over HTTP/2",
-            ))),
+            None => Detected::Refused(Box::new(connect_refused())),
         };
     }
     let tokens = tokens(&parts.headers, &UPGRADE);
@@ -78,6 +75,20 @@ pub fn detect(parts: &Parts) -> Detected {
         ))),
         (false, _) => refuse_upgrade(&tokens.join(", ")),
     }
+}
+
+/// 405 for a plain CONNECT, with the `Allow` header a 405 must carry (RFC 9110 §15.5.6).
+fn connect_refused() -> Response<ProxyBody> {
+    let mut response = answer(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "CONNECT tunnels are not offered; only WebSocket (RFC 8441) over HTTP/2",
+    );
+    response.headers_mut().insert(
+        http::header::ALLOW,
+        HeaderValue::from_static("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS, TRACE"),
+    );
+    response
 }
 
 fn refuse_upgrade(what: &str) -> Detected {
@@ -160,8 +171,13 @@ pub async fn websocket(
             StatusCode::OK
         }
     };
-    conn.tunnels
-        .open(client_side, origin_side, conn.wind_down.clone());
+    // In flight for the connection's timeouts while open; ended by its wind-down.
+    conn.tunnels.open(
+        client_side,
+        origin_side,
+        conn.wind_down.token(),
+        conn.activity.hold(),
+    );
     let mut out = Response::new(full(""));
     *out.status_mut() = status;
     *out.headers_mut() = headers;

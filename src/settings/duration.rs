@@ -42,6 +42,23 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error
     }
 }
 
+/// Serde adapter for a duration that can be switched off: `"off"` (or 0) is None, anything
+/// else as [`deserialize`].
+pub fn deserialize_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(u64),
+        Text(String),
+    }
+    let duration = match Raw::deserialize(d)? {
+        Raw::Text(t) if t.trim() == "off" => return Ok(None),
+        Raw::Secs(n) => Duration::from_secs(n),
+        Raw::Text(t) => parse(&t).map_err(serde::de::Error::custom)?,
+    };
+    Ok(Some(duration).filter(|d| !d.is_zero()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,5 +72,24 @@ mod tests {
         assert!(parse("ten").is_err());
         assert!(parse("5d").is_err());
         assert!(parse("-1s").is_err());
+    }
+
+    #[test]
+    fn optional_durations_switch_off() {
+        #[derive(Deserialize)]
+        struct T {
+            #[serde(deserialize_with = "deserialize_opt")]
+            d: Option<Duration>,
+        }
+        let parse = |text: &str| toml::from_str::<T>(text).map(|t| t.d);
+        assert_eq!(parse("d = \"off\"").unwrap(), None);
+        assert_eq!(parse("d = 0").unwrap(), None);
+        assert_eq!(parse("d = \"0s\"").unwrap(), None);
+        assert_eq!(
+            parse("d = \"1h\"").unwrap(),
+            Some(Duration::from_secs(3600))
+        );
+        assert_eq!(parse("d = 5").unwrap(), Some(Duration::from_secs(5)));
+        assert!(parse("d = \"never\"").is_err());
     }
 }

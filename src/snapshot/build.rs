@@ -258,6 +258,7 @@ impl Builder<'_> {
             server_config,
             client_auth: client_auth.map(|(_, auth)| auth),
             mutual_authentication_id: a.mutual_authentication_id.as_deref().map(Arc::from),
+            tls: self.protocols(a),
             metrics: self.meters.domain(&a.domain),
         })
     }
@@ -282,8 +283,19 @@ impl Builder<'_> {
             server_config: self.server_config(a, None)?,
             client_auth: None,
             mutual_authentication_id: None,
+            tls: self.protocols(a),
             metrics: self.meters.other(),
         }))
+    }
+
+    /// The protocols of an activation's configuration (its server config is built first, so
+    /// the configuration exists).
+    fn protocols(&self, a: &Activation) -> TlsParams {
+        self.index
+            .configurations
+            .get(a.configuration_id.as_str())
+            .map(|c| tls_params(&c.tls_protocols, &c.http_protocols))
+            .unwrap_or_default()
     }
 
     fn client_auth(&mut self, id: &str) -> Result<(AuthKey, Arc<ClientAuth>), BuildError> {

@@ -7,6 +7,7 @@ use rustls::ServerConfig;
 
 use super::lookup::DomainTable;
 use super::route::{HostRoutes, Rewritten, Routing};
+use super::server_config::TlsParams;
 use super::verifier::ClientAuth;
 use crate::metrics::DomainMetrics;
 use crate::model::origin::OriginRoute;
@@ -23,17 +24,29 @@ pub struct DomainEntry {
     pub client_auth: Option<Arc<ClientAuth>>,
     /// The mutual authentication id: the policy identity compared by the SNI/Host check.
     pub mutual_authentication_id: Option<Arc<str>>,
+    /// The TLS configuration's protocol versions and HTTP protocols.
+    pub tls: TlsParams,
     /// This domain's metric handles, resolved when the snapshot was built so handshakes and
     /// requests only bump atomics (`other` for the fallback entry).
     pub metrics: Arc<DomainMetrics>,
 }
 
 impl DomainEntry {
-    /// Whether a request for `other` may be served on a connection verified under `self`:
-    /// the same mutual authentication (or none on both). Within one snapshot an id names one
-    /// bundle version, so comparing ids compares policies (DESIGN rule 1).
+    /// Whether a request for `other` may be served on a connection established under `self`
+    /// (both entries of one snapshot): the whole connection policy must be the same, that is
+    /// the same mutual authentication in the same version (or none on both) and the same TLS
+    /// configuration (protocol versions and HTTP protocols). A connection made under one
+    /// domain's TLS settings must not carry requests for a domain that forbids them (DESIGN
+    /// rule 1).
     pub fn same_policy(&self, other: &DomainEntry) -> bool {
-        self.mutual_authentication_id == other.mutual_authentication_id
+        let same_auth = match (&self.client_auth, &other.client_auth) {
+            (None, None) => true,
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        same_auth
+            && self.mutual_authentication_id == other.mutual_authentication_id
+            && self.tls == other.tls
     }
 }
 

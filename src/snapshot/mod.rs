@@ -7,6 +7,7 @@ pub mod entry;
 pub mod inventory;
 pub mod lookup;
 pub mod publisher;
+pub mod resumption;
 pub mod route;
 pub mod server_config;
 pub mod verdict;

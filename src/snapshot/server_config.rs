@@ -9,6 +9,7 @@ use rustls::server::{ServerSessionMemoryCache, WantsServerCert};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ConfigBuilder, InconsistentKeys, ServerConfig, SupportedProtocolVersion};
 
+use super::resumption::{GatedSessions, GatedTicketer};
 use super::verifier::ClientAuth;
 
 /// Session-ID cache entries per config (TLS 1.2 session-ID resumption only: TLS 1.3 and TLS 1.2
@@ -33,6 +34,16 @@ pub struct TlsParams {
     pub versions: Vec<TlsVersion>,
     /// ALPN protocols, most preferred first (e.g. `b"h2"`, `b"http/1.1"`); empty = no ALPN.
     pub alpn: Vec<Vec<u8>>,
+}
+
+impl TlsParams {
+    /// Whether a connection that negotiated `version` and `alpn` (None: no ALPN) could have
+    /// been made under these parameters.
+    pub fn admits(&self, version: Option<TlsVersion>, alpn: Option<&[u8]>) -> bool {
+        let version_ok = version.is_none_or(|v| self.versions.contains(&v));
+        let alpn_ok = alpn.is_none_or(|p| self.alpn.iter().any(|a| a.as_slice() == p));
+        version_ok && alpn_ok
+    }
 }
 
 impl Default for TlsParams {
@@ -84,7 +95,9 @@ pub enum ServerConfigError {
 ///   session issued before, so a resumed session was always verified under the policy in force.
 ///
 /// Domains that share one `Arc<ServerConfig>` share its policy, so sharing resumption between
-/// them is harmless.
+/// them is harmless. A resumed session is still judged again at the current time by the
+/// acceptor (DESIGN rule 5): scoping keeps it under one policy version, judging keeps it within
+/// its certificate's validity.
 pub fn build_server_config(
     chain_der: &[Vec<u8>],
     key_pkcs8_der: &[u8],
@@ -99,8 +112,12 @@ pub fn build_server_config(
     let mut config = with_client_auth(builder, client_auth)
         .with_cert_resolver(Arc::new(SingleCertAndKey::from(certified)));
     config.alpn_protocols = params.alpn.clone();
-    config.session_storage = ServerSessionMemoryCache::new(SESSION_CACHE_ENTRIES);
-    config.ticketer = aws_lc_rs::Ticketer::new()?;
+    // Gated so that the acceptor can refuse resumption for one handshake it could not judge
+    // before the server's flight (see `resumption`).
+    config.session_storage = Arc::new(GatedSessions(ServerSessionMemoryCache::new(
+        SESSION_CACHE_ENTRIES,
+    )));
+    config.ticketer = Arc::new(GatedTicketer(aws_lc_rs::Ticketer::new()?));
     // Honour the client's cipher-suite preference (rustls' default, stated for the reader):
     // every suite the aws-lc-rs provider offers is acceptable.
     config.ignore_client_order = false;
@@ -195,6 +212,20 @@ mod tests {
         };
         let err = build_server_config(&[a.cert_der], &a.key_der, &none, None).unwrap_err();
         assert!(matches!(err, ServerConfigError::NoVersions), "{err}");
+    }
+
+    #[test]
+    fn params_admit_what_they_allow() {
+        let both = TlsParams::default();
+        assert!(both.admits(Some(TlsVersion::Tls12), Some(b"h2")));
+        assert!(both.admits(None, None));
+        let narrow = TlsParams {
+            versions: vec![TlsVersion::Tls13],
+            alpn: vec![b"http/1.1".to_vec()],
+        };
+        assert!(narrow.admits(Some(TlsVersion::Tls13), Some(b"http/1.1")));
+        assert!(!narrow.admits(Some(TlsVersion::Tls12), Some(b"http/1.1")));
+        assert!(!narrow.admits(Some(TlsVersion::Tls13), Some(b"h2")));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use rustls::{
 };
 
 use super::verdict::{verdict_for_error, Verdict};
+use crate::identity::TrustAnchors;
 
 /// Errors from building a [`ClientAuth`].
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,8 @@ pub enum VerifierError {
 #[derive(Debug, Clone)]
 pub struct ClientAuth {
     mode: Mode,
+    /// The bundle's names, to tell which presented certificates form the verified path.
+    anchors: Arc<TrustAnchors>,
 }
 
 #[derive(Debug, Clone)]
@@ -112,7 +115,15 @@ impl ClientAuth {
             let inner = builder.allow_unauthenticated().build()?;
             Mode::FailOpen(Arc::new(FailOpenVerifier { inner }))
         };
-        Ok(ClientAuth { mode })
+        Ok(ClientAuth {
+            mode,
+            anchors: Arc::new(TrustAnchors::from_bundle(bundle_der)),
+        })
+    }
+
+    /// The bundle's trust anchors by name (see `identity::path`).
+    pub fn anchors(&self) -> &TrustAnchors {
+        &self.anchors
     }
 
     /// The verifier to install in a `ServerConfig`.
@@ -144,19 +155,39 @@ impl ClientAuth {
         }
     }
 
-    /// The verdict this policy gives `peer` now, verifying the chain in either mode. Used to
-    /// re-judge a connection established under an earlier policy after a swap, where the
-    /// handshake proves nothing about this policy.
-    pub fn rejudge(&self, peer: Option<&[CertificateDer<'_>]>) -> Verdict {
+    /// Judges `peer` as a full handshake under this policy would at `now`, verifying the chain
+    /// in either mode with the same webpki verifier the handshake uses: `Ok` when it passes,
+    /// else the error the handshake would have failed with (`NoCertificatesPresented` when no
+    /// certificate was presented). Used where the handshake proves nothing about the chain
+    /// today: a resumed session (made earlier, perhaps before the certificate expired), a
+    /// connection re-judged after a swap or at its certificate's expiry (DESIGN rule 5).
+    pub fn judge(
+        &self,
+        peer: Option<&[CertificateDer<'_>]>,
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
         let Some((end_entity, intermediates)) = peer.and_then(|certs| certs.split_first()) else {
-            return Verdict::Missing;
+            return Err(rustls::Error::NoCertificatesPresented);
         };
         let verifier = match &self.mode {
             Mode::Enforced(v) => v.as_ref(),
             Mode::FailOpen(v) => v.inner.as_ref(),
         };
-        match verifier.verify_client_cert(end_entity, intermediates, UnixTime::now()) {
-            Ok(_) => Verdict::Ok,
+        verifier
+            .verify_client_cert(end_entity, intermediates, now)
+            .map(|_| ())
+    }
+
+    /// The verdict this policy gives `peer` now, verifying the chain in either mode (see
+    /// [`ClientAuth::judge`]).
+    pub fn rejudge(&self, peer: Option<&[CertificateDer<'_>]>) -> Verdict {
+        self.verdict_at(peer, UnixTime::now())
+    }
+
+    /// The verdict this policy gives `peer` at `now`.
+    pub fn verdict_at(&self, peer: Option<&[CertificateDer<'_>]>, now: UnixTime) -> Verdict {
+        match self.judge(peer, now) {
+            Ok(()) => Verdict::Ok,
             Err(err) => verdict_for_error(&err),
         }
     }

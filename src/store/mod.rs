@@ -2,6 +2,7 @@
 //! the revision counter. Only `control` writes through it; every write is one transaction.
 
 mod codec;
+pub mod demo_marks;
 pub mod records;
 mod schema;
 

@@ -65,6 +65,15 @@ CREATE TABLE activations (
 );
 "#,
     r#"
+-- Resources the built-in demo created: their keys and client CA are public, so `serve`
+-- refuses a non-loopback proxy listener while any of them still exists.
+CREATE TABLE demo_resources (
+    kind TEXT NOT NULL,
+    id   TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+"#,
+    r#"
 CREATE TABLE revocation_lists (
     id                       TEXT PRIMARY KEY,
     mutual_authentication_id TEXT NOT NULL

@@ -290,6 +290,8 @@ pub struct SClient<'a> {
     sess_out: Option<PathBuf>,
     host_header: Option<String>,
     trace: bool,
+    no_ticket: bool,
+    groups: Option<String>,
 }
 
 /// What s_client printed.
@@ -360,6 +362,14 @@ impl SClientResult {
             })
     }
 
+    /// With [`SClient::trace`]: true when a TLS 1.2 ClientHello carried a session ID (only a
+    /// client resuming by session ID sends one in TLS 1.2; in TLS 1.3 every OpenSSL hello has
+    /// one for middlebox compatibility).
+    pub fn offered_session_id(&self) -> bool {
+        let hello = client_hello_trace(&self.stdout);
+        hello.contains("session_id (len=") && !hello.contains("session_id (len=0)")
+    }
+
     /// Asserts no HTTP response came.
     pub fn assert_no_http(&self) {
         assert!(
@@ -399,6 +409,8 @@ impl<'a> SClient<'a> {
             sess_out: None,
             host_header: None,
             trace: false,
+            no_ticket: false,
+            groups: None,
         }
     }
 
@@ -438,6 +450,19 @@ impl<'a> SClient<'a> {
         self
     }
 
+    /// `-no_ticket`: TLS 1.2 resumes by session ID instead of a session ticket.
+    pub fn no_ticket(mut self) -> Self {
+        self.no_ticket = true;
+        self
+    }
+
+    /// `-groups LIST`: the key-exchange groups offered, the first one with a key share (a
+    /// first group the server does not support makes it send a HelloRetryRequest).
+    pub fn groups(mut self, list: &str) -> Self {
+        self.groups = Some(list.to_string());
+        self
+    }
+
     fn args(&self) -> Vec<OsString> {
         let c = self.clients;
         let mut args: Vec<OsString> = vec!["s_client".into(), "-connect".into()];
@@ -464,6 +489,12 @@ impl<'a> SClient<'a> {
         }
         if self.trace {
             args.push("-trace".into());
+        }
+        if self.no_ticket {
+            args.push("-no_ticket".into());
+        }
+        if let Some(groups) = &self.groups {
+            args.extend(["-groups".into(), groups.into()]);
         }
         args.push("-ign_eof".into());
         args

@@ -11,6 +11,7 @@ pub mod odd_certs;
 pub mod openssl_ca;
 pub mod pki;
 pub mod python;
+pub mod raw_h2;
 pub mod recording_origin;
 pub mod scrape;
 pub mod tls_client;

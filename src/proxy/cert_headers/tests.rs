@@ -45,7 +45,7 @@ fn identity_for(params: &CertificateParams, chain: &[CertificateDer<'static>]) -
         .unwrap();
     let mut full = vec![leaf.der().clone()];
     full.extend_from_slice(chain);
-    ClientIdentity::from_chain(&full).unwrap()
+    ClientIdentity::from_chain(&full, &crate::identity::TrustAnchors::default()).unwrap()
 }
 
 fn build(
@@ -133,7 +133,15 @@ fn rfc9440_sf_binary_is_exact() {
 #[test]
 fn client_cert_headers_carry_real_der() {
     let mid = vec![0x30, 0x00];
-    let id = identity_for(&plain_params(), &[CertificateDer::from(mid.clone())]);
+    let mut id = identity_for(&plain_params(), &[CertificateDer::from(mid.clone())]);
+    // Not on a path to any trust anchor: presented, kept for re-verification, not forwarded.
+    assert_eq!(id.presented_der, vec![mid.clone()]);
+    assert_eq!(
+        get(&build(Some("m"), "ok", Some(&id), &OK), CLIENT_CERT_CHAIN),
+        None
+    );
+    // The chain header carries the verified path, exactly.
+    id.chain_der = vec![mid];
     let h = build(Some("m"), "ok", Some(&id), &OK);
     let leaf = get(&h, CLIENT_CERT).unwrap();
     let inner = leaf
@@ -253,7 +261,8 @@ fn strip_removes_underscore_spellings_of_our_headers_only() {
 fn stripped_list_covers_every_header_we_set() {
     let names: Vec<&str> = STRIPPED_NAMES.iter().map(HeaderName::as_str).collect();
     assert_eq!(names, STRIPPED);
-    let id = identity_for(&plain_params(), &[CertificateDer::from(vec![0x30, 0x00])]);
+    let mut id = identity_for(&plain_params(), &[]);
+    id.chain_der = vec![vec![0x30, 0x00]];
     let h = build(Some("m"), "ok", Some(&id), &WITH_XFCC);
     assert_eq!(h.len(), 12);
     for name in h.keys() {

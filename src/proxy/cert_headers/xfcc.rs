@@ -5,7 +5,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 
-use crate::proxy::identity::ClientIdentity;
+use crate::identity::ClientIdentity;
 
 /// One XFCC element: `By` (when given), `Hash`, `Cert`, `Chain` (leaf and intermediates, as
 /// Envoy sends it), `Subject`, `URI` (the first URI SAN) and one `DNS` per DNS SAN.

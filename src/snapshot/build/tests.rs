@@ -330,3 +330,41 @@ fn invalid_default_domain_is_still_an_error() {
     let e = build(&state(), &inputs, &BuildCache::default()).unwrap_err();
     assert!(e.resource.contains("default_domain"), "{e}");
 }
+
+/// SNI/Host binding compares the whole connection policy: a domain with the same mutual
+/// authentication but another TLS configuration is another policy (DESIGN rule 1).
+#[test]
+fn the_connection_policy_includes_the_tls_configuration() {
+    let mut st = state();
+    let mut narrow = st.configurations[0].clone();
+    narrow.id = "G".into();
+    narrow.default = false;
+    narrow.tls_protocols = vec!["1.3".into()];
+    narrow.http_protocols = vec!["http/1.1".into()];
+    st.configurations.push(narrow);
+    let mut d = st.activations[0].clone();
+    d.id = "A5".into();
+    d.domain = "d.example.com".into();
+    d.configuration_id = "G".into();
+    st.activations.push(d);
+    let (snap, _, _) = build(&st, &BuildInputs::default(), &BuildCache::default()).unwrap();
+    let (a, b, c, d) = (
+        entry(&snap, "a.example.com"),
+        entry(&snap, "b.example.com"),
+        entry(&snap, "c.example.com"),
+        entry(&snap, "d.example.com"),
+    );
+    assert!(
+        a.same_policy(b),
+        "same mutual authentication and configuration"
+    );
+    assert!(!a.same_policy(c), "another mutual authentication");
+    assert_eq!(d.mutual_authentication_id, a.mutual_authentication_id);
+    assert!(
+        !a.same_policy(d) && !d.same_policy(a),
+        "another TLS configuration"
+    );
+    assert_eq!(d.tls.versions, vec![TlsVersion::Tls13]);
+    assert!(!d.tls.admits(Some(TlsVersion::Tls12), None));
+    assert!(!d.tls.admits(Some(TlsVersion::Tls13), Some(b"h2")));
+}

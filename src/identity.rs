@@ -1,7 +1,8 @@
 //! The client certificate as the proxy describes it to the origin: parsed once per connection
-//! from the peer chain rustls hands over, then shared (behind an `Arc`) by all its requests.
+//! from the peer chain rustls hands over (a leaf: the acceptor builds it, the proxy reads it).
 
 mod dn;
+pub mod path;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -10,6 +11,9 @@ use rustls_pki_types::CertificateDer;
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::FromDer;
+
+pub use path::TrustAnchors;
+use path::{trace, Names};
 
 use crate::model::identity_pattern::Presented;
 
@@ -21,8 +25,18 @@ use crate::model::identity_pattern::Presented;
 pub struct ClientIdentity {
     /// DER of the leaf certificate.
     pub leaf_der: Vec<u8>,
-    /// DER of the intermediates the client sent after the leaf (not the leaf).
+    /// DER of the intermediates on the path the leaf was verified along, the leaf's issuer
+    /// first (neither the leaf nor the trust anchor): what `Client-Cert-Chain` and XFCC's
+    /// `Chain` carry. Certificates the client sent that are not on that path are left out
+    /// (see `path`).
     pub chain_der: Vec<Vec<u8>>,
+    /// DER of every certificate the client sent after the leaf, in its order: a later
+    /// re-verification gets what the handshake got.
+    pub presented_der: Vec<Vec<u8>>,
+    /// The distinct notAfter times (unix seconds, ascending) of the leaf and of every presented
+    /// certificate that may be on its verified path; the connection is judged again at each
+    /// (DESIGN rule 5). The first is never later than the verified path's earliest expiry.
+    pub expiries: Vec<i64>,
     /// True when the leaf parsed as X.509. When false, only `leaf_der`, `chain_der` and
     /// `sha256_hex` are meaningful and every other field is empty or zero.
     pub parsed: bool,
@@ -53,19 +67,24 @@ pub struct ClientIdentity {
 }
 
 impl ClientIdentity {
-    /// From the peer chain as rustls returns it (leaf first). Never panics; a leaf that does not
-    /// parse still yields an identity with the raw DER and fingerprint and empty fields.
-    /// None when the chain is empty (no certificate was presented).
-    pub fn from_chain(chain: &[CertificateDer<'_>]) -> Option<ClientIdentity> {
+    /// From the peer chain as rustls returns it (leaf first), verified (or judged) under a
+    /// bundle with `anchors`. Never panics; a leaf that does not parse still yields an
+    /// identity with the raw DER and fingerprint and empty fields. None when the chain is
+    /// empty (no certificate was presented).
+    pub fn from_chain(
+        chain: &[CertificateDer<'_>],
+        anchors: &TrustAnchors,
+    ) -> Option<ClientIdentity> {
         let (leaf, intermediates) = chain.split_first()?;
         let mut identity = ClientIdentity {
             leaf_der: leaf.to_vec(),
-            chain_der: intermediates.iter().map(|c| c.to_vec()).collect(),
+            presented_der: intermediates.iter().map(|c| c.to_vec()).collect(),
             sha256_hex: hex_lower(digest::digest(&digest::SHA256, leaf).as_ref()),
             ..ClientIdentity::default()
         };
         if let Ok((_, cert)) = X509Certificate::from_der(leaf) {
             identity.fill_from(&cert);
+            identity.trace(&Names::of(&cert), intermediates, anchors);
         }
         Some(identity)
     }
@@ -73,9 +92,34 @@ impl ClientIdentity {
     /// The presented chain again, leaf first, as rustls returned it (for re-verification).
     pub fn chain(&self) -> Vec<CertificateDer<'_>> {
         std::iter::once(&self.leaf_der)
-            .chain(&self.chain_der)
+            .chain(&self.presented_der)
             .map(|der| CertificateDer::from(der.as_slice()))
             .collect()
+    }
+
+    /// The verified path's intermediates and expiry times, from names (see `path`).
+    fn trace(
+        &mut self,
+        leaf: &Names<'_>,
+        presented: &[CertificateDer<'_>],
+        anchors: &TrustAnchors,
+    ) {
+        let parsed: Vec<Option<X509Certificate<'_>>> = presented
+            .iter()
+            .map(|der| X509Certificate::from_der(der).ok().map(|(_, c)| c))
+            .collect();
+        let names: Vec<(Option<Names<'_>>, &[u8])> = parsed
+            .iter()
+            .zip(presented)
+            .map(|(cert, der)| (cert.as_ref().map(Names::of), der.as_ref()))
+            .collect();
+        let traced = trace(leaf, &names, anchors);
+        self.chain_der = traced
+            .path
+            .iter()
+            .filter_map(|&i| self.presented_der.get(i).cloned())
+            .collect();
+        self.expiries = traced.expiries;
     }
 
     fn fill_from(&mut self, cert: &X509Certificate<'_>) {
@@ -212,12 +256,16 @@ mod tests {
 
     #[test]
     fn empty_chain_is_none() {
-        assert_eq!(ClientIdentity::from_chain(&[]), None);
+        assert_eq!(
+            ClientIdentity::from_chain(&[], &TrustAnchors::default()),
+            None
+        );
     }
 
     #[test]
     fn parses_leaf_and_keeps_intermediates_apart() {
         let (root_params, root_key) = ca();
+        let root_cert = root_params.self_signed(&root_key).unwrap();
         let root = Issuer::new(root_params, root_key);
         let (mut mid_params, mid_key) = ca();
         mid_params
@@ -229,10 +277,26 @@ mod tests {
         let leaf = leaf_params().signed_by(&leaf_key, &mid).unwrap();
 
         let chain = [leaf.der().clone(), mid_cert.der().clone()];
-        let id = ClientIdentity::from_chain(&chain).unwrap();
+        let id = ClientIdentity::from_chain(&chain, &TrustAnchors::default()).unwrap();
         assert!(id.parsed);
         assert_eq!(id.leaf_der, leaf.der().to_vec());
-        assert_eq!(id.chain_der, vec![mid_cert.der().to_vec()]);
+        assert_eq!(id.presented_der, vec![mid_cert.der().to_vec()]);
+        // No trust anchor named the intermediate's issuer: nothing verified, nothing forwarded.
+        assert!(id.chain_der.is_empty());
+        assert_eq!(id.expiries, vec![1_798_859_045]);
+        // Under the root, the intermediate is the path and its expiry counts.
+        let anchors = TrustAnchors::from_bundle(&[root_cert.der().to_vec()]);
+        let verified = ClientIdentity::from_chain(&chain, &anchors).unwrap();
+        assert_eq!(verified.chain_der, vec![mid_cert.der().to_vec()]);
+        let mid_not_after = X509Certificate::from_der(mid_cert.der())
+            .unwrap()
+            .1
+            .validity()
+            .not_after
+            .timestamp();
+        let mut expected_expiries = vec![mid_not_after, 1_798_859_045];
+        expected_expiries.sort();
+        assert_eq!(verified.expiries, expected_expiries);
         assert_eq!(id.subject, "CN=client,O=Example");
         assert_eq!(id.issuer, "CN=Example Intermediate,O=Example");
         // DER needs a 0x00 sign byte before 0x8f; the header value must not show it.
@@ -260,7 +324,7 @@ mod tests {
     #[test]
     fn unparseable_leaf_still_has_bytes_and_fingerprint() {
         let junk = CertificateDer::from(vec![0x30, 0x03, 0x02, 0x01, 0x05]);
-        let id = ClientIdentity::from_chain(&[junk]).unwrap();
+        let id = ClientIdentity::from_chain(&[junk], &TrustAnchors::default()).unwrap();
         assert!(!id.parsed);
         assert_eq!(id.leaf_der, vec![0x30, 0x03, 0x02, 0x01, 0x05]);
         assert_eq!(
@@ -268,7 +332,11 @@ mod tests {
             hex_lower(digest::digest(&digest::SHA256, &id.leaf_der).as_ref())
         );
         assert!(id.subject.is_empty() && id.serial_hex.is_empty() && id.dns_sans.is_empty());
-        let empty = ClientIdentity::from_chain(&[CertificateDer::from(Vec::new())]).unwrap();
+        let empty = ClientIdentity::from_chain(
+            &[CertificateDer::from(Vec::new())],
+            &TrustAnchors::default(),
+        )
+        .unwrap();
         assert!(!empty.parsed);
     }
 
