@@ -2,8 +2,9 @@
 //! a revoked intermediate and an unrevoked sibling under enforced and fail-open policies; stale
 //! lists under both `require_fresh` settings; uploads refused for a wrong issuer, a bad
 //! signature, garbage and an older replacement; a replacement that revokes a connected client
-//! closing its connection (enforced) or changing its verdict (fail-open); the resource's API
-//! shape; lists deleted with their mutual authentication.
+//! closing its connection (enforced) or changing its verdict (fail-open); sessions from before
+//! a revocation never resuming as `ok`; a client revoked and reinstated under load; the
+//! resource's API shape; lists deleted with their mutual authentication.
 
 mod common;
 
@@ -491,6 +492,78 @@ async fn a_client_revoked_and_reinstated_under_load_changes_nothing_for_the_othe
             failures.lock().unwrap()
         );
         assert!(served.load(Ordering::SeqCst) > 0);
+    })
+    .await
+    .expect("test hung");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_from_before_a_revocation_never_resumes_as_ok() {
+    use common::tls_client::{Sessions, Tls, BOTH};
+    tokio::time::timeout(BOUND, async {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Fixture::new(&[A, OPEN]).await;
+        let Some(mut ca) = OpensslCa::new(dir.path(), "client", &f.client_ca) else {
+            return;
+        };
+        let cert = f.client(Validity::Current);
+        let enforced = f.ma(&f.client_ca.cert().cert_pem, true).await;
+        let open = f.ma(&f.client_ca.cert().cert_pem, false).await;
+        f.activate(A, Some(&enforced)).await;
+        f.activate(OPEN, Some(&open)).await;
+        let lists = [
+            uploaded(&f, &enforced, &ca.crl()).await,
+            uploaded(&f, &open, &ca.crl()).await,
+        ];
+        // Sessions saved while the client was in good standing (and shown to resume).
+        let mut saved: Vec<(Tls, &str, std::sync::Arc<Sessions>)> = Vec::new();
+        for tls in BOTH {
+            for domain in [A, OPEN] {
+                let store = Sessions::per_name(&f.server_ca);
+                let c = TlsClient::new(&f.server_ca, domain)
+                    .tls(tls)
+                    .cert(&cert)
+                    .sessions(&store);
+                let (_, r) = c.attempt(f.proxy(), domain).await;
+                assert_eq!(seen(&r.unwrap())["client-cert-verdict"], "ok");
+                let (facts, r) = c.attempt(f.proxy(), domain).await;
+                assert!(facts.unwrap().resumed(), "{tls:?} {domain}");
+                assert_eq!(seen(&r.unwrap())["client-cert-verdict"], "ok");
+                saved.push((tls, domain, store));
+            }
+        }
+        ca.revoke(&cert);
+        let revoking = ca.crl();
+        for id in &lists {
+            assert_eq!(replace(&f, id, &revoking).await.status, 200);
+        }
+        for (tls, domain, store) in &saved {
+            let offered = store.offered();
+            let c = TlsClient::new(&f.server_ca, domain)
+                .tls(*tls)
+                .cert(&cert)
+                .sessions(store);
+            let (_, r) = c.attempt(f.proxy(), domain).await;
+            assert!(
+                store.offered() > offered,
+                "{tls:?} {domain}: no session offered"
+            );
+            match *domain {
+                A => {
+                    let err = r.expect_err("a revoked client got in with an old session");
+                    assert_eq!(
+                        err.alert(),
+                        Some(AlertDescription::CertificateRevoked),
+                        "{tls:?}"
+                    );
+                }
+                _ => assert_eq!(
+                    seen(&r.unwrap())["client-cert-verdict"],
+                    "revoked",
+                    "{tls:?}"
+                ),
+            }
+        }
     })
     .await
     .expect("test hung");
