@@ -67,8 +67,15 @@ impl Pki {
             ClientAuth::new(&[self.client_ca.cert().cert_der.clone()], true).expect("verifier")
         });
         let params = TlsParams::default();
-        build_server_config(&[issued.cert_der], &issued.key_der, &params, auth.as_ref())
-            .expect("server config")
+        let tickets = mtls_proxy::snapshot::tickets::TicketKeys::default().ticketer(b"bench");
+        build_server_config(
+            &[issued.cert_der],
+            &issued.key_der,
+            &params,
+            auth.as_ref(),
+            tickets,
+        )
+        .expect("server config")
     }
 
     fn client(

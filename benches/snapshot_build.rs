@@ -1,34 +1,45 @@
-//! Snapshot build cost: a full build of 1, 1,000 and 10,000 activations (each with its own
-//! certificate and key, ten mutual authentications shared round-robin), and a rebuild of the
-//! 10,000 table after one activation changed (the incremental path every API change takes).
-//! Also prints resident memory per activation of a built snapshot.
+//! Snapshot build and update cost at N = 1,000, 10,000 and 100,000 activations, each with its own
+//! certificate and key (the heaviest shape: nothing is shared between domains):
+//! - `full_build`: a whole build (start-up, reload);
+//! - `one_change`: one activation attached to another mutual authentication, applied as a delta
+//!   (the path of every API change), including the O(1) snapshot of the result;
+//! - `ma_patch`: a mutual authentication patched while k = 10 and k ≈ 1,000 activations use it
+//!   (every one of them gets a new server config: O(k), independent of N).
+//!
+//! Also prints the resident memory per activation of a built configuration.
+//!
+//! `MTLS_PROXY_BENCH_SIZES=1000,10000` limits the sizes (the 100,000 case takes minutes and
+//! about 3 GiB, most of it the generated certificates and keys of the input state).
 
 use std::hint::black_box;
+use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use mtls_proxy::devpki::Ca;
 use mtls_proxy::model::{
-    pki, Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, State,
+    pki, Activation, Certificate, Configuration, Delta, MutualAuthentication, PrivateKey, Record,
+    RowChange, State,
 };
-use mtls_proxy::snapshot::build::{build, BuildCache, BuildInputs};
+use mtls_proxy::snapshot::build::{BuildInputs, Served};
 
-fn configuration() -> Configuration {
-    Configuration {
-        id: "conf".into(),
-        name: "default".into(),
-        default: true,
-        tls_protocols: vec!["1.2".into(), "1.3".into()],
-        http_protocols: vec!["http/1.1".into(), "http/2".into()],
-        created_at: 0,
-        updated_at: 0,
+/// Mutual authentications: "k10" (10 activations), "k1000" (up to 990), and eight more sharing
+/// the rest round-robin.
+fn mutual_authentication_of(i: usize) -> String {
+    match i {
+        0..10 => "k10".into(),
+        10..1000 => "k1000".into(),
+        _ => format!("ma{}", i % 8),
     }
 }
 
 fn mutual_authentications(ca: &Ca) -> Vec<MutualAuthentication> {
-    (0..10)
-        .map(|i| MutualAuthentication {
-            id: format!("ma{i}"),
-            name: format!("ma{i}"),
+    let ids = ["k10".to_string(), "k1000".to_string()]
+        .into_iter()
+        .chain((0..8).map(|i| format!("ma{i}")));
+    ids.enumerate()
+        .map(|(i, id)| MutualAuthentication {
+            name: id.clone(),
+            id,
             enforced: i % 2 == 0,
             cert_bundle: ca.cert().cert_pem.clone(),
             created_at: 0,
@@ -71,7 +82,7 @@ fn domain(ca: &Ca, i: usize, state: &mut State) {
         domain: name,
         certificate_id: format!("c{i}"),
         configuration_id: "conf".into(),
-        mutual_authentication_id: Some(format!("ma{}", i % 10)),
+        mutual_authentication_id: Some(mutual_authentication_of(i)),
         created_at: 0,
         updated_at: 0,
     });
@@ -83,13 +94,33 @@ fn state(n: usize) -> State {
     let mut s = State {
         revision: 1,
         mutual_authentications: mutual_authentications(&client_ca),
-        configurations: vec![configuration()],
+        configurations: vec![Configuration {
+            id: "conf".into(),
+            name: "default".into(),
+            default: true,
+            tls_protocols: vec!["1.2".into(), "1.3".into()],
+            http_protocols: vec!["http/1.1".into(), "http/2".into()],
+            created_at: 0,
+            updated_at: 0,
+        }],
         ..State::default()
     };
     for i in 0..n {
         domain(&server_ca, i, &mut s);
     }
     s
+}
+
+/// The sizes to measure; `cargo test` (which runs each benchmark once, without `--bench`)
+/// only checks the smallest.
+fn sizes() -> Vec<usize> {
+    if !std::env::args().any(|a| a == "--bench") {
+        return vec![1_000];
+    }
+    std::env::var("MTLS_PROXY_BENCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 10_000, 100_000])
 }
 
 fn rss_kib() -> u64 {
@@ -102,62 +133,87 @@ fn rss_kib() -> u64 {
     pages * 4
 }
 
-/// Resident memory a built snapshot holds, per activation (printed, for BENCHMARKS.md).
-fn report_memory(state: &State) {
-    let before = rss_kib();
-    let built = build(state, &BuildInputs::default(), &BuildCache::default()).expect("build");
-    let after = rss_kib();
-    let grown = after.saturating_sub(before);
-    let per = grown * 1024 / state.activations.len().max(1) as u64;
-    eprintln!(
-        "snapshot of {} activations: resident memory +{grown} KiB ({per} bytes per activation)",
-        state.activations.len()
-    );
-    drop(built);
+fn build(state: &State) -> Served {
+    Served::build(state, Arc::new(BuildInputs::default()), None, None)
+        .expect("build")
+        .0
 }
 
-fn full_builds(c: &mut Criterion) {
-    let mut group = c.benchmark_group("snapshot_full_build");
-    group.sample_size(10);
-    for n in [1usize, 1_000, 10_000] {
+/// Resident memory a built configuration holds, per activation (printed, for BENCHMARKS.md).
+fn report_memory(state: &State) -> Served {
+    let before = rss_kib();
+    let served = build(state);
+    let grown = rss_kib().saturating_sub(before);
+    let n = u64::try_from(state.activations.len().max(1)).unwrap_or(1);
+    eprintln!(
+        "built configuration of {n} activations: resident memory +{grown} KiB ({} bytes per activation)",
+        grown * 1024 / n
+    );
+    served
+}
+
+fn delta(served: &Served, rows: Vec<RowChange>) -> Delta {
+    let from = served.tables().revision();
+    Delta {
+        from,
+        to: from + 1,
+        rows,
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    for n in sizes() {
         let st = state(n);
-        if n == 10_000 {
-            report_memory(&st);
-        }
-        group.bench_function(format!("{n}_activations"), |b| {
+        let served = report_memory(&st);
+
+        let mut group = c.benchmark_group("full_build");
+        group.sample_size(10);
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| build(black_box(&st)))
+        });
+        group.finish();
+
+        // One activation in the middle moves to another mutual authentication.
+        let mut moved = st.activations[n / 2].clone();
+        moved.mutual_authentication_id = Some("ma3".into());
+        moved.updated_at = 1;
+        let one = delta(&served, vec![RowChange::Put(Record::Activation(moved))]);
+        let mut group = c.benchmark_group("one_change");
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| {
-                build(
-                    black_box(&st),
-                    &BuildInputs::default(),
-                    &BuildCache::default(),
-                )
-                .expect("build")
+                let (next, stats, _) = served.apply(black_box(&one), None).expect("apply");
+                assert_eq!(stats.server_configs_built, 1);
+                next.snapshot()
             })
         });
+        group.finish();
+
+        let mut group = c.benchmark_group(format!("ma_patch_{n}"));
+        group.sample_size(10);
+        for (id, k) in [("k10", 10usize), ("k1000", 990)] {
+            let mut ma = st
+                .mutual_authentications
+                .iter()
+                .find(|m| m.id == id)
+                .cloned()
+                .expect("ma");
+            ma.enforced = !ma.enforced;
+            ma.updated_at = 1;
+            let patch = delta(
+                &served,
+                vec![RowChange::Put(Record::MutualAuthentication(ma))],
+            );
+            group.bench_function(BenchmarkId::new("k", k), |b| {
+                b.iter(|| {
+                    let (next, stats, _) = served.apply(black_box(&patch), None).expect("apply");
+                    assert_eq!(stats.entries_placed, k.min(n));
+                    next.snapshot()
+                })
+            });
+        }
+        group.finish();
     }
-    group.finish();
 }
 
-fn one_change(c: &mut Criterion) {
-    let st = state(10_000);
-    let (_, cache, _) = build(&st, &BuildInputs::default(), &BuildCache::default()).expect("build");
-    let mut changed = st.clone();
-    changed.revision += 1;
-    // Activation 5000 moves to another mutual authentication: one new server config.
-    changed.activations[5_000].mutual_authentication_id = Some("ma3".into());
-    changed.activations[5_000].updated_at = 1;
-    let mut group = c.benchmark_group("snapshot_incremental");
-    group.sample_size(20);
-    group.bench_function("one_change_in_10000", |b| {
-        b.iter(|| {
-            let (_, _, stats) =
-                build(black_box(&changed), &BuildInputs::default(), &cache).expect("build");
-            assert_eq!(stats.server_configs_built, 1);
-            stats
-        })
-    });
-    group.finish();
-}
-
-criterion_group!(benches, full_builds, one_change);
-criterion_main!(benches);
+criterion_group!(snapshot_build, benches);
+criterion_main!(snapshot_build);

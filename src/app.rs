@@ -18,9 +18,11 @@ pub use reload::ReloadReport;
 use crate::acceptor::{self, AcceptorOptions};
 use crate::admin::{self, token, AdminState, AdminToken};
 use crate::control::{Control, ControlError, Prepare};
+use crate::fleet::{self, Cache, CacheError, CacheWriter, FleetOptions, FleetView};
 use crate::metrics::Metrics;
 use crate::model::identity_pattern::AllowList;
 use crate::model::origin::OriginRoute;
+use crate::model::State;
 use crate::origin::{OriginClient, OriginError, OriginOptions};
 use crate::proxy::serve::{handler, ConnLimits, Lifecycle};
 use crate::proxy::service::ProxyContext;
@@ -30,7 +32,9 @@ use crate::settings::{Settings, SettingsError};
 use crate::snapshot::build::BuildInputs;
 use crate::snapshot::publisher::Publisher;
 use crate::snapshot::route::Route;
-use crate::store::{Store, StoreError};
+use crate::snapshot::tickets::TicketKeys;
+use crate::store::postgres::{PgOptions, PgStore};
+use crate::store::{SqliteStore, Store, StoreError};
 
 /// Why the process could not start or reload.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +69,20 @@ pub enum AppError {
     Task(String),
     #[error(transparent)]
     Fetcher(#[from] crate::revocation::fetch::FetcherError),
-    #[error("the store {store} holds the demo configuration, whose private keys and client CA are public (anyone could pass its mutual authentication), and proxy.listen {listen} is not a loopback address; use another store (store.path), or delete the demo resources through the API first: {resources}")]
+    #[error(
+        "refusing to serve: the store is unreachable ({store}) and this node has no local cache \
+         at {cache} (a node writes it once it has applied a revision from the store); start it \
+         again once the store is reachable"
+    )]
+    NoCache { store: String, cache: PathBuf },
+    #[error(
+        "refusing to serve: the store is unreachable ({store}) and the local cache cannot be \
+         used: {cache}"
+    )]
+    UnusableCache { store: String, cache: CacheError },
+    #[error("the local cache: {0}")]
+    Cache(#[from] CacheError),
+    #[error("the store {store} holds the demo configuration, whose private keys and client CA are public (anyone could pass its mutual authentication), and proxy.listen {listen} is not a loopback address; use another store (store.path or store.url), or delete the demo resources through the API first: {resources}")]
     DemoExposed {
         store: String,
         listen: SocketAddr,
@@ -85,6 +102,13 @@ pub struct Running {
     pub token_source: token::TokenSource,
     /// What the demo import created, when it ran.
     pub demo: Option<crate::demo::DemoSummary>,
+    /// This node's place in the fleet: its id, the store, the nodes, the cache.
+    pub fleet: Arc<FleetView>,
+    /// Whether it started from its local cache (the store was unreachable).
+    pub started_from_cache: bool,
+    /// The session-ticket secrets every snapshot's ticketers use.
+    tickets: TicketKeys,
+    cache: Option<Arc<CacheWriter>>,
     /// The settings in force (hot ones updated by reloads).
     settings: std::sync::Mutex<Settings>,
     /// The connection timeouts every proxy connection reads (swapped by reloads).
@@ -99,6 +123,12 @@ impl Running {
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             t.await.map_err(|e| AppError::Task(e.to_string()))?;
+        }
+        if let Some(cache) = self.cache {
+            // Everything applied is in the cache before the process goes.
+            tokio::task::spawn_blocking(move || cache.finish())
+                .await
+                .map_err(|e| AppError::Task(e.to_string()))?;
         }
         Ok(())
     }
@@ -124,29 +154,152 @@ fn local_addr(
         .map_err(|source| AppError::Listen { what, addr, source })
 }
 
+/// The store in use, and with a shared one the node's local cache.
+struct Backend {
+    store: Arc<dyn Store>,
+    shared: Option<Shared>,
+}
+
+/// A shared store (PostgreSQL) and the node's cache of it.
+struct Shared {
+    store: Arc<PgStore>,
+    cache: Cache,
+}
+
+fn open_backend(settings: &Settings) -> Result<Backend, AppError> {
+    let s = &settings.store;
+    let Some(url) = s.effective_url() else {
+        return Ok(Backend {
+            store: Arc::new(SqliteStore::open(&s.path)?),
+            shared: None,
+        });
+    };
+    let store = Arc::new(PgStore::open(&PgOptions {
+        url,
+        pool_size: s.pool_size,
+        timeout: s.timeout,
+        ca_file: s.ca_file.clone(),
+    })?);
+    Ok(Backend {
+        store: store.clone(),
+        shared: Some(Shared {
+            store,
+            cache: Cache::open(&s.cache)?,
+        }),
+    })
+}
+
+/// What a node serves first: the store's state, or, with a shared store that is unreachable,
+/// its verified local cache; with neither it refuses to start (fail closed).
+enum First {
+    Store,
+    Cached(State),
+}
+
+fn first_state(shared: &Shared) -> Result<First, AppError> {
+    let error = match shared.store.connect() {
+        Ok(()) => return Ok(First::Store),
+        Err(e) if e.is_unavailable() => e,
+        Err(e) => return Err(e.into()),
+    };
+    let store = format!("{}: {error}", shared.store.describe());
+    match shared.cache.load() {
+        Ok(Some(state)) => {
+            tracing::warn!(%store, revision = state.revision, cache = %shared.cache.path().display(),
+                "the store is unreachable: serving the local cache until it is back");
+            Ok(First::Cached(state))
+        }
+        Ok(None) => Err(AppError::NoCache {
+            store,
+            cache: shared.cache.path().to_path_buf(),
+        }),
+        Err(cache) => Err(AppError::UnusableCache { store, cache }),
+    }
+}
+
 /// Open the store, publish the stored configuration, and start both listeners.
 pub async fn start(settings: Settings) -> Result<Running, AppError> {
-    let store = Arc::new(Store::open(&settings.store.path)?);
     let (token, token_source) = resolve_token(&settings)?;
     let metrics = Arc::new(Metrics::new()?);
-    let publisher = Arc::new(Publisher::new(build_inputs(&settings)?, metrics.clone()));
-    let control = Arc::new(Control::new(store, prepare_fn(publisher.clone())));
-    control.publish_current()?;
-    let demo = match settings.demo {
-        true => crate::demo::import_if_empty(&control, &demo_certs_dir(&settings))?,
-        false => None,
+    let tickets = TicketKeys::default();
+    let publisher = Arc::new(Publisher::new(
+        build_inputs(&settings, &tickets)?,
+        metrics.clone(),
+    ));
+    let backend = {
+        let settings = settings.clone();
+        tokio::task::spawn_blocking(move || open_backend(&settings))
+            .await
+            .map_err(|e| AppError::Task(e.to_string()))??
     };
-    refuse_exposed_demo(&settings, control.store())?;
+    let described = backend.store.describe();
+    let (first, cache) = match backend.shared {
+        Some(shared) => {
+            let first = tokio::task::spawn_blocking(move || {
+                first_state(&shared).map(|first| (first, shared.cache))
+            })
+            .await
+            .map_err(|e| AppError::Task(e.to_string()))??;
+            (first.0, Some(CacheWriter::start(first.1)))
+        }
+        None => (First::Store, None),
+    };
+    let started_from_cache = matches!(first, First::Cached(_));
+    let control = Arc::new(Control::new(
+        backend.store,
+        prepare_fn(publisher.clone(), cache.clone()),
+    ));
+    let (demo, marked, rotation) = {
+        let (control, settings, tickets) = (control.clone(), settings.clone(), tickets.clone());
+        tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+            match first {
+                First::Store => control.publish_current()?,
+                First::Cached(state) => control.publish_state(state)?,
+            };
+            let demo = match settings.demo && !started_from_cache {
+                true => crate::demo::import_if_empty(&control, &demo_certs_dir(&settings))?,
+                false => None,
+            };
+            // A node starting from its cache cannot read the marks (see refuse_exposed_demo).
+            let marked = match started_from_cache {
+                true => Vec::new(),
+                false => control.read(|r| r.demo_resources())?,
+            };
+            let rotation = fleet::ticket_rotation(
+                &control,
+                tickets,
+                settings.proxy.ticket_key_rotation,
+                settings.store.poll_interval,
+            );
+            Ok((demo, marked, rotation))
+        })
+        .await
+        .map_err(|e| AppError::Task(e.to_string()))??
+    };
+    refuse_exposed_demo(&settings, &described, &marked)?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let admin_listener = bind("admin", settings.admin.listen).await?;
     let admin_addr = local_addr("admin", &admin_listener, settings.admin.listen)?;
     let proxy_listener = bind("proxy", settings.proxy.listen).await?;
     let proxy_addr = local_addr("proxy", &proxy_listener, settings.proxy.listen)?;
+    let node_id = settings
+        .store
+        .node_id
+        .clone()
+        .unwrap_or_else(|| fleet::default_node_id(proxy_addr));
+    let view = Arc::new(FleetView::new(
+        node_id.clone(),
+        described,
+        cache.clone(),
+        settings.store.poll_interval,
+        tickets.clone(),
+    ));
     let state = AdminState {
         control: control.clone(),
         token: AdminToken::new(&token),
         metrics: metrics.clone(),
         publisher: publisher.clone(),
+        fleet: view.clone(),
         listen_addr: admin_addr,
     };
     let admin_limits = admin::listener::ListenerLimits {
@@ -163,6 +316,20 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         metrics.clone(),
         shutdown_rx.clone(),
     ));
+    let follower = fleet::spawn(
+        control.clone(),
+        metrics.clone(),
+        view.clone(),
+        rotation,
+        FleetOptions {
+            node_id,
+            proxy_listen: proxy_addr,
+            admin_listen: admin_addr,
+            poll_interval: settings.store.poll_interval,
+            started_from_cache,
+        },
+        shutdown_rx.clone(),
+    );
     let refresher = spawn_refresher(&settings, &control, &publisher, &metrics, &shutdown_rx)?;
     let limits = Arc::new(ArcSwap::from_pointee(ConnLimits::from_settings(
         &settings.proxy,
@@ -183,19 +350,32 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         metrics,
         token_source,
         demo,
+        fleet: view,
+        started_from_cache,
+        tickets,
+        cache,
         settings: std::sync::Mutex::new(settings),
         limits,
         shutdown,
-        tasks: vec![admin_task, proxy_task, sampler, refresher],
+        tasks: vec![admin_task, proxy_task, sampler, follower, refresher],
     })
 }
 
-/// The demo must never guard a public listener: its keys are in every checkout.
-fn refuse_exposed_demo(settings: &Settings, store: &Store) -> Result<(), AppError> {
+/// The demo must never guard a public listener: its keys are in every checkout. `present` are
+/// the demo resources still stored.
+///
+/// Checked at every start that reaches the store. A node starting from its cache (the store is
+/// unreachable) cannot read the marks; it serves what it served before, which passed this check
+/// when it started with the store (the check only ever runs at start), and is checked again at
+/// its next start.
+fn refuse_exposed_demo(
+    settings: &Settings,
+    store: &str,
+    present: &[(String, String)],
+) -> Result<(), AppError> {
     if settings.proxy.listen.ip().is_loopback() {
         return Ok(());
     }
-    let present = store.demo_resources()?;
     if present.is_empty() {
         return Ok(());
     }
@@ -204,18 +384,25 @@ fn refuse_exposed_demo(settings: &Settings, store: &Store) -> Result<(), AppErro
         .map(|(kind, id)| format!("{kind} {id}"))
         .collect();
     Err(AppError::DemoExposed {
-        store: settings.store.path.display().to_string(),
+        store: store.to_string(),
         listen: settings.proxy.listen,
         resources: resources.join(", "),
     })
 }
 
-/// The dry-run build control runs before committing a change, publishing once it commits.
-fn prepare_fn(publisher: Arc<Publisher>) -> Box<Prepare> {
-    Box::new(move |state| {
-        let prepared = publisher.prepare(state).map_err(|e| e.to_string())?;
+/// The dry-run build control runs before committing a change, publishing once it commits; with
+/// a shared store each published update then goes to the local cache.
+fn prepare_fn(publisher: Arc<Publisher>, cache: Option<Arc<CacheWriter>>) -> Box<Prepare> {
+    Box::new(move |update| {
+        let prepared = publisher.prepare(update).map_err(|e| e.to_string())?;
         let publisher = publisher.clone();
-        Ok(Box::new(move || publisher.publish(prepared)))
+        let cached = cache.clone().map(|writer| (writer, update.clone()));
+        Ok(Box::new(move || {
+            publisher.publish(prepared);
+            if let Some((writer, update)) = cached {
+                writer.send(update);
+            }
+        }))
     })
 }
 
@@ -247,8 +434,9 @@ fn resolve_token(settings: &Settings) -> Result<(String, token::TokenSource), Ap
 }
 
 /// The hot-reloadable inputs of every snapshot build, from the settings (client certificate
-/// files for origins are read here, on every start and reload).
-fn build_inputs(settings: &Settings) -> Result<BuildInputs, AppError> {
+/// files for origins are read here, on every start and reload), with the node's session-ticket
+/// secrets.
+fn build_inputs(settings: &Settings, tickets: &TicketKeys) -> Result<BuildInputs, AppError> {
     let (origins, default_origin) = origins::routes(settings)?;
     let mut routes = Vec::new();
     for (r, (domain, origin)) in settings.routes.iter().zip(origins) {
@@ -261,6 +449,7 @@ fn build_inputs(settings: &Settings) -> Result<BuildInputs, AppError> {
         preserve_host: settings.proxy.preserve_host,
         xfcc: settings.proxy.xfcc,
         require_fresh: settings.revocation.require_fresh,
+        tickets: tickets.clone(),
     })
 }
 

@@ -14,9 +14,7 @@ use crate::control::change::{
 };
 use crate::control::{Change, Control, ControlError, RelationshipChange};
 use crate::devpki::{self, DevPkiError};
-use crate::model::State;
-use crate::store::demo_marks::DemoKind;
-use crate::store::{load_state, StoreError};
+use crate::store::{Counts, DemoKind, StoreError};
 
 /// Server certificate (leaf) the demo domains are served with.
 const SERVER_CERT: &str = "server.pem";
@@ -120,8 +118,8 @@ pub fn import_if_empty(
     control: &Control,
     certs_dir: &Path,
 ) -> Result<Option<DemoSummary>, DemoError> {
-    let state = control.store().read(load_state)?;
-    if !is_empty(&state) {
+    let counts = control.read(|r| r.counts())?;
+    if !is_empty(&counts) {
         return Ok(None);
     }
     let generated = ensure_certs(certs_dir)?;
@@ -139,11 +137,11 @@ pub fn import_if_empty(
 }
 
 /// Empty means no operator resource at all; the built-in default configuration does not count.
-fn is_empty(state: &State) -> bool {
-    state.activations.is_empty()
-        && state.certificates.is_empty()
-        && state.private_keys.is_empty()
-        && state.mutual_authentications.is_empty()
+fn is_empty(counts: &Counts) -> bool {
+    counts.activations == 0
+        && counts.certificates == 0
+        && counts.private_keys == 0
+        && counts.mutual_authentications == 0
 }
 
 /// Generates a dev PKI into `dir` when none of the needed files exist; returns whether it did.
@@ -231,7 +229,7 @@ fn create_all(
 /// Record that the demo created `id`: its keys are public, so `serve` refuses to face a
 /// network while it exists.
 fn mark(control: &Control, kind: DemoKind, id: &str) -> Result<(), DemoError> {
-    Ok(control.store().mark_demo(kind, id)?)
+    Ok(control.mark_demo(kind, id)?)
 }
 
 fn apply(control: &Control, step: &'static str, change: Change) -> Result<String, DemoError> {
@@ -293,14 +291,15 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::store::Store;
+    use crate::model::{State, Update};
+    use crate::store::SqliteStore;
 
     fn control() -> Control {
-        Control::without_data_plane(Arc::new(Store::in_memory().unwrap()))
+        Control::without_data_plane(Arc::new(SqliteStore::in_memory().unwrap()))
     }
 
     fn state(control: &Control) -> State {
-        control.store().read(load_state).unwrap()
+        control.read(|r| r.load_state()).unwrap()
     }
 
     /// A temp dir holding a complete dev PKI written by `devpki`.
@@ -357,7 +356,7 @@ mod tests {
         let on_disk = fs::read_to_string(dir.path().join(SERVER_CERT)).unwrap();
         assert_eq!(cert.cert_blob, on_disk);
         // Every resource the demo created is marked as such.
-        let marked = control.store().demo_resources().unwrap();
+        let marked = control.read(|r| r.demo_resources()).unwrap();
         assert_eq!(marked.len(), 6, "{marked:?}");
         for a in &s.activations {
             assert!(marked.contains(&("activation".to_string(), a.id.clone())));
@@ -386,9 +385,9 @@ mod tests {
         let control = control();
         let dir = certs();
         assert!(import_if_empty(&control, dir.path()).unwrap().is_some());
-        let revision = control.store().revision().unwrap();
+        let revision = control.stored_revision().unwrap();
         assert!(import_if_empty(&control, dir.path()).unwrap().is_none());
-        assert_eq!(control.store().revision().unwrap(), revision);
+        assert_eq!(control.stored_revision().unwrap(), revision);
         assert_eq!(state(&control).activations.len(), 2);
     }
 
@@ -457,7 +456,7 @@ mod tests {
         assert!(!dir.path().join(SERVER_KEY).exists());
         let after = fs::read_to_string(dir.path().join(SERVER_CERT)).unwrap();
         assert_eq!(after, before);
-        assert_eq!(control.store().revision().unwrap(), 0);
+        assert_eq!(control.stored_revision().unwrap(), 0);
     }
 
     #[test]
@@ -477,13 +476,20 @@ mod tests {
 
     #[test]
     fn a_refused_step_rolls_the_import_back() {
-        // The data plane refuses any state with two activations: the second one fails.
-        let store = Arc::new(Store::in_memory().unwrap());
+        // The data plane refuses the second activation: its update fails to build.
+        let store = Arc::new(SqliteStore::in_memory().unwrap());
+        let second = |u: &Update| match u {
+            Update::Delta(d) => d.rows.iter().any(|r| {
+                matches!(r, crate::model::RowChange::Put(crate::model::Record::Activation(a))
+                    if a.domain == FAIL_OPEN_DOMAIN)
+            }),
+            Update::Full(_) => false,
+        };
         let control = Control::new(
-            store,
-            Box::new(|s: &State| match s.activations.len() {
-                2 => Err("refused for the test".to_string()),
-                _ => Ok(Box::new(|| ()) as crate::control::Publish),
+            store.clone(),
+            Box::new(move |u: &Update| match second(u) {
+                true => Err("refused for the test".to_string()),
+                false => Ok(Box::new(|| ()) as crate::control::Publish),
             }),
         );
         let dir = certs();
@@ -498,10 +504,10 @@ mod tests {
             ),
             "{err}"
         );
-        let s = state(&control);
-        assert!(is_empty(&s), "{s:?}");
+        let counts = control.read(|r| r.counts()).unwrap();
+        assert!(is_empty(&counts), "{counts:?}");
         // And a later import, once the cause is gone, is not blocked by leftovers.
-        let control = Control::without_data_plane(control.store().clone());
+        let control = Control::without_data_plane(store);
         assert!(import_if_empty(&control, dir.path()).unwrap().is_some());
     }
 
@@ -521,7 +527,7 @@ mod tests {
             ),
             "{err}"
         );
-        assert!(is_empty(&state(&control)));
+        assert!(is_empty(&control.read(|r| r.counts()).unwrap()));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub mod bench;
 pub mod control;
 pub mod demo;
 pub mod devpki;
+pub mod fleet;
 pub mod hex;
 pub mod identity;
 pub mod metrics;

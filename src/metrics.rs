@@ -56,6 +56,10 @@ pub struct Metrics {
     pub connections_total: IntCounter,
     /// The store revision the data plane serves.
     pub config_revision: IntGauge,
+    /// How many revisions the data plane is behind the store (as far as known).
+    pub config_revision_lag: IntGauge,
+    /// 1 while the store answers, 0 while it cannot be reached.
+    pub store_up: IntGauge,
     /// Snapshot builds by result (`ok`, `error`), whatever triggered them.
     pub config_reloads: IntCounterVec,
     /// Time to build a snapshot.
@@ -156,6 +160,16 @@ impl Metrics {
                 "mtls_proxy_config_revision",
                 "Store revision of the configuration the data plane serves",
             )?,
+            config_revision_lag: int_gauge(
+                &r,
+                "mtls_proxy_config_revision_lag",
+                "Revisions the data plane is behind the store, as last seen",
+            )?,
+            store_up: int_gauge(
+                &r,
+                "mtls_proxy_store_up",
+                "1 while the store answers, 0 while it cannot be reached (the node keeps serving)",
+            )?,
             config_reloads,
             config_build_duration: histogram(
                 &r,
@@ -219,6 +233,37 @@ impl Metrics {
             }
             keep
         });
+    }
+
+    /// Remove the series of one domain no longer configured.
+    pub fn retire_domain(&self, name: &str) {
+        let mut map = self.domains.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(d) = map.remove(name) {
+            d.retire();
+        }
+    }
+
+    /// Update the server certificates' expiry for what changed: label sets (certificate id,
+    /// domain) removed, then set.
+    pub fn update_certificate_expiry(
+        &self,
+        removed: &[(String, String)],
+        set: &[(String, String, i64)],
+    ) {
+        for (cert, domain) in removed {
+            self.certificate_not_after.remove(cert, domain);
+        }
+        for (cert, domain, not_after) in set {
+            self.certificate_not_after.set(cert, domain, *not_after);
+        }
+    }
+
+    /// Replace the client-CA expiry series of one mutual authentication: (subject, notAfter).
+    pub fn replace_client_ca_expiry(&self, mutual_authentication: &str, cas: &[(String, i64)]) {
+        self.client_ca_not_after.replace_group(
+            mutual_authentication,
+            cas.iter().map(|(s, t)| (s.as_str(), *t)),
+        );
     }
 
     /// One failed handshake; `reason` is one of [`HANDSHAKE_ERROR_REASONS`].
@@ -311,6 +356,10 @@ mod tests {
         let m = Metrics::new().unwrap();
         m.config_revision.set(7);
         assert!(m.render().contains("mtls_proxy_config_revision 7"));
+        m.store_up.set(1);
+        m.config_revision_lag.set(2);
+        assert!(m.render().contains("mtls_proxy_store_up 1"));
+        assert!(m.render().contains("mtls_proxy_config_revision_lag 2"));
     }
 
     #[test]

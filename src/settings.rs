@@ -64,19 +64,76 @@ impl Default for AdminSettings {
     }
 }
 
-/// `[store]`.
-#[derive(Debug, Clone, Deserialize)]
+/// The environment variable that overrides `[store] url`.
+pub const STORE_URL_ENV: &str = "MTLS_PROXY_STORE_URL";
+
+/// `[store]`: SQLite at `path` (one node), or PostgreSQL at `url` (a fleet).
+#[derive(Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreSettings {
-    /// SQLite file, created with its directory.
+    /// SQLite file, created with its directory. Its directory also holds the generated admin
+    /// token.
     pub path: PathBuf,
+    /// PostgreSQL (`postgres://user[:password]@host[:port]/database[?sslmode=…]`); env
+    /// `MTLS_PROXY_STORE_URL` overrides it. None: the SQLite store at `path`.
+    pub url: Option<String>,
+    /// With `url`: this node's cache of the last applied revision, served when it starts while
+    /// PostgreSQL is unreachable.
+    pub cache: PathBuf,
+    /// With `url`: PEM CAs that verify PostgreSQL's TLS certificate instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// With `url`: pooled connections to PostgreSQL.
+    pub pool_size: usize,
+    /// With `url`: bound on connecting and on each store operation; past it the store counts as
+    /// unavailable (writes answer 503, the node keeps serving).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub timeout: Duration,
+    /// How often a node checks the store's revision (the fallback when a change notification is
+    /// lost), heartbeats and refreshes the session-ticket keys.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub poll_interval: Duration,
+    /// This node's id in the fleet list; default `<hostname>/<proxy listen address>`.
+    pub node_id: Option<String>,
+}
+
+/// Never shows the URL, which may hold a password.
+impl std::fmt::Debug for StoreSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSettings")
+            .field("path", &self.path)
+            .field("url", &self.url.as_ref().map(|_| ".."))
+            .field("cache", &self.cache)
+            .field("ca_file", &self.ca_file)
+            .field("pool_size", &self.pool_size)
+            .field("timeout", &self.timeout)
+            .field("poll_interval", &self.poll_interval)
+            .field("node_id", &self.node_id)
+            .finish()
+    }
 }
 
 impl Default for StoreSettings {
     fn default() -> Self {
         StoreSettings {
             path: PathBuf::from("data/mtls-proxy.db"),
+            url: None,
+            cache: PathBuf::from("data/store-cache.db"),
+            ca_file: None,
+            pool_size: 8,
+            timeout: Duration::from_secs(5),
+            poll_interval: Duration::from_secs(1),
+            node_id: None,
         }
+    }
+}
+
+impl StoreSettings {
+    /// The PostgreSQL URL in force: env `MTLS_PROXY_STORE_URL`, else `url`.
+    pub fn effective_url(&self) -> Option<String> {
+        std::env::var(STORE_URL_ENV)
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or_else(|| self.url.clone())
     }
 }
 
@@ -139,6 +196,10 @@ pub struct ProxySettings {
     pub origin_client_cert: Option<PathBuf>,
     /// PEM private key of `origin_client_cert`.
     pub origin_client_key: Option<PathBuf>,
+    /// How often the session-ticket key shared by the fleet is replaced; a ticket stays
+    /// accepted for one to two periods. Set the same on every node.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub ticket_key_rotation: Duration,
 }
 
 impl Default for ProxySettings {
@@ -163,6 +224,7 @@ impl Default for ProxySettings {
             max_connection_age: None,
             origin_client_cert: None,
             origin_client_key: None,
+            ticket_key_rotation: Duration::from_secs(3600),
         }
     }
 }
@@ -331,6 +393,58 @@ impl Settings {
         if self.store.path.as_os_str().is_empty() {
             return Err(("store.path".into(), "can't be blank".into()));
         }
+        self.validate_fleet()
+    }
+
+    fn validate_fleet(&self) -> Result<(), (String, String)> {
+        let store = &self.store;
+        if let Some(url) = &store.url {
+            // The parser's message never echoes the URL (it may hold a password).
+            url.parse::<tokio_postgres::Config>()
+                .map_err(|e| ("store.url".to_string(), e.to_string()))?;
+        }
+        if store.cache.as_os_str().is_empty() {
+            return Err(("store.cache".into(), "can't be blank".into()));
+        }
+        if !(1..=1000).contains(&store.pool_size) {
+            return Err(("store.pool_size".into(), "must be 1 to 1000".into()));
+        }
+        let at_least = |field: &str, value: Duration, min: Duration| {
+            if value < min {
+                return Err((field.to_string(), format!("must be at least {min:?}")));
+            }
+            Ok(())
+        };
+        at_least("store.timeout", store.timeout, Duration::from_millis(100))?;
+        at_least(
+            "store.poll_interval",
+            store.poll_interval,
+            Duration::from_millis(50),
+        )?;
+        if store.poll_interval > Duration::from_secs(60) {
+            return Err(("store.poll_interval".into(), "must be at most 60s".into()));
+        }
+        if store
+            .node_id
+            .as_deref()
+            .is_some_and(|id| id.is_empty() || id.len() > 255 || id.chars().any(char::is_control))
+        {
+            return Err((
+                "store.node_id".into(),
+                "must be 1 to 255 bytes without control characters".into(),
+            ));
+        }
+        at_least(
+            "proxy.ticket_key_rotation",
+            self.proxy.ticket_key_rotation,
+            Duration::from_secs(1),
+        )?;
+        if self.proxy.ticket_key_rotation > Duration::from_secs(7 * 24 * 3600) {
+            return Err((
+                "proxy.ticket_key_rotation".into(),
+                "must be at most 7 days".into(),
+            ));
+        }
         Ok(())
     }
 }
@@ -497,10 +611,36 @@ mod tests {
         assert_eq!(s.proxy.h2_keepalive_timeout, d.proxy.h2_keepalive_timeout);
         assert_eq!(s.proxy.max_connection_age, d.proxy.max_connection_age);
         assert_eq!(s.admin.max_connections, d.admin.max_connections);
-        assert_eq!(s.store.path, d.store.path);
+        assert_eq!(s.store, d.store);
+        assert_eq!(s.proxy.ticket_key_rotation, d.proxy.ticket_key_rotation);
         assert_eq!(s.log, d.log);
         assert_eq!(s.revocation, d.revocation);
         assert!(s.routes.is_empty());
+    }
+
+    #[test]
+    fn store_settings_select_postgresql_and_are_checked() {
+        let s = parse("[store]\nurl = \"postgres://app:secret@db.internal:5433/proxy\"\n").unwrap();
+        assert_eq!(
+            s.store.url.as_deref(),
+            Some("postgres://app:secret@db.internal:5433/proxy")
+        );
+        assert!(
+            !format!("{s:?}").contains("secret"),
+            "the URL's password never reaches Debug output"
+        );
+        assert_eq!(s.store.poll_interval, Duration::from_secs(1));
+        let e = parse("[store]\nurl = \"postgres://a:secret@h/db?sslmode=bogus\"\n").unwrap_err();
+        assert!(e.to_string().contains("store.url"), "{e}");
+        assert!(!e.to_string().contains("secret"), "{e}");
+        let e = parse("[store]\npool_size = 0\n").unwrap_err();
+        assert!(e.to_string().contains("store.pool_size"), "{e}");
+        let e = parse("[store]\npoll_interval = \"2m\"\n").unwrap_err();
+        assert!(e.to_string().contains("store.poll_interval"), "{e}");
+        let e = parse("[store]\nnode_id = \"\"\n").unwrap_err();
+        assert!(e.to_string().contains("store.node_id"), "{e}");
+        let e = parse("[proxy]\nticket_key_rotation = \"0s\"\n").unwrap_err();
+        assert!(e.to_string().contains("proxy.ticket_key_rotation"), "{e}");
     }
 
     #[test]

@@ -131,8 +131,7 @@ async fn fifty_concurrent_writers_lose_no_update() {
         .as_ref()
         .unwrap()
         .control
-        .store()
-        .revision()
+        .stored_revision()
         .unwrap();
     let path = format!("/tls/mutual_authentications/{id}");
     let mut tasks = Vec::new();
@@ -159,8 +158,7 @@ async fn fifty_concurrent_writers_lose_no_update() {
         .as_ref()
         .unwrap()
         .control
-        .store()
-        .revision()
+        .stored_revision()
         .unwrap();
     assert_eq!(after - before, 50, "every write counted once");
     // The final state is the last serial write: its name and enforced flag belong together.

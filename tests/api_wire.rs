@@ -188,7 +188,7 @@ async fn hostile_strings_are_stored_safely() {
 async fn revision_counts_every_committed_write_only() {
     let h = Harness::start().await;
     let control = h.running.as_ref().unwrap().control.clone();
-    let before = control.store().revision().unwrap();
+    let before = control.stored_revision().unwrap();
     let body = json!({"data": {"attributes": {"cert_bundle": pki::bundle("CA")}}});
     let id = h.post("/tls/mutual_authentications", body).await.json()["data"]["id"]
         .as_str()
@@ -204,5 +204,5 @@ async fn revision_counts_every_committed_write_only() {
         json!({"data": {"attributes": {"cert_bundle": "bad"}}}),
     )
     .await;
-    assert_eq!(control.store().revision().unwrap(), before + 2);
+    assert_eq!(control.stored_revision().unwrap(), before + 2);
 }

@@ -164,6 +164,10 @@ fn check_dom(dom: &str, f: &Fixture, ids: &[&str]) {
             r#"<b id="tile-requests" data-value="6">6</b>"#,
             r#"<tr data-label="client_cert_rejected">"#,
             "No reload error.",
+            // The store and the fleet (one SQLite node, listed by its heartbeat).
+            r#"<p id="store-state" data-reachable="true">Store <b>SQLite "#,
+            r#"<table id="nodes">"#,
+            "<small>(this node)</small>",
         ],
     );
     for verdict in ["ok", "missing", "expired", "unknown_ca"] {

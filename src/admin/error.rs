@@ -82,6 +82,17 @@ impl From<ControlError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
+        if let StoreError::Unavailable(why) = &e {
+            // The data plane is not affected: it keeps serving its last good snapshot.
+            tracing::warn!(error = %e, "API request refused: the store is unavailable");
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "the store is unavailable ({why}); retry once it is reachable again. This \
+                     node keeps serving the configuration it last applied."
+                ),
+            );
+        }
         tracing::error!(error = %e, "store failure");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

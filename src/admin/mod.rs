@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod document;
 pub mod error;
+pub mod fleet_status;
 mod handlers;
 pub mod listener;
 pub mod pagination;
@@ -43,6 +44,8 @@ pub struct AdminState {
     pub metrics: Arc<Metrics>,
     /// The data plane's snapshot owner: readiness and status.
     pub publisher: Arc<Publisher>,
+    /// This node's place in the fleet: the store, the nodes, the local cache.
+    pub fleet: Arc<crate::fleet::FleetView>,
     /// The admin listener's address, for links when the Host header is unusable.
     pub listen_addr: SocketAddr,
 }
@@ -138,18 +141,19 @@ async fn ready(State(s): State<AdminState>) -> Response {
     }
 }
 
-/// Revisions and the last build error, for operators and the status page (no secrets).
+/// Revisions, the last build error, and the store and fleet, for operators and the status page
+/// (no secrets).
 async fn status(State(s): State<AdminState>) -> Response {
-    let store = s.control.store().clone();
-    let stored = handlers::blocking(move || Ok(store.revision()?)).await;
+    let fleet = fleet_status::FleetStatus::gather(&s).await;
     let p = s.publisher.status();
-    let body = serde_json::json!({
-        "stored_revision": stored.ok(),
+    let mut body = serde_json::json!({
+        "stored_revision": fleet.stored_revision,
         "applied_revision": p.applied_revision,
         "last_swap": p.last_swap_ms.map(format_ms),
         "last_error": p.last_error,
         "last_error_at": p.last_error_ms.map(format_ms),
     });
+    fleet.extend(&mut body);
     crate::admin::document::json(StatusCode::OK, &body)
 }
 

@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use super::query::{Page, Query};
+use crate::store::Window;
 
 /// Where the list lives, for absolute links: `http://host` and the path.
 pub struct ListContext<'a> {
@@ -23,12 +24,12 @@ impl ListContext<'_> {
     }
 }
 
-/// The items of `page` out of `items`.
-pub fn slice<T>(items: Vec<T>, page: Page) -> Vec<T> {
-    let start = (page.number - 1).saturating_mul(page.size);
-    let start = usize::try_from(start).unwrap_or(usize::MAX);
-    let size = usize::try_from(page.size).unwrap_or(usize::MAX);
-    items.into_iter().skip(start).take(size).collect()
+/// The rows of `page`, for the store to read (and no others).
+pub fn window(page: Page) -> Window {
+    Window {
+        offset: page.number.saturating_sub(1).saturating_mul(page.size),
+        limit: page.size,
+    }
 }
 
 /// A list document. `per_page` always echoes the effective size (never 0: the Python client
@@ -36,11 +37,10 @@ pub fn slice<T>(items: Vec<T>, page: Page) -> Vec<T> {
 pub fn document(
     ctx: &ListContext<'_>,
     page: Page,
-    total: usize,
+    total: u64,
     data: Vec<Value>,
     included: Option<Vec<Value>>,
 ) -> Value {
-    let total = total as u64;
     let total_pages = total.div_ceil(page.size);
     let last = total_pages.max(1);
     let prev = (page.number > 1).then(|| ctx.link(page, (page.number - 1).min(last)));
@@ -71,7 +71,7 @@ pub fn document(
 mod tests {
     use super::*;
 
-    fn doc(raw: &str, total: usize) -> Value {
+    fn doc(raw: &str, total: u64) -> Value {
         let q = Query::parse(Some(raw));
         let page = q.page(20).unwrap();
         let ctx = ListContext {
@@ -117,16 +117,13 @@ mod tests {
     }
 
     #[test]
-    fn slices() {
-        let page = Page { number: 2, size: 2 };
-        assert_eq!(slice(vec![1, 2, 3, 4, 5], page), vec![3, 4]);
-        assert!(slice(
-            vec![1],
-            Page {
-                number: u64::MAX,
-                size: 100
-            }
-        )
-        .is_empty());
+    fn windows() {
+        let w = window(Page { number: 2, size: 2 });
+        assert_eq!((w.offset, w.limit), (2, 2));
+        let far = window(Page {
+            number: u64::MAX,
+            size: 100,
+        });
+        assert_eq!((far.offset, far.limit), (u64::MAX, 100));
     }
 }

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use super::document::{identifier, to_many, to_one};
 use crate::model::timestamp::{format_ms, format_secs};
 use crate::model::{
-    Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, RevocationList, State,
+    Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, RevocationList,
 };
 
 /// Type strings (singular; the Python client validates them).
@@ -22,22 +22,13 @@ pub mod kind {
     pub const REVOCATION_LIST: &str = "tls_revocation_list";
 }
 
-fn activation_ids<'a>(
-    state: &'a State,
-    pred: impl Fn(&Activation) -> bool + 'a,
-) -> impl Iterator<Item = &'a str> + 'a {
-    state
-        .activations
-        .iter()
-        .filter(move |a| pred(a))
-        .map(|a| a.id.as_str())
+fn ids(list: &[String]) -> impl Iterator<Item = &str> {
+    list.iter().map(String::as_str)
 }
 
-/// A mutual authentication (never its bundle).
-pub fn mutual_authentication(m: &MutualAuthentication, state: &State) -> Value {
-    let acts = activation_ids(state, |a| {
-        a.mutual_authentication_id.as_deref() == Some(&m.id)
-    });
+/// A mutual authentication (never its bundle) with the ids of its activations.
+pub fn mutual_authentication(m: &MutualAuthentication, activations: &[String]) -> Value {
+    let acts = ids(activations);
     json!({
         "id": m.id,
         "type": kind::MUTUAL_AUTHENTICATION,
@@ -69,8 +60,9 @@ pub fn activation(a: &Activation) -> Value {
     })
 }
 
-/// A certificate with its derived attributes; `with_activations` adds that relationship.
-pub fn certificate(c: &Certificate, state: &State, with_activations: bool) -> Value {
+/// A certificate with its derived attributes; the ids of its activations, when given, add
+/// that relationship.
+pub fn certificate(c: &Certificate, activations: Option<&[String]>) -> Value {
     let mut v = json!({
         "id": c.id,
         "type": kind::CERTIFICATE,
@@ -90,8 +82,8 @@ pub fn certificate(c: &Certificate, state: &State, with_activations: bool) -> Va
             "tls_domains": to_many(kind::DOMAIN, c.dns_names.iter().map(String::as_str)),
         },
     });
-    if with_activations {
-        let acts = activation_ids(state, |a| a.certificate_id == c.id);
+    if let Some(activations) = activations {
+        let acts = ids(activations);
         if let Some(rel) = v.get_mut("relationships").and_then(Value::as_object_mut) {
             rel.insert("tls_activations".into(), to_many(kind::ACTIVATION, acts));
         }
@@ -155,43 +147,18 @@ pub fn configuration(c: &Configuration) -> Value {
     })
 }
 
-/// The certificates whose SANs list `domain` exactly.
-pub fn certificates_listing<'a>(
-    state: &'a State,
-    domain: &'a str,
-) -> impl Iterator<Item = &'a Certificate> + 'a {
-    state
-        .certificates
-        .iter()
-        .filter(move |c| c.dns_names.iter().any(|n| n == domain))
-}
-
-/// A TLS domain (no attributes; its id is the name).
-pub fn domain(name: &str, state: &State) -> Value {
-    let acts = activation_ids(state, |a| a.domain == name);
-    let certs = certificates_listing(state, name).map(|c| c.id.as_str());
+/// A TLS domain (no attributes; its id is the name) with the ids of its activation and of the
+/// certificates whose SANs list it exactly.
+pub fn domain(name: &str, activations: &[String], certificates: &[String]) -> Value {
     json!({
         "id": name,
         "type": kind::DOMAIN,
         "relationships": {
-            "tls_activations": to_many(kind::ACTIVATION, acts),
-            "tls_certificates": to_many(kind::CERTIFICATE, certs),
+            "tls_activations": to_many(kind::ACTIVATION, ids(activations)),
+            "tls_certificates": to_many(kind::CERTIFICATE, ids(certificates)),
             "tls_subscriptions": { "data": [] },
         },
     })
-}
-
-/// Every domain name known: SANs of certificates and activated domains, sorted.
-pub fn domain_names(state: &State) -> Vec<String> {
-    let mut names: Vec<String> = state
-        .certificates
-        .iter()
-        .flat_map(|c| c.dns_names.iter().cloned())
-        .chain(state.activations.iter().map(|a| a.domain.clone()))
-        .collect();
-    names.sort();
-    names.dedup();
-    names
 }
 
 /// A bare identifier, for `included` arrays that refer to a domain.

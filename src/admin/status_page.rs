@@ -13,7 +13,8 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{json, Map, Value};
 
-use super::{handlers, AdminState};
+use super::fleet_status::FleetStatus;
+use super::AdminState;
 use crate::metrics::history::{self, Reading, Sample};
 use crate::metrics::labels::{HANDSHAKE_ERROR_REASONS, VERDICTS};
 use crate::model::timestamp::{format_ms, format_secs};
@@ -37,22 +38,24 @@ pub struct StatusView {
     pub connections_active: i64,
     /// Oldest first, one per `history::PERIOD`.
     pub history: Vec<Sample>,
+    /// The store, the nodes and the local cache.
+    pub fleet: FleetStatus,
 }
 
 impl StatusView {
     /// Read the publisher, the store revision and the metrics.
     pub async fn gather(s: &AdminState) -> StatusView {
-        let store = s.control.store().clone();
-        let stored = handlers::blocking(move || Ok(store.revision()?)).await;
+        let fleet = FleetStatus::gather(s).await;
         let p = s.publisher.status();
         StatusView {
             applied_revision: p.applied_revision,
-            stored_revision: stored.ok(),
+            stored_revision: fleet.stored_revision,
+            fleet,
             last_swap_ms: p.last_swap_ms,
             last_error: p.last_error,
             last_error_ms: p.last_error_ms,
             now_ms: history::now_ms(),
-            inventory: s.publisher.inventory(),
+            inventory: Arc::new(s.publisher.inventory(MAX_LISTED)),
             totals: s.metrics.reading(),
             connections_active: s.metrics.connections_active.get(),
             history: s.metrics.history(),
@@ -71,6 +74,12 @@ impl StatusView {
 
     /// The JSON document of `GET /status/data`.
     pub fn to_json(&self) -> Value {
+        let mut doc = self.base_json();
+        self.fleet.extend(&mut doc);
+        doc
+    }
+
+    fn base_json(&self) -> Value {
         json!({
             "applied_revision": self.applied_revision,
             "stored_revision": self.stored_revision,
@@ -78,7 +87,7 @@ impl StatusView {
             "last_error": self.last_error,
             "last_error_at": self.last_error_ms.map(format_ms),
             "now": format_ms(self.now_ms),
-            "activations_total": self.inventory.activations.len(),
+            "activations_total": self.inventory.total,
             "activations": self.inventory.activations.iter().take(MAX_LISTED)
                 .map(|a| self.activation_json(a)).collect::<Vec<_>>(),
             "revocation_lists": self.inventory.revocation_lists.iter()
@@ -224,7 +233,7 @@ mod tests {
             now_ms: 1_000_000_000,
             inventory: Arc::new(Inventory {
                 activations: vec![activation],
-                client_cas: vec![],
+                total: 1,
                 revocation_lists: vec![
                     RevocationListInfo {
                         id: "r1".into(),
@@ -249,6 +258,7 @@ mod tests {
                         last_fetch_error: None,
                     },
                 ],
+                revocation_lists_total: 2,
             }),
             totals,
             connections_active: 2,
@@ -256,6 +266,7 @@ mod tests {
                 at_ms: 999_000_000,
                 counts,
             }],
+            fleet: crate::admin::fleet_status::tests::status(),
         }
     }
 
@@ -275,6 +286,8 @@ mod tests {
         assert_eq!(v["history"]["handshakes"]["ok"], json!([4]));
         assert_eq!(v["history"]["misdirected"], json!([0]));
         assert_eq!(v["last_error"], "TLS activation x: <bad>");
+        assert_eq!(v["store"]["reachable"], false);
+        assert_eq!(v["nodes"][1]["id"], "b");
         assert_eq!(v["revocation_lists"][0]["stale"], true);
         assert_eq!(v["revocation_lists"][0]["last_fetch_error"], "HTTP 503");
         assert_eq!(v["revocation_lists"][1]["stale"], false);

@@ -22,14 +22,14 @@ pub struct ReloadReport {
 fn restart_only(old: &Settings, new: &Settings) -> Vec<&'static str> {
     let (o, n) = (&old.proxy, &new.proxy);
     let (ro, rn) = (&old.revocation, &new.revocation);
-    let checks: [(&'static str, bool); 13] = [
+    let checks: [(&'static str, bool); 14] = [
         ("admin.listen", old.admin.listen != new.admin.listen),
         (
             "admin.max_connections",
             old.admin.max_connections != new.admin.max_connections,
         ),
         ("admin.token", old.admin.token != new.admin.token),
-        ("store.path", old.store.path != new.store.path),
+        ("store.*", old.store != new.store),
         ("proxy.listen", o.listen != n.listen),
         (
             "proxy.max_connections",
@@ -50,6 +50,10 @@ fn restart_only(old: &Settings, new: &Settings) -> Vec<&'static str> {
                 || o.origin_response_timeout != n.origin_response_timeout,
         ),
         ("proxy.origin_ca_file", o.origin_ca_file != n.origin_ca_file),
+        (
+            "proxy.ticket_key_rotation",
+            o.ticket_key_rotation != n.ticket_key_rotation,
+        ),
         ("log.level / log.format", old.log != new.log),
         (
             "revocation.refresh / fetch_timeout / ca_file",
@@ -67,7 +71,7 @@ fn restart_only(old: &Settings, new: &Settings) -> Vec<&'static str> {
 
 /// Rebuild with the new hot settings; on failure the running snapshot and settings stay.
 pub fn apply(running: &Running, new: Settings) -> Result<ReloadReport, AppError> {
-    let inputs = Arc::new(build_inputs(&new)?);
+    let inputs = Arc::new(build_inputs(&new, &running.tickets)?);
     let publisher = running.publisher.clone();
     let revision = running.control.publish_with(|state| {
         let prepared = publisher
@@ -94,6 +98,7 @@ pub fn apply(running: &Running, new: Settings) -> Result<ReloadReport, AppError>
     kept.proxy.origin_connect_timeout = current.proxy.origin_connect_timeout;
     kept.proxy.origin_response_timeout = current.proxy.origin_response_timeout;
     kept.proxy.origin_ca_file = current.proxy.origin_ca_file.clone();
+    kept.proxy.ticket_key_rotation = current.proxy.ticket_key_rotation;
     kept.log = current.log.clone();
     kept.revocation.refresh = current.revocation.refresh;
     kept.revocation.fetch_timeout = current.revocation.fetch_timeout;

@@ -1,24 +1,24 @@
 //! Create, update and delete certificates.
 
-use rusqlite::Connection;
-
 use super::change::{CertificateFields, Update};
 use super::{next_version, ControlError};
-use crate::model::{id, pki, validate, Certificate};
-use crate::store::records::activations::{self, Reference};
-use crate::store::records::{certificates as rows, private_keys};
+use crate::model::{id, pki, validate, Certificate, Kind, Record};
+use crate::store::{Uses, WriteTx};
 
 const RESOURCE: &str = "TLS certificate";
 
 /// Parse a chain and require that its key was uploaded.
-fn parse_blob(conn: &Connection, pem: &str) -> Result<pki::CertInfo, ControlError> {
+fn parse_blob(tx: &dyn WriteTx, pem: &str) -> Result<pki::CertInfo, ControlError> {
     if pem.trim().is_empty() {
         return Err(ControlError::invalid("cert_blob", "can't be blank"));
     }
     validate::pem_text(pem).map_err(|e| ControlError::invalid("cert_blob", e))?;
     let info =
         pki::parse_certificate_chain(pem).map_err(|e| ControlError::invalid("cert_blob", e))?;
-    if private_keys::by_public_key(conn, &info.public_key_sha1)?.is_none() {
+    if tx
+        .private_key_by_public_key(&info.public_key_sha1)?
+        .is_none()
+    {
         return Err(ControlError::invalid(
             "cert_blob",
             "has no matching private key: upload the key to /tls/private_keys first",
@@ -44,11 +44,15 @@ fn apply_info(c: &mut Certificate, pem: String, info: pki::CertInfo) {
 }
 
 /// Create; the name defaults to the certificate's common name (or first SAN).
-pub fn create(conn: &Connection, f: CertificateFields, now: i64) -> Result<String, ControlError> {
+pub fn create(
+    tx: &mut dyn WriteTx,
+    f: CertificateFields,
+    now: i64,
+) -> Result<String, ControlError> {
     let pem = f
         .cert_blob
         .ok_or_else(|| ControlError::invalid("cert_blob", "can't be blank"))?;
-    let info = parse_blob(conn, &pem)?;
+    let info = parse_blob(tx, &pem)?;
     let name = match f.name.filter(|n| !n.is_empty()) {
         Some(n) => {
             check_name(&n)?;
@@ -72,18 +76,21 @@ pub fn create(conn: &Connection, f: CertificateFields, now: i64) -> Result<Strin
         updated_at: now,
     };
     apply_info(&mut cert, pem, info);
-    rows::put(conn, &cert)?;
-    Ok(cert.id)
+    let id = cert.id.clone();
+    tx.put(&Record::Certificate(cert))?;
+    Ok(id)
 }
 
 /// Update the name and/or replace the blob; a new blob must still cover every domain
 /// activated with this certificate.
 pub fn update(
-    conn: &Connection,
+    tx: &mut dyn WriteTx,
     u: Update<CertificateFields>,
     now: i64,
 ) -> Result<String, ControlError> {
-    let mut cert = rows::get(conn, &u.id)?.ok_or(ControlError::NotFound { resource: RESOURCE })?;
+    let mut cert = tx
+        .certificate(&u.id)?
+        .ok_or(ControlError::NotFound { resource: RESOURCE })?;
     if let Some(name) = u.fields.name {
         if name.is_empty() {
             return Err(ControlError::invalid("name", "can't be blank"));
@@ -92,11 +99,8 @@ pub fn update(
         cert.name = name;
     }
     if let Some(pem) = u.fields.cert_blob {
-        let info = parse_blob(conn, &pem)?;
-        for a in activations::list(conn)?
-            .iter()
-            .filter(|a| a.certificate_id == cert.id)
-        {
+        let info = parse_blob(tx, &pem)?;
+        for a in tx.activations_using(Uses::Certificate(&cert.id))? {
             if !info
                 .dns_names
                 .iter()
@@ -114,21 +118,22 @@ pub fn update(
         apply_info(&mut cert, pem, info);
     }
     cert.updated_at = next_version(cert.updated_at, now);
-    rows::put(conn, &cert)?;
-    Ok(cert.id)
+    let id = cert.id.clone();
+    tx.put(&Record::Certificate(cert))?;
+    Ok(id)
 }
 
 /// Delete; refused while activated.
-pub fn delete(conn: &Connection, id: &str) -> Result<String, ControlError> {
-    if rows::get(conn, id)?.is_none() {
+pub fn delete(tx: &mut dyn WriteTx, id: &str) -> Result<String, ControlError> {
+    if tx.certificate(id)?.is_none() {
         return Err(ControlError::NotFound { resource: RESOURCE });
     }
-    let n = activations::count_referencing(conn, Reference::Certificate, id)?;
+    let n = tx.count_activations_using(Uses::Certificate(id))?;
     if n > 0 {
         return Err(ControlError::Conflict(format!(
             "the TLS certificate is used by {n} TLS activation(s); delete them first"
         )));
     }
-    rows::delete(conn, id)?;
+    tx.delete(Kind::Certificate, id)?;
     Ok(id.to_string())
 }

@@ -1,19 +1,17 @@
 //! Update TLS configurations (they are not created or deleted through the API).
 
-use rusqlite::Connection;
-
 use super::change::{ConfigurationFields, Update};
 use super::{next_version, ControlError};
-use crate::model::validate;
-use crate::store::records::configurations as rows;
+use crate::model::{validate, Record};
+use crate::store::WriteTx;
 
 /// Update the name and, as an extension of Fastly's API, the protocol lists the proxy serves.
 pub fn update(
-    conn: &Connection,
+    tx: &mut dyn WriteTx,
     u: Update<ConfigurationFields>,
     now: i64,
 ) -> Result<String, ControlError> {
-    let mut c = rows::get(conn, &u.id)?.ok_or(ControlError::NotFound {
+    let mut c = tx.configuration(&u.id)?.ok_or(ControlError::NotFound {
         resource: "TLS configuration",
     })?;
     if let Some(name) = u.fields.name {
@@ -32,6 +30,7 @@ pub fn update(
             .map_err(|e| ControlError::invalid("http_protocols", e))?;
     }
     c.updated_at = next_version(c.updated_at, now);
-    rows::put(conn, &c)?;
-    Ok(c.id)
+    let id = c.id.clone();
+    tx.put(&Record::Configuration(c))?;
+    Ok(id)
 }

@@ -1,12 +1,9 @@
 //! Create, update and delete mutual authentications.
 
-use rusqlite::Connection;
-
 use super::change::{MutualAuthenticationFields, Update};
 use super::{next_version, ControlError};
-use crate::model::{id, pki, validate, MutualAuthentication};
-use crate::store::records::activations::{self, Reference};
-use crate::store::records::mutual_authentications as rows;
+use crate::model::{id, pki, validate, Kind, MutualAuthentication, Record};
+use crate::store::{Uses, WriteTx};
 
 const RESOURCE: &str = "mutual authentication";
 
@@ -26,7 +23,7 @@ fn check_name(name: &str) -> Result<(), ControlError> {
 
 /// Create; `enforced` defaults to true (fail closed), `name` is generated when absent.
 pub fn create(
-    conn: &Connection,
+    tx: &mut dyn WriteTx,
     f: MutualAuthenticationFields,
     now: i64,
 ) -> Result<String, ControlError> {
@@ -50,18 +47,20 @@ pub fn create(
         created_at: now,
         updated_at: now,
     };
-    rows::put(conn, &ma)?;
+    tx.put(&Record::MutualAuthentication(ma))?;
     Ok(id)
 }
 
 /// Update: absent attributes stay; a present `enforced: false` is applied; a new bundle
 /// replaces the trust store.
 pub fn update(
-    conn: &Connection,
+    tx: &mut dyn WriteTx,
     u: Update<MutualAuthenticationFields>,
     now: i64,
 ) -> Result<String, ControlError> {
-    let mut ma = rows::get(conn, &u.id)?.ok_or(ControlError::NotFound { resource: RESOURCE })?;
+    let mut ma = tx
+        .mutual_authentication(&u.id)?
+        .ok_or(ControlError::NotFound { resource: RESOURCE })?;
     if let Some(name) = u.fields.name {
         if name.is_empty() {
             return Err(ControlError::invalid("name", "can't be blank"));
@@ -71,29 +70,31 @@ pub fn update(
     }
     if let Some(bundle) = u.fields.cert_bundle {
         check_bundle(&bundle)?;
-        super::revocation_lists::check_bundle_keeps_issuers(conn, &ma.id, &bundle)?;
+        super::revocation_lists::check_bundle_keeps_issuers(tx, &ma.id, &bundle)?;
         ma.cert_bundle = bundle;
     }
     if let Some(enforced) = u.fields.enforced {
         ma.enforced = enforced;
     }
     ma.updated_at = next_version(ma.updated_at, now);
-    rows::put(conn, &ma)?;
-    Ok(ma.id)
+    let id = ma.id.clone();
+    tx.put(&Record::MutualAuthentication(ma))?;
+    Ok(id)
 }
 
-/// Delete, with its revocation lists; refused while an activation uses it.
-pub fn delete(conn: &Connection, id: &str) -> Result<String, ControlError> {
-    if rows::get(conn, id)?.is_none() {
+/// Delete, with its revocation lists (each deletion logged like any other); refused while an
+/// activation uses it.
+pub fn delete(tx: &mut dyn WriteTx, id: &str) -> Result<String, ControlError> {
+    if tx.mutual_authentication(id)?.is_none() {
         return Err(ControlError::NotFound { resource: RESOURCE });
     }
-    let n = activations::count_referencing(conn, Reference::MutualAuthentication, id)?;
+    let n = tx.count_activations_using(Uses::MutualAuthentication(id))?;
     if n > 0 {
         return Err(ControlError::Conflict(format!(
             "the mutual authentication is attached to {n} TLS activation(s); detach it first"
         )));
     }
-    super::revocation_lists::delete_of(conn, id)?;
-    rows::delete(conn, id)?;
+    super::revocation_lists::delete_of(tx, id)?;
+    tx.delete(Kind::MutualAuthentication, id)?;
     Ok(id.to_string())
 }

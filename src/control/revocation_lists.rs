@@ -2,14 +2,11 @@
 //! them consistent with their mutual authentication's bundle, and record what fetching a
 //! list's URL brought. A list is one CRL of one issuer of the bundle.
 
-use rusqlite::Connection;
-
 use super::change::{RevocationFetch, RevocationListFields, Update};
 use super::{next_version, ControlError};
 use crate::model::pki::{self, CrlAge, CrlInfo};
-use crate::model::{id, validate, RevocationList};
-use crate::store::records::mutual_authentications;
-use crate::store::records::revocation_lists as rows;
+use crate::model::{id, validate, Kind, Record, RevocationList};
+use crate::store::{Reads, WriteTx};
 
 const RESOURCE: &str = "revocation list";
 
@@ -17,8 +14,8 @@ const RESOURCE: &str = "revocation list";
 const MAX_FETCH_ERROR_BYTES: usize = 1000;
 
 /// The DER certificates of a mutual authentication's bundle.
-fn bundle_of(conn: &Connection, ma_id: &str) -> Result<Vec<Vec<u8>>, ControlError> {
-    let ma = mutual_authentications::get(conn, ma_id)?.ok_or_else(|| {
+fn bundle_of(r: &dyn Reads, ma_id: &str) -> Result<Vec<Vec<u8>>, ControlError> {
+    let ma = r.mutual_authentication(ma_id)?.ok_or_else(|| {
         ControlError::invalid("mutual_authentication", format!("{ma_id:?} does not exist"))
     })?;
     pki::parse_ca_bundle(&ma.cert_bundle)
@@ -52,12 +49,13 @@ fn checked_url(url: Option<String>) -> Result<Option<String>, ControlError> {
 /// One list per issuer and mutual authentication: the verifier picks a CRL by issuer name, so
 /// a second one would be ambiguous. Replace the existing list's `crl` instead.
 fn one_per_issuer(
-    conn: &Connection,
+    r: &dyn Reads,
     ma_id: &str,
     issuer: &str,
     except: Option<&str>,
 ) -> Result<(), ControlError> {
-    let taken = rows::of_mutual_authentication(conn, ma_id)?
+    let taken = r
+        .revocation_lists_of(ma_id)?
         .into_iter()
         .find(|l| l.issuer == issuer && Some(l.id.as_str()) != except);
     match taken {
@@ -109,19 +107,19 @@ fn checked_replacement(
 
 /// Create: the mutual authentication and `crl` are required; `name` is generated when absent.
 pub fn create(
-    conn: &Connection,
+    tx: &mut dyn WriteTx,
     f: RevocationListFields,
     now: i64,
 ) -> Result<String, ControlError> {
     let ma_id = f
         .mutual_authentication
         .ok_or_else(|| ControlError::invalid("mutual_authentication", "can't be blank"))?;
-    let bundle = bundle_of(conn, &ma_id)?;
+    let bundle = bundle_of(tx, &ma_id)?;
     let pem = f
         .crl
         .ok_or_else(|| ControlError::invalid("crl", "can't be blank"))?;
     let info = checked_crl(&pem, &bundle)?;
-    one_per_issuer(conn, &ma_id, &info.issuer, None)?;
+    one_per_issuer(tx, &ma_id, &info.issuer, None)?;
     let url = checked_url(f.url.flatten())?;
     let id = id::new_id();
     let name = match f.name.filter(|n| !n.is_empty()) {
@@ -147,17 +145,19 @@ pub fn create(
         updated_at: now,
     };
     apply_crl(&mut list, pem, info);
-    rows::put(conn, &list)?;
+    tx.put(&Record::RevocationList(list))?;
     Ok(id)
 }
 
 /// Update: absent attributes stay; a new `crl` must come from the same issuer and not be older.
 pub fn update(
-    conn: &Connection,
+    tx: &mut dyn WriteTx,
     u: Update<RevocationListFields>,
     now: i64,
 ) -> Result<String, ControlError> {
-    let mut list = rows::get(conn, &u.id)?.ok_or(ControlError::NotFound { resource: RESOURCE })?;
+    let mut list = tx
+        .revocation_list(&u.id)?
+        .ok_or(ControlError::NotFound { resource: RESOURCE })?;
     if let Some(name) = u.fields.name {
         if name.is_empty() {
             return Err(ControlError::invalid("name", "can't be blank"));
@@ -166,7 +166,7 @@ pub fn update(
         list.name = name;
     }
     if let Some(pem) = u.fields.crl {
-        let bundle = bundle_of(conn, &list.mutual_authentication_id)?;
+        let bundle = bundle_of(tx, &list.mutual_authentication_id)?;
         let info = checked_replacement(&list, &pem, &bundle)?;
         apply_crl(&mut list, pem, info);
     }
@@ -179,13 +179,14 @@ pub fn update(
         list.url = url;
     }
     list.updated_at = next_version(list.updated_at, now);
-    rows::put(conn, &list)?;
-    Ok(list.id)
+    let id = list.id.clone();
+    tx.put(&Record::RevocationList(list))?;
+    Ok(id)
 }
 
 /// Delete.
-pub fn delete(conn: &Connection, id: &str) -> Result<String, ControlError> {
-    if !rows::delete(conn, id)? {
+pub fn delete(tx: &mut dyn WriteTx, id: &str) -> Result<String, ControlError> {
+    if !tx.delete(Kind::RevocationList, id)? {
         return Err(ControlError::NotFound { resource: RESOURCE });
     }
     Ok(id.to_string())
@@ -197,12 +198,13 @@ pub fn delete(conn: &Connection, id: &str) -> Result<String, ControlError> {
 /// `last_fetch_error`. Neither bumps `updated_at` unless the CRL changed, so an error changes
 /// no policy. Refused (nothing stored) when the list's URL changed during the fetch.
 pub fn record_fetch(
-    conn: &Connection,
+    tx: &mut dyn WriteTx,
     fetch: RevocationFetch,
     now: i64,
 ) -> Result<String, ControlError> {
-    let mut list =
-        rows::get(conn, &fetch.id)?.ok_or(ControlError::NotFound { resource: RESOURCE })?;
+    let mut list = tx
+        .revocation_list(&fetch.id)?
+        .ok_or(ControlError::NotFound { resource: RESOURCE })?;
     if list.url.as_deref() != Some(fetch.url.as_str()) {
         return Err(ControlError::Conflict(
             "the list's url changed during the fetch".into(),
@@ -210,7 +212,7 @@ pub fn record_fetch(
     }
     let refused = |e: ControlError| format!("the CRL fetched from {} was refused: {e}", fetch.url);
     let replaced = fetch.outcome.and_then(|pem| {
-        let bundle = bundle_of(conn, &list.mutual_authentication_id).map_err(refused)?;
+        let bundle = bundle_of(tx, &list.mutual_authentication_id).map_err(refused)?;
         checked_replacement(&list, &pem, &bundle)
             .map(|info| (pem, info))
             .map_err(refused)
@@ -225,8 +227,9 @@ pub fn record_fetch(
         }
         Err(e) => list.last_fetch_error = Some(truncate(&e, MAX_FETCH_ERROR_BYTES)),
     }
-    rows::put(conn, &list)?;
-    Ok(list.id)
+    let id = list.id.clone();
+    tx.put(&Record::RevocationList(list))?;
+    Ok(id)
 }
 
 /// At most `max` bytes of `s`, cut at a character boundary.
@@ -242,11 +245,11 @@ fn truncate(s: &str, max: usize) -> String {
 /// lists (with the key that signed it): otherwise the list would be checked against another
 /// key, or not at all, without anyone having decided so.
 pub fn check_bundle_keeps_issuers(
-    conn: &Connection,
+    r: &dyn Reads,
     ma_id: &str,
     bundle_pem: &str,
 ) -> Result<(), ControlError> {
-    let lists = rows::of_mutual_authentication(conn, ma_id)?;
+    let lists = r.revocation_lists_of(ma_id)?;
     if lists.is_empty() {
         return Ok(());
     }
@@ -270,8 +273,11 @@ pub fn check_bundle_keeps_issuers(
     Ok(())
 }
 
-/// Delete the lists of a mutual authentication being deleted.
-pub fn delete_of(conn: &Connection, ma_id: &str) -> Result<(), ControlError> {
-    rows::delete_of_mutual_authentication(conn, ma_id)?;
+/// Delete the lists of a mutual authentication being deleted, one by one, so that each
+/// deletion is in the change log like any other.
+pub fn delete_of(tx: &mut dyn WriteTx, ma_id: &str) -> Result<(), ControlError> {
+    for list in tx.revocation_lists_of(ma_id)? {
+        tx.delete(Kind::RevocationList, &list.id)?;
+    }
     Ok(())
 }

@@ -1,7 +1,8 @@
-//! Revocation list gauges, replaced as a whole on every publish (a deleted list leaves the
-//! export), and the fetch counter. Staleness is computed when `/metrics` is rendered, so it
+//! Revocation list gauges, replaced as a whole after a whole build and set or removed list by
+//! list after a change (a deleted list leaves the export), and the fetch counter. Staleness is computed when `/metrics` is rendered, so it
 //! turns to 1 the moment a list passes its nextUpdate, with no task keeping it current.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
 use prometheus::{IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry};
@@ -25,7 +26,8 @@ pub struct CrlMetrics {
     next_update: ExpiryGauge,
     revoked: ExpiryGauge,
     stale: IntGaugeVec,
-    current: Mutex<Vec<CrlSample>>,
+    /// The lists exported, by id.
+    current: Mutex<HashMap<String, CrlSample>>,
     /// Fetches from lists' URLs, by result.
     fetch_ok: IntCounter,
     fetch_error: IntCounter,
@@ -64,7 +66,7 @@ impl CrlMetrics {
                 LABELS,
             )?,
             stale,
-            current: Mutex::new(Vec::new()),
+            current: Mutex::new(HashMap::new()),
             fetch_ok: fetches.get_metric_with_label_values(&["ok"])?,
             fetch_error: fetches.get_metric_with_label_values(&["error"])?,
         })
@@ -79,22 +81,41 @@ impl CrlMetrics {
         };
         self.next_update.replace(pairs(|l| l.next_update));
         self.revoked.replace(pairs(|l| l.revoked));
+        let next: HashMap<String, CrlSample> =
+            lists.into_iter().map(|l| (l.id.clone(), l)).collect();
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        for gone in current
-            .iter()
-            .filter(|c| !lists.iter().any(|l| l.id == c.id))
-        {
+        for gone in current.values().filter(|c| !next.contains_key(&c.id)) {
             let _ = self
                 .stale
                 .remove_label_values(&[&gone.id, &gone.mutual_authentication_id]);
         }
-        *current = lists;
+        *current = next;
+    }
+
+    /// Export one list (created or changed).
+    pub fn set(&self, list: CrlSample) {
+        let (id, ma) = (list.id.as_str(), list.mutual_authentication_id.as_str());
+        self.next_update.set(id, ma, list.next_update);
+        self.revoked.set(id, ma, list.revoked);
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        current.insert(list.id.clone(), list);
+    }
+
+    /// Stop exporting one list (deleted).
+    pub fn remove(&self, id: &str, mutual_authentication_id: &str) {
+        self.next_update.remove(id, mutual_authentication_id);
+        self.revoked.remove(id, mutual_authentication_id);
+        let _ = self
+            .stale
+            .remove_label_values(&[id, mutual_authentication_id]);
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        current.remove(id);
     }
 
     /// Set the stale gauges for `now` (Unix seconds).
     pub fn update_stale(&self, now: i64) {
         let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        for l in current.iter() {
+        for l in current.values() {
             if let Ok(g) = self
                 .stale
                 .get_metric_with_label_values(&[&l.id, &l.mutual_authentication_id])
@@ -158,5 +179,25 @@ mod tests {
             t.contains(r#"mtls_proxy_crl_stale{mutual_authentication="m",revocation_list="b"} 1"#)
         );
         assert!(t.contains(r#"mtls_proxy_crl_fetches_total{result="error"} 1"#));
+    }
+
+    #[test]
+    fn a_change_sets_or_removes_one_list() {
+        let r = Registry::new();
+        let m = CrlMetrics::register(&r).unwrap();
+        m.replace(vec![sample("a", 100), sample("b", 200)]);
+        m.set(sample("c", 300));
+        m.set(sample("a", 400));
+        m.remove("b", "m");
+        m.update_stale(350);
+        let t = text(&r);
+        for line in [
+            r#"mtls_proxy_crl_next_update_timestamp_seconds{mutual_authentication="m",revocation_list="a"} 400"#,
+            r#"mtls_proxy_crl_stale{mutual_authentication="m",revocation_list="a"} 0"#,
+            r#"mtls_proxy_crl_stale{mutual_authentication="m",revocation_list="c"} 1"#,
+        ] {
+            assert!(t.contains(line), "{line} missing in\n{t}");
+        }
+        assert!(!t.contains(r#"revocation_list="b""#), "{t}");
     }
 }

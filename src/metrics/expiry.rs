@@ -1,8 +1,9 @@
-//! Expiry gauges (`notAfter` as Unix seconds) replaced as a whole on every publish: label sets
-//! of certificates and CAs that are no longer served are removed, so a rotated-out certificate
+//! Expiry gauges (`notAfter` as Unix seconds) that follow the served configuration: replaced as
+//! a whole on a full build, updated label set by label set for a change. Label sets of
+//! certificates and CAs that are no longer served are removed, so a rotated-out certificate
 //! never keeps an alert firing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
 
 use prometheus::{IntGaugeVec, Opts, Registry};
@@ -10,7 +11,7 @@ use prometheus::{IntGaugeVec, Opts, Registry};
 /// One gauge family with two labels whose label sets follow the configuration.
 pub struct ExpiryGauge {
     vec: IntGaugeVec,
-    current: Mutex<HashSet<(String, String)>>,
+    current: Mutex<BTreeSet<(String, String)>>,
 }
 
 impl ExpiryGauge {
@@ -25,7 +26,7 @@ impl ExpiryGauge {
         registry.register(Box::new(vec.clone()))?;
         Ok(ExpiryGauge {
             vec,
-            current: Mutex::new(HashSet::new()),
+            current: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -54,6 +55,54 @@ impl ExpiryGauge {
             }
         }
         *current = next.into_keys().collect();
+    }
+
+    /// Export one label set.
+    pub fn set(&self, first: &str, second: &str, not_after: i64) {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Ok(g) = self.vec.get_metric_with_label_values(&[first, second]) {
+            g.set(not_after);
+            current.insert((first.to_string(), second.to_string()));
+        }
+    }
+
+    /// Stop exporting one label set.
+    pub fn remove(&self, first: &str, second: &str) {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        if current.remove(&(first.to_string(), second.to_string())) {
+            let _ = self.vec.remove_label_values(&[first, second]);
+        }
+    }
+
+    /// Replace every label set whose first label is `first` with `items` (second label,
+    /// notAfter), keeping the earlier expiry of a repeated label set as [`ExpiryGauge::replace`].
+    pub fn replace_group<'a>(&self, first: &str, items: impl IntoIterator<Item = (&'a str, i64)>) {
+        let mut next: HashMap<&str, i64> = HashMap::new();
+        for (second, not_after) in items {
+            next.entry(second)
+                .and_modify(|v| *v = (*v).min(not_after))
+                .or_insert(not_after);
+        }
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        let start = (first.to_string(), String::new());
+        let stale: Vec<(String, String)> = current
+            .range(start..)
+            .take_while(|(a, _)| a == first)
+            .filter(|(_, b)| !next.contains_key(b.as_str()))
+            .cloned()
+            .collect();
+        for key in stale {
+            let _ = self
+                .vec
+                .remove_label_values(&[key.0.as_str(), key.1.as_str()]);
+            current.remove(&key);
+        }
+        for (second, not_after) in next {
+            if let Ok(g) = self.vec.get_metric_with_label_values(&[first, second]) {
+                g.set(not_after);
+                current.insert((first.to_string(), second.to_string()));
+            }
+        }
     }
 }
 
@@ -89,5 +138,33 @@ mod tests {
             "{t}"
         );
         assert!(!t.contains("c1"), "{t}");
+    }
+
+    #[test]
+    fn single_and_group_updates_touch_only_their_label_sets() {
+        let r = Registry::new();
+        let g = ExpiryGauge::register(&r, "y_not_after_seconds", "h", ["a", "b"]).unwrap();
+        g.replace([("m1", "ca1", 100), ("m1", "ca2", 200), ("m2", "ca1", 300)]);
+        g.replace_group("m1", [("ca2", 250), ("ca3", 400), ("ca3", 350)]);
+        let t = text(&r);
+        assert!(!t.contains(r#"a="m1",b="ca1""#), "{t}");
+        assert!(
+            t.contains(r#"y_not_after_seconds{a="m1",b="ca2"} 250"#),
+            "{t}"
+        );
+        assert!(
+            t.contains(r#"y_not_after_seconds{a="m1",b="ca3"} 350"#),
+            "{t}"
+        );
+        assert!(
+            t.contains(r#"y_not_after_seconds{a="m2",b="ca1"} 300"#),
+            "{t}"
+        );
+        g.remove("m2", "ca1");
+        g.set("c9", "d9", 9);
+        g.replace_group("m1", []);
+        let t = text(&r);
+        assert!(!t.contains("m1") && !t.contains("m2"), "{t}");
+        assert!(t.contains(r#"y_not_after_seconds{a="c9",b="d9"} 9"#), "{t}");
     }
 }

@@ -1,11 +1,13 @@
 //! The stored resources, as plain data. Derived certificate and key attributes are computed once
 //! at upload (by `model::pki`) and stored beside the PEM they came from.
 
+use serde::{Deserialize, Serialize};
+
 use super::timestamp::Millis;
 
 /// A mutual authentication: the CA bundle client certificates are verified against, and whether
 /// a failed verification closes the connection (`enforced`) or only sets a verdict.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MutualAuthentication {
     pub id: String,
     pub name: String,
@@ -17,7 +19,7 @@ pub struct MutualAuthentication {
 }
 
 /// An uploaded private key. The PEM is never returned by the API.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrivateKey {
     pub id: String,
     pub name: String,
@@ -30,7 +32,7 @@ pub struct PrivateKey {
 }
 
 /// An uploaded server certificate chain (leaf first) and the attributes derived from its leaf.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Certificate {
     pub id: String,
     pub name: String,
@@ -51,7 +53,7 @@ pub struct Certificate {
 }
 
 /// A TLS configuration: protocol versions and ALPN protocols offered by the domains using it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Configuration {
     pub id: String,
     pub name: String,
@@ -66,7 +68,7 @@ pub struct Configuration {
 
 /// TLS switched on for one domain with one certificate and configuration, optionally requiring
 /// client certificates per a mutual authentication.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Activation {
     pub id: String,
     /// Canonical domain (lower case, no trailing dot), possibly a `*.` wildcard.
@@ -81,7 +83,7 @@ pub struct Activation {
 /// A certificate revocation list of one issuer of a mutual authentication's bundle (our
 /// extension of the Fastly resources). Derived attributes are computed from the CRL when it is
 /// stored; the CRL itself is never returned by the API.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevocationList {
     pub id: String,
     pub mutual_authentication_id: String,

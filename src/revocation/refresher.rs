@@ -6,11 +6,15 @@
 //! every `refresh` after a success but early enough to fetch a successor [`LEAD`] before the
 //! nextUpdate, and every `min(refresh, RETRY)` after a failure or once the list is within
 //! [`LEAD`] of going stale (a CA that publishes late is asked again, not hammered).
+//!
+//! It reads through control's read API only, and only what changed: every list once at start,
+//! then, on each publish, the lists among the rows changed since the revision it last read.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use aws_lc_rs::digest;
 use tokio::sync::watch;
 
 use super::fetch::Fetcher;
@@ -18,8 +22,8 @@ use crate::acceptor::stopped;
 use crate::control::change::RevocationFetch;
 use crate::control::{Change, Control, ControlError};
 use crate::metrics::Metrics;
-use crate::model::RevocationList;
-use crate::store::records::revocation_lists;
+use crate::model::{Kind, Record, RevocationList, RowChange, Update};
+use crate::store::{Reads, RevocationListQuery, StoreError, Window};
 
 /// How long before a list's nextUpdate its successor is fetched.
 pub const LEAD: Duration = Duration::from_secs(300);
@@ -38,12 +42,83 @@ struct Tracked {
     last_ok: bool,
 }
 
+/// What the task knows of one list: what scheduling and reporting need, and a digest of the
+/// CRL instead of the CRL (a fetched CRL equal to it is not written again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Known {
+    id: String,
+    mutual_authentication_id: String,
+    issuer: String,
+    url: Option<String>,
+    /// Unix seconds.
+    next_update: i64,
+    last_fetch_error: Option<String>,
+    crl_sha256: Vec<u8>,
+}
+
+impl Known {
+    fn of(l: &RevocationList) -> Known {
+        Known {
+            id: l.id.clone(),
+            mutual_authentication_id: l.mutual_authentication_id.clone(),
+            issuer: l.issuer.clone(),
+            url: l.url.clone(),
+            next_update: l.next_update,
+            last_fetch_error: l.last_fetch_error.clone(),
+            crl_sha256: sha256(&l.crl_pem),
+        }
+    }
+}
+
+fn sha256(text: &str) -> Vec<u8> {
+    digest::digest(&digest::SHA256, text.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// What a read brought: every list, or the lists changed since the last read.
+enum Read {
+    All(u64, Vec<Known>),
+    Changed(u64, Vec<Result<Known, String>>),
+}
+
+/// The lists as of `since` (None: every list), read on one consistent view.
+fn read_lists(r: &dyn Reads, since: Option<u64>) -> Result<Read, StoreError> {
+    let all = |revision, lists: &[RevocationList]| {
+        Read::All(revision, lists.iter().map(Known::of).collect())
+    };
+    let Some(since) = since else {
+        let revision = r.revision()?;
+        let lists = r.list_revocation_lists(&RevocationListQuery::default(), Window::ALL)?;
+        return Ok(all(revision, &lists.items));
+    };
+    Ok(match r.changes_since(since)? {
+        Update::Full(state) => all(state.revision, &state.revocation_lists),
+        Update::Delta(delta) => {
+            let changed = delta
+                .rows
+                .iter()
+                .filter_map(|row| match row {
+                    RowChange::Put(Record::RevocationList(l)) => Some(Ok(Known::of(l))),
+                    RowChange::Removed(Kind::RevocationList, id) => Some(Err(id.clone())),
+                    _ => None,
+                })
+                .collect();
+            Read::Changed(delta.to, changed)
+        }
+    })
+}
+
 /// The task's state.
 pub struct Refresher {
     control: Arc<Control>,
     fetcher: Fetcher,
     metrics: Arc<Metrics>,
     refresh: Duration,
+    /// The lists, by id, as of `revision`.
+    lists: HashMap<String, Known>,
+    /// The store revision `lists` reflects (None before the first read).
+    revision: Option<u64>,
     tracked: HashMap<String, Tracked>,
     /// Lists known to be stale (warned about once per stale period).
     stale: HashMap<String, i64>,
@@ -62,6 +137,8 @@ impl Refresher {
             fetcher,
             metrics,
             refresh,
+            lists: HashMap::new(),
+            revision: None,
             tracked: HashMap::new(),
             stale: HashMap::new(),
         }
@@ -93,15 +170,13 @@ impl Refresher {
 
     /// One pass over the lists; how long to sleep after it (None: shutting down).
     async fn round(&mut self, shutdown: &mut watch::Receiver<bool>) -> Option<Duration> {
-        let lists = match self.lists().await {
-            Ok(lists) => lists,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the revocation lists; retrying");
-                return Some(RETRY);
-            }
-        };
-        self.tracked
-            .retain(|id, _| lists.iter().any(|l| &l.id == id));
+        if let Err(e) = self.sync().await {
+            tracing::warn!(error = %e, "cannot read the revocation lists; retrying");
+            return Some(RETRY);
+        }
+        let mut lists: Vec<Known> = self.lists.values().cloned().collect();
+        lists.sort_by(|a, b| a.id.cmp(&b.id));
+        self.tracked.retain(|id, _| self.lists.contains_key(id));
         self.note_staleness(&lists, now_ms()).await;
         for list in &lists {
             let Some(url) = list.url.as_deref() else {
@@ -124,19 +199,43 @@ impl Refresher {
         Some(self.next_wake(&lists, now_ms()))
     }
 
-    async fn lists(&self) -> Result<Vec<RevocationList>, String> {
-        let store = self.control.store().clone();
-        tokio::task::spawn_blocking(move || store.read(revocation_lists::list))
+    /// Bring `lists` up to the store: every list the first time (or when the change log no
+    /// longer reaches back), then only the lists changed since the last read.
+    async fn sync(&mut self) -> Result<(), String> {
+        let control = self.control.clone();
+        let since = self.revision;
+        let read = tokio::task::spawn_blocking(move || control.read(|r| read_lists(r, since)))
             .await
             .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        match read {
+            Read::All(revision, lists) => {
+                self.lists = lists.into_iter().map(|l| (l.id.clone(), l)).collect();
+                self.revision = Some(revision);
+            }
+            Read::Changed(revision, changed) => {
+                for change in changed {
+                    match change {
+                        Ok(l) => {
+                            self.lists.insert(l.id.clone(), l);
+                        }
+                        Err(id) => {
+                            self.lists.remove(&id);
+                        }
+                    }
+                }
+                self.revision = Some(revision);
+            }
+        }
+        Ok(())
     }
 
     /// Warn once when a list goes stale (its revocations still apply; under `require_fresh`
-    /// it now fails the chains it covers), and publish again so that open connections are
-    /// judged under its new state: a policy's identity includes which of its lists are stale
-    /// when fresh lists are required.
-    async fn note_staleness(&mut self, lists: &[RevocationList], now: i64) {
+    /// it now fails the chains it covers), and have control hand the data plane an empty
+    /// update so that it re-places the policies whose lists went stale (a policy's identity
+    /// includes which of its lists are stale when fresh lists are required) and open
+    /// connections are judged under them: O(their activations), not a rebuild.
+    async fn note_staleness(&mut self, lists: &[Known], now: i64) {
         self.stale.retain(|id, _| lists.iter().any(|l| &l.id == id));
         let mut went_stale = false;
         for l in lists {
@@ -161,18 +260,18 @@ impl Refresher {
         }
         if went_stale {
             let control = self.control.clone();
-            let published = tokio::task::spawn_blocking(move || control.publish_current()).await;
+            let published = tokio::task::spawn_blocking(move || control.reevaluate()).await;
             if let Ok(Err(e)) = published {
-                tracing::warn!(error = %e, "republishing after a list went stale failed");
+                tracing::warn!(error = %e, "re-judging after a list went stale failed");
             }
         }
     }
 
     /// Fetch one list and hand the outcome to control.
-    async fn refresh_one(&mut self, list: &RevocationList, url: &str) {
+    async fn refresh_one(&mut self, list: &Known, url: &str) {
         let outcome = self.fetcher.fetch(url).await.map_err(|e| e.to_string());
         let unchanged = match &outcome {
-            Ok(pem) => *pem == list.crl_pem && list.last_fetch_error.is_none(),
+            Ok(pem) => sha256(pem) == list.crl_sha256 && list.last_fetch_error.is_none(),
             Err(e) => list.last_fetch_error.as_deref() == Some(e.as_str()),
         };
         let recorded = match unchanged {
@@ -208,7 +307,7 @@ impl Refresher {
     /// Apply the fetch through control; the list's `last_fetch_error` after it.
     async fn record(
         &self,
-        list: &RevocationList,
+        list: &Known,
         url: &str,
         outcome: Result<String, String>,
     ) -> Result<Option<String>, String> {
@@ -221,7 +320,7 @@ impl Refresher {
         let id = list.id.clone();
         let applied = tokio::task::spawn_blocking(move || {
             control.apply(change)?;
-            let after = control.store().read(|c| revocation_lists::get(c, &id))?;
+            let after = control.read(|r| r.revocation_list(&id))?;
             Ok::<_, ControlError>(after.and_then(|l| l.last_fetch_error))
         })
         .await;
@@ -232,7 +331,7 @@ impl Refresher {
     }
 
     /// Until the next fetch is due or a list goes stale.
-    fn next_wake(&self, lists: &[RevocationList], now: i64) -> Duration {
+    fn next_wake(&self, lists: &[Known], now: i64) -> Duration {
         let mut at = now.saturating_add(millis(MAX_SLEEP));
         for l in lists {
             if let Some(url) = l.url.as_deref() {

@@ -36,7 +36,8 @@ fn server_config(
     auth: Option<&ClientAuth>,
 ) -> Arc<ServerConfig> {
     let chain = [pki.server.cert_der.clone()];
-    build_server_config(&chain, &pki.server.key_der, &params(version), auth).unwrap()
+    let tickets = crate::snapshot::tickets::TicketKeys::default().ticketer(b"handshake tests");
+    build_server_config(&chain, &pki.server.key_der, &params(version), auth, tickets).unwrap()
 }
 
 fn certified(cert: &Issued, key: &Issued) -> Arc<CertifiedKey> {

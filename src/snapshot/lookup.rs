@@ -5,8 +5,9 @@
 //! emissary#3340).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::net::Ipv6Addr;
+
+use imbl::HashMap;
 
 /// Longest DNS name accepted, without the trailing dot (RFC 1035 §2.3.4).
 const MAX_NAME_LEN: usize = 253;
@@ -161,21 +162,25 @@ pub struct InvalidName(pub String);
 ///
 /// The table does not judge public suffixes: "*.com" is accepted and matches "example.com".
 /// Refusing such names is the API's job, not the data plane's.
+///
+/// The maps are persistent (hash array mapped tries): a clone costs O(1) and shares every entry,
+/// and an insert or removal copies only the O(log n) path to its entry, so a snapshot that
+/// changes one domain of 100,000 shares the rest with its predecessor.
 #[derive(Debug, Clone)]
-pub struct DomainTable<T> {
+pub struct DomainTable<T: Clone> {
     exact: HashMap<String, T>,
     /// Keyed by the suffix after "*." so that a lookup can use a slice of the host without
     /// allocating; the value keeps the full "*.suffix" name for `lookup_entry` and `iter`.
     wildcard: HashMap<String, (String, T)>,
 }
 
-impl<T> Default for DomainTable<T> {
+impl<T: Clone> Default for DomainTable<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T> DomainTable<T> {
+impl<T: Clone> DomainTable<T> {
     /// An empty table.
     pub fn new() -> Self {
         DomainTable {
@@ -202,6 +207,22 @@ impl<T> DomainTable<T> {
                 Ok(self.wildcard.insert(suffix, (full, value)).map(|(_, v)| v))
             }
             None => Err(InvalidName(name.to_owned())),
+        }
+    }
+
+    /// The entry stored under a name (exact, or "*.suffix"), without wildcard matching.
+    pub fn get(&self, name: &str) -> Option<&T> {
+        match parse_entry_name(name)? {
+            EntryName::Exact(host) => self.exact.get(&host),
+            EntryName::Wildcard(suffix) => self.wildcard.get(&suffix).map(|(_, v)| v),
+        }
+    }
+
+    /// Remove the entry of a canonical name (exact, or "*.suffix"); returns its value.
+    pub fn remove(&mut self, name: &str) -> Option<T> {
+        match parse_entry_name(name)? {
+            EntryName::Exact(host) => self.exact.remove(&host),
+            EntryName::Wildcard(suffix) => self.wildcard.remove(&suffix).map(|(_, v)| v),
         }
     }
 
@@ -423,6 +444,25 @@ mod tests {
         assert_eq!(hit(&t, ".example.com"), None);
         assert_eq!(hit(&t, "*.example.com"), None);
         assert_eq!(hit(&t, "a.example.com.evil"), None);
+    }
+
+    #[test]
+    fn get_and_remove_take_entry_names_and_clones_are_independent() {
+        let mut t = table(&["*.example.com", "a.example.com"]);
+        let before = t.clone();
+        assert_eq!(
+            t.get("*.Example.com.").map(String::as_str),
+            Some("*.example.com")
+        );
+        assert_eq!(t.get("b.example.com"), None, "get does not match wildcards");
+        assert_eq!(t.remove("*.example.com").as_deref(), Some("*.example.com"));
+        assert_eq!(t.remove("A.example.com").as_deref(), Some("a.example.com"));
+        assert!(t.is_empty() && t.remove("a.example.com").is_none());
+        assert_eq!(
+            hit(&before, "b.example.com").as_deref(),
+            Some("*.example.com")
+        );
+        assert_eq!(before.len(), 2);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rustls::crypto::{aws_lc_rs, CryptoProvider};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
-use rustls::server::{ServerSessionMemoryCache, WantsServerCert};
+use rustls::server::{ProducesTickets, ServerSessionMemoryCache, WantsServerCert};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ConfigBuilder, InconsistentKeys, ServerConfig, SupportedProtocolVersion};
 
@@ -74,7 +74,7 @@ pub enum ServerConfigError {
     /// The key/certificate consistency check could not be performed.
     #[error("cannot check the private key against the certificate: {0}")]
     KeyCheck(#[source] rustls::Error),
-    /// rustls rejected the protocol versions or could not create a ticketer.
+    /// rustls rejected the protocol versions.
     #[error("rustls: {0}")]
     Rustls(#[from] rustls::Error),
 }
@@ -85,14 +85,18 @@ pub enum ServerConfigError {
 /// sent (browsers would prompt the user otherwise). The provider is always aws-lc-rs, passed
 /// explicitly; trust never comes from system roots.
 ///
-/// Resumption is scoped to the returned config (DESIGN security rule 2; nginx CVE-2025-23419 and
-/// Apache CVE-2025-23048 let a session made under one virtual host's client-auth policy be
-/// resumed under another's, skipping its client verification). Each call creates a fresh
-/// session-ID cache and a fresh ticketer with random keys, so:
-/// - a session or ticket issued under this config cannot be resumed under any other config
+/// Resumption is scoped to the returned config's policy (DESIGN security rule 2; nginx
+/// CVE-2025-23419 and Apache CVE-2025-23048 let a session made under one virtual host's
+/// client-auth policy be resumed under another's, skipping its client verification). Each call
+/// creates a fresh session-ID cache, and `ticketer` must be the policy's own
+/// ([`super::tickets::TicketKeys::ticketer`], keyed by the policy's identity), so:
+/// - a session or ticket issued under this config cannot be resumed under any other policy
 ///   (the other config neither holds the session ID nor can decrypt the ticket);
-/// - rebuilding a config from changed inputs (e.g. a rotated CA bundle) invalidates every
-///   session issued before, so a resumed session was always verified under the policy in force.
+/// - a config rebuilt from changed inputs (e.g. a rotated CA bundle) is another policy, which
+///   invalidates every session issued before, so a resumed session was always verified under
+///   the policy in force;
+/// - the same policy on another node of the fleet derives the same ticket key, so its tickets
+///   resume there.
 ///
 /// Domains that share one `Arc<ServerConfig>` share its policy, so sharing resumption between
 /// them is harmless. A resumed session is still judged again at the current time by the
@@ -103,9 +107,30 @@ pub fn build_server_config(
     key_pkcs8_der: &[u8],
     params: &TlsParams,
     client_auth: Option<&ClientAuth>,
+    ticketer: Arc<dyn ProducesTickets>,
+) -> Result<Arc<ServerConfig>, ServerConfigError> {
+    let certified = load_certified_key(chain_der, key_pkcs8_der)?;
+    server_config_for(certified, params, client_auth, ticketer)
+}
+
+/// Loads a chain and its key once, checked to belong together, for [`server_config_for`]: a
+/// domain whose mutual authentication or configuration changes keeps its loaded key pair.
+pub fn load_certified_key(
+    chain_der: &[Vec<u8>],
+    key_pkcs8_der: &[u8],
+) -> Result<Arc<CertifiedKey>, ServerConfigError> {
+    certified_key(chain_der, key_pkcs8_der, &aws_lc_rs::default_provider()).map(Arc::new)
+}
+
+/// [`build_server_config`] with an already loaded key pair; a fresh session cache per call and
+/// the policy's `ticketer`.
+pub fn server_config_for(
+    certified: Arc<CertifiedKey>,
+    params: &TlsParams,
+    client_auth: Option<&ClientAuth>,
+    ticketer: Arc<dyn ProducesTickets>,
 ) -> Result<Arc<ServerConfig>, ServerConfigError> {
     let provider = Arc::new(aws_lc_rs::default_provider());
-    let certified = certified_key(chain_der, key_pkcs8_der, &provider)?;
     let versions = protocol_versions(&params.versions)?;
     let builder =
         ServerConfig::builder_with_provider(provider).with_protocol_versions(&versions)?;
@@ -117,7 +142,7 @@ pub fn build_server_config(
     config.session_storage = Arc::new(GatedSessions(ServerSessionMemoryCache::new(
         SESSION_CACHE_ENTRIES,
     )));
-    config.ticketer = Arc::new(GatedTicketer(aws_lc_rs::Ticketer::new()?));
+    config.ticketer = Arc::new(GatedTicketer(ticketer));
     // Honour the client's cipher-suite preference (rustls' default, stated for the reader):
     // every suite the aws-lc-rs provider offers is acceptable.
     config.ignore_client_order = false;
@@ -185,14 +210,25 @@ fn protocol_versions(
 mod tests {
     use super::*;
     use crate::devpki::Ca;
+    use crate::snapshot::tickets::TicketKeys;
+
+    fn tickets() -> Arc<dyn ProducesTickets> {
+        TicketKeys::default().ticketer(b"test policy")
+    }
 
     #[test]
     fn rejects_a_key_that_does_not_match_the_certificate() {
         let ca = Ca::new("ca").unwrap();
         let a = ca.issue_server(&["a.test"], &[]).unwrap();
         let b = ca.issue_server(&["b.test"], &[]).unwrap();
-        let err = build_server_config(&[a.cert_der], &b.key_der, &TlsParams::default(), None)
-            .unwrap_err();
+        let err = build_server_config(
+            &[a.cert_der],
+            &b.key_der,
+            &TlsParams::default(),
+            None,
+            tickets(),
+        )
+        .unwrap_err();
         assert!(matches!(err, ServerConfigError::KeyMismatch), "{err}");
     }
 
@@ -201,16 +237,23 @@ mod tests {
         let ca = Ca::new("ca").unwrap();
         let a = ca.issue_server(&["a.test"], &[]).unwrap();
         let params = TlsParams::default();
-        let err = build_server_config(std::slice::from_ref(&a.cert_der), b"junk", &params, None)
-            .unwrap_err();
+        let err = build_server_config(
+            std::slice::from_ref(&a.cert_der),
+            b"junk",
+            &params,
+            None,
+            tickets(),
+        )
+        .unwrap_err();
         assert!(matches!(err, ServerConfigError::Key(_)), "{err}");
-        let err = build_server_config(&[], &a.key_der, &params, None).unwrap_err();
+        let err = build_server_config(&[], &a.key_der, &params, None, tickets()).unwrap_err();
         assert!(matches!(err, ServerConfigError::EmptyChain), "{err}");
         let none = TlsParams {
             versions: vec![],
             alpn: vec![],
         };
-        let err = build_server_config(&[a.cert_der], &a.key_der, &none, None).unwrap_err();
+        let err =
+            build_server_config(&[a.cert_der], &a.key_der, &none, None, tickets()).unwrap_err();
         assert!(matches!(err, ServerConfigError::NoVersions), "{err}");
     }
 
@@ -234,8 +277,14 @@ mod tests {
         let a = ca.issue_server(&["a.test"], &[]).unwrap();
         let params = TlsParams::default();
         let build = || {
-            build_server_config(std::slice::from_ref(&a.cert_der), &a.key_der, &params, None)
-                .unwrap()
+            build_server_config(
+                std::slice::from_ref(&a.cert_der),
+                &a.key_der,
+                &params,
+                None,
+                tickets(),
+            )
+            .unwrap()
         };
         let (one, two) = (build(), build());
         assert_eq!(

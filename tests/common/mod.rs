@@ -5,11 +5,13 @@
 
 pub mod cli_clients;
 pub mod fixture;
+pub mod fleet;
 pub mod flows;
 pub mod http;
 pub mod odd_certs;
 pub mod openssl_ca;
 pub mod pki;
+pub mod postgres;
 pub mod python;
 pub mod raw_h2;
 pub mod recording_origin;

@@ -55,3 +55,34 @@ fn is_executable(p: &std::path::Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
+
+/// The directory holding PostgreSQL's server programs (`initdb`, `pg_ctl`, `postgres`,
+/// `psql`): on `PATH`, else Debian's `/usr/lib/postgresql/<version>/bin` (newest version), or
+/// None after reporting the skip.
+pub fn require_postgres() -> Option<PathBuf> {
+    let has_all = |dir: &std::path::Path| {
+        ["initdb", "pg_ctl", "postgres", "psql"]
+            .iter()
+            .all(|p| is_executable(&dir.join(p)))
+    };
+    if let Some(dir) = find("pg_ctl").and_then(|p| p.parent().map(|d| d.to_path_buf())) {
+        if has_all(&dir) {
+            return Some(dir);
+        }
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            Some((version, e.path().join("bin")))
+        })
+        .filter(|(_, dir)| has_all(dir))
+        .collect();
+    versions.sort();
+    match versions.pop() {
+        Some((_, dir)) => Some(dir),
+        None => skip("PostgreSQL (initdb, pg_ctl, postgres, psql; Debian package postgresql)"),
+    }
+}

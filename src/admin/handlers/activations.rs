@@ -7,17 +7,18 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{apply, list_response, single, state, write, ListPage};
+use super::{activation_ids, apply, list_response, read, single, write, ListPage};
 use crate::admin::document::no_content;
 use crate::admin::error::ApiError;
-use crate::admin::pagination::slice;
+use crate::admin::pagination::window;
 use crate::admin::query::Query;
 use crate::admin::request::ResourceObject;
 use crate::admin::resources::{self, kind};
 use crate::admin::AdminState;
 use crate::control::change::{ActivationFields, Update};
 use crate::control::{Change, RelationshipChange};
-use crate::model::{Activation, State as Model};
+use crate::model::Activation;
+use crate::store::{ActivationQuery, Reads, Uses};
 
 const PATH: &str = "/tls/activations";
 const INCLUDES: &[&str] = &[
@@ -27,7 +28,27 @@ const INCLUDES: &[&str] = &[
     "mutual_authentication",
 ];
 
-fn included(acts: &[&Activation], includes: &[String], model: &Model) -> Vec<Value> {
+/// A TLS domain resource object, read with its relationships.
+pub fn domain_object(r: &dyn Reads, name: &str) -> Result<Value, ApiError> {
+    let acts: Vec<String> = r
+        .activation_by_domain(name)?
+        .map(|a| a.id)
+        .into_iter()
+        .collect();
+    let certs: Vec<String> = r
+        .certificates_naming(name)?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    Ok(resources::domain(name, &acts, &certs))
+}
+
+/// The resources the activations refer to, once each, as `include` asks.
+fn included(
+    r: &dyn Reads,
+    acts: &[Activation],
+    includes: &[String],
+) -> Result<Vec<Value>, ApiError> {
     let mut out: Vec<Value> = Vec::new();
     let mut push = |v: Value| {
         if !out
@@ -41,26 +62,31 @@ fn included(acts: &[&Activation], includes: &[String], model: &Model) -> Vec<Val
         for inc in includes {
             match inc.as_str() {
                 "tls_certificate" => {
-                    if let Some(c) = model.certificate(&a.certificate_id) {
-                        push(resources::certificate(c, model, false));
+                    if let Some(c) = r.certificate(&a.certificate_id)? {
+                        push(resources::certificate(&c, None));
                     }
                 }
                 "tls_configuration" => {
-                    if let Some(c) = model.configuration(&a.configuration_id) {
-                        push(resources::configuration(c));
+                    if let Some(c) = r.configuration(&a.configuration_id)? {
+                        push(resources::configuration(&c));
                     }
                 }
-                "tls_domain" => push(resources::domain(&a.domain, model)),
+                "tls_domain" => push(domain_object(r, &a.domain)?),
                 _ => {
                     let ma = a.mutual_authentication_id.as_deref();
-                    if let Some(m) = ma.and_then(|id| model.mutual_authentication(id)) {
-                        push(resources::mutual_authentication(m, model));
+                    if let Some(m) = ma
+                        .map(|id| r.mutual_authentication(id))
+                        .transpose()?
+                        .flatten()
+                    {
+                        let ids = activation_ids(r, Uses::MutualAuthentication(&m.id))?;
+                        push(resources::mutual_authentication(&m, &ids));
                     }
                 }
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// GET list with `filter[tls_certificate.id]`, `filter[tls_configuration.id]`, `filter[tls_domain.id]`.
@@ -78,40 +104,45 @@ pub async fn list(
         f("filter[tls_configuration.id]"),
     );
     let domain = f("filter[tls_domain.id]").map(|d| d.trim_end_matches('.').to_ascii_lowercase());
-    let model = state(&s).await?;
-    let all: Vec<&Activation> = model
-        .activations
-        .iter()
-        .filter(|a| cert.as_ref().is_none_or(|c| &a.certificate_id == c))
-        .filter(|a| conf.as_ref().is_none_or(|c| &a.configuration_id == c))
-        .filter(|a| domain.as_ref().is_none_or(|d| &a.domain == d))
-        .collect();
-    let total = all.len();
-    let items = slice(all, page);
-    let data = items.iter().map(|a| resources::activation(a)).collect();
-    let inc = (!includes.is_empty()).then(|| included(&items, &includes, &model));
-    let list = ListPage {
-        page,
-        total,
-        data,
-        included: inc,
+    let query = ActivationQuery {
+        certificate_id: cert,
+        configuration_id: conf,
+        domain,
     };
+    let list = read(&s, move |r| {
+        let found = r.list_activations(&query, window(page))?;
+        let inc = match includes.is_empty() {
+            true => None,
+            false => Some(included(r, &found.items, &includes)?),
+        };
+        Ok(ListPage {
+            page,
+            total: found.total,
+            data: found.items.iter().map(resources::activation).collect(),
+            included: inc,
+        })
+    })
+    .await?;
     Ok(list_response(&s, &headers, PATH, &q, list))
 }
 
-fn render(
-    model: &Model,
-    id: &str,
+async fn render(
+    s: &AdminState,
+    id: String,
     status: StatusCode,
-    includes: &[String],
+    includes: Vec<String>,
 ) -> Result<Response, ApiError> {
-    let a = model
-        .activations
-        .iter()
-        .find(|a| a.id == id)
-        .ok_or_else(|| ApiError::not_found("TLS activation"))?;
-    let inc = (!includes.is_empty()).then(|| included(&[a], includes, model));
-    Ok(single(status, resources::activation(a), inc))
+    read(s, move |r| {
+        let a = r
+            .activation(&id)?
+            .ok_or_else(|| ApiError::not_found("TLS activation"))?;
+        let inc = match includes.is_empty() {
+            true => None,
+            false => Some(included(r, std::slice::from_ref(&a), &includes)?),
+        };
+        Ok(single(status, resources::activation(&a), inc))
+    })
+    .await
 }
 
 /// GET one.
@@ -122,7 +153,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref());
     let includes = q.includes(INCLUDES, &[])?;
-    render(&state(&s).await?, &id, StatusCode::OK, &includes)
+    render(&s, id, StatusCode::OK, includes).await
 }
 
 fn fields(r: &ResourceObject) -> Result<ActivationFields, ApiError> {
@@ -142,8 +173,8 @@ fn fields(r: &ResourceObject) -> Result<ActivationFields, ApiError> {
 /// POST: 201.
 pub async fn create(State(s): State<AdminState>, body: Body) -> Result<Response, ApiError> {
     let change = |r: &ResourceObject| Ok(Change::CreateActivation(fields(r)?));
-    let (model, id) = write(&s, body, kind::ACTIVATION, None, change).await?;
-    render(&model, &id, StatusCode::CREATED, &[])
+    let id = write(&s, body, kind::ACTIVATION, None, change).await?;
+    render(&s, id, StatusCode::CREATED, Vec::new()).await
 }
 
 /// PATCH: attach/detach a mutual authentication, swap the certificate.
@@ -161,8 +192,8 @@ pub async fn update(
         }
         Ok(Change::UpdateActivation(Update { id, fields }))
     };
-    let (model, id) = write(&s, body, kind::ACTIVATION, Some(&path_id), change).await?;
-    render(&model, &id, StatusCode::OK, &[])
+    let id = write(&s, body, kind::ACTIVATION, Some(&path_id), change).await?;
+    render(&s, id, StatusCode::OK, Vec::new()).await
 }
 
 /// DELETE: 204.

@@ -5,16 +5,16 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{list_response, single, state, write, ListPage};
+use super::{list_response, read, single, write, ListPage};
 use crate::admin::error::ApiError;
-use crate::admin::pagination::slice;
+use crate::admin::pagination::window;
 use crate::admin::query::Query;
 use crate::admin::request::ResourceObject;
 use crate::admin::resources::{self, kind};
 use crate::admin::AdminState;
 use crate::control::change::{ConfigurationFields, Update};
 use crate::control::Change;
-use crate::model::{Configuration, State as Model};
+use crate::store::Page;
 
 const PATH: &str = "/tls/configurations";
 // dns_records are a Fastly edge concept with nothing to show here: accepted, included empty.
@@ -31,36 +31,37 @@ pub async fn list(
     let include = q.get("include").is_some();
     q.includes(&[], KNOWN_INCLUDES)?;
     let bulk = q.bool_filter("filter[bulk]")?;
-    let model = state(&s).await?;
-    let all: Vec<&Configuration> = model
-        .configurations
-        .iter()
-        .filter(|_| bulk != Some(true))
-        .collect();
-    let total = all.len();
-    let data = slice(all, page)
-        .into_iter()
-        .map(resources::configuration)
-        .collect();
-    let included = include.then(Vec::new);
-    let list = ListPage {
-        page,
-        total,
-        data,
-        included,
-    };
+    let list = read(&s, move |r| {
+        let found = match bulk {
+            Some(true) => Page {
+                items: Vec::new(),
+                total: 0,
+            },
+            _ => r.list_configurations(window(page))?,
+        };
+        Ok(ListPage {
+            page,
+            total: found.total,
+            data: found.items.iter().map(resources::configuration).collect(),
+            included: include.then(Vec::new),
+        })
+    })
+    .await?;
     Ok(list_response(&s, &headers, PATH, &q, list))
 }
 
-fn render(model: &Model, id: &str, include: bool) -> Result<Response, ApiError> {
-    let c = model
-        .configuration(id)
-        .ok_or_else(|| ApiError::not_found("TLS configuration"))?;
-    Ok(single(
-        StatusCode::OK,
-        resources::configuration(c),
-        include.then(Vec::new),
-    ))
+async fn render(s: &AdminState, id: String, include: bool) -> Result<Response, ApiError> {
+    read(s, move |r| {
+        let c = r
+            .configuration(&id)?
+            .ok_or_else(|| ApiError::not_found("TLS configuration"))?;
+        Ok(single(
+            StatusCode::OK,
+            resources::configuration(&c),
+            include.then(Vec::new),
+        ))
+    })
+    .await
 }
 
 /// GET one.
@@ -71,7 +72,7 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref());
     q.includes(&[], KNOWN_INCLUDES)?;
-    render(&state(&s).await?, &id, q.get("include").is_some())
+    render(&s, id, q.get("include").is_some()).await
 }
 
 /// PATCH: name, and (an extension) `tls_protocols` / `http_protocols`.
@@ -89,6 +90,6 @@ pub async fn update(
         };
         Ok(Change::UpdateConfiguration(Update { id, fields }))
     };
-    let (model, id) = write(&s, body, kind::CONFIGURATION, Some(&path_id), change).await?;
-    render(&model, &id, false)
+    let id = write(&s, body, kind::CONFIGURATION, Some(&path_id), change).await?;
+    render(&s, id, false).await
 }

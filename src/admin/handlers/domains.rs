@@ -5,13 +5,14 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{list_response, state, ListPage};
+use super::activations::domain_object;
+use super::{list_response, read, ListPage};
 use crate::admin::error::ApiError;
-use crate::admin::pagination::slice;
+use crate::admin::pagination::window;
 use crate::admin::query::Query;
 use crate::admin::resources;
 use crate::admin::AdminState;
-use crate::model::State as Model;
+use crate::store::{DomainQuery, DomainSort, Page, Reads};
 
 const PATH: &str = "/tls/domains";
 const INCLUDES: &[&str] = &["tls_activations", "tls_certificates"];
@@ -23,52 +24,41 @@ const KNOWN: &[&str] = &[
     "tls_authorizations.globalsign_email_challenge",
 ];
 
-fn activated_at(name: &str, model: &Model) -> i64 {
-    model
-        .activations
-        .iter()
-        .find(|a| a.domain == name)
-        .map_or(i64::MAX, |a| a.created_at)
-}
-
-fn sort(names: &mut [String], q: &Query, model: &Model) -> Result<(), ApiError> {
-    match q.get("sort").unwrap_or("") {
-        "" | "id" => {}
-        "-id" => names.reverse(),
-        "tls_activations.created_at" => names.sort_by_key(|n| activated_at(n, model)),
-        "-tls_activations.created_at" => {
-            names.sort_by_key(|n| std::cmp::Reverse(activated_at(n, model)))
-        }
+fn sort(q: &Query) -> Result<DomainSort, ApiError> {
+    Ok(match q.get("sort").unwrap_or("") {
+        "" | "id" => DomainSort::Name,
+        "-id" => DomainSort::NameDescending,
+        "tls_activations.created_at" => DomainSort::Activated,
+        "-tls_activations.created_at" => DomainSort::ActivatedDescending,
         other => {
             return Err(ApiError::bad_request(format!(
                 "sort {other:?} is not supported"
             )))
         }
-    }
-    Ok(())
+    })
 }
 
-fn included(names: &[String], includes: &[String], model: &Model) -> Vec<Value> {
+/// The activations and certificates of the listed names, as `include` asks (each once).
+fn included(r: &dyn Reads, names: &[String], includes: &[String]) -> Result<Vec<Value>, ApiError> {
     let mut out = Vec::new();
     if includes.iter().any(|i| i == "tls_activations") {
-        out.extend(
-            model
-                .activations
-                .iter()
-                .filter(|a| names.contains(&a.domain))
-                .map(resources::activation),
-        );
+        for name in names {
+            if let Some(a) = r.activation_by_domain(name)? {
+                out.push(resources::activation(&a));
+            }
+        }
     }
     if includes.iter().any(|i| i == "tls_certificates") {
-        out.extend(
-            model
-                .certificates
-                .iter()
-                .filter(|c| c.dns_names.iter().any(|n| names.contains(n)))
-                .map(|c| resources::certificate(c, model, false)),
-        );
+        let mut seen = std::collections::HashSet::new();
+        for name in names {
+            for c in r.certificates_naming(name)? {
+                if seen.insert(c.id.clone()) {
+                    out.push(resources::certificate(&c, None));
+                }
+            }
+        }
     }
-    out
+    Ok(out)
 }
 
 /// GET list with `filter[in_use]`, `filter[tls_certificates.id]`, `filter[tls_subscriptions.id]`.
@@ -87,26 +77,38 @@ pub async fn list(
     let subscription = q
         .get("filter[tls_subscriptions.id]")
         .filter(|v| !v.is_empty());
-    let model = state(&s).await?;
-    let mut names: Vec<String> = resources::domain_names(&model)
-        .into_iter()
-        .filter(|_| subscription.is_none())
-        .filter(|n| in_use.is_none_or(|f| model.activations.iter().any(|a| &a.domain == n) == f))
-        .filter(|n| {
-            cert.is_none_or(|id| resources::certificates_listing(&model, n).any(|c| c.id == id))
-        })
-        .collect();
-    sort(&mut names, &q, &model)?;
-    let total = names.len();
-    let items = slice(names, page);
-    let data = items.iter().map(|n| resources::domain(n, &model)).collect();
-    let inc = (!includes.is_empty() || q.get("include").is_some())
-        .then(|| included(&items, &includes, &model));
-    let list = ListPage {
-        page,
-        total,
-        data,
-        included: inc,
+    let query = DomainQuery {
+        in_use,
+        certificate_id: cert.map(str::to_string),
+        sort: sort(&q)?,
     };
+    let wants_included = !includes.is_empty() || q.get("include").is_some();
+    // No subscription exists here, so filtering by one matches nothing.
+    let none = subscription.is_some();
+    let list = read(&s, move |r| {
+        let found = match none {
+            true => Page {
+                items: Vec::new(),
+                total: 0,
+            },
+            false => r.list_domains(&query, window(page))?,
+        };
+        let data = found
+            .items
+            .iter()
+            .map(|n| domain_object(r, n))
+            .collect::<Result<_, _>>()?;
+        let inc = match wants_included {
+            true => Some(included(r, &found.items, &includes)?),
+            false => None,
+        };
+        Ok(ListPage {
+            page,
+            total: found.total,
+            data,
+            included: inc,
+        })
+    })
+    .await?;
     Ok(list_response(&s, &headers, PATH, &q, list))
 }

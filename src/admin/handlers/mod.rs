@@ -20,8 +20,7 @@ use super::query::{Page, Query};
 use super::request::{parse, ResourceObject};
 use super::AdminState;
 use crate::control::{Applied, Change};
-use crate::model::State;
-use crate::store::load_state;
+use crate::store::{Reads, Uses};
 
 /// Largest request body accepted (issue: bodies over 2 MiB are refused with 413).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -50,10 +49,22 @@ pub async fn blocking<T: Send + 'static>(
     })?
 }
 
-/// The whole stored state, read consistently.
-pub async fn state(s: &AdminState) -> Result<State, ApiError> {
-    let store = s.control.store().clone();
-    blocking(move || Ok(store.read(load_state)?)).await
+/// Run `f` on a consistent read-only view of the store (through control), off the async
+/// runtime. Handlers read only the rows they render: a page, a resource and its relationships.
+pub async fn read<T: Send + 'static>(
+    s: &AdminState,
+    f: impl FnOnce(&dyn Reads) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let control = s.control.clone();
+    blocking(move || control.read(f)).await
+}
+
+/// The ids of the activations using a resource (a to-many relationship).
+pub fn activation_ids(r: &dyn Reads, used: Uses<'_>) -> Result<Vec<String>, ApiError> {
+    Ok(r.activations_using(used)?
+        .into_iter()
+        .map(|a| a.id)
+        .collect())
 }
 
 /// Apply a change through control.
@@ -63,24 +74,23 @@ pub async fn apply(s: &AdminState, change: Change) -> Result<Applied, ApiError> 
 }
 
 /// Read and parse a request document of `kind`, turn it into a change, apply it, and return
-/// the state after it with the id of the resource it touched (every create and PATCH).
+/// the id of the resource it touched (every create and PATCH), for the caller to render.
 pub async fn write(
     s: &AdminState,
     body: Body,
     kind: &str,
     path_id: Option<&str>,
     change: impl FnOnce(&ResourceObject) -> Result<Change, ApiError>,
-) -> Result<(State, String), ApiError> {
+) -> Result<String, ApiError> {
     let body = read_body(body).await?;
     let resource = parse(&body, kind, path_id)?;
-    let applied = apply(s, change(&resource)?).await?;
-    Ok((state(s).await?, applied.id))
+    Ok(apply(s, change(&resource)?).await?.id)
 }
 
 /// One page of a list, ready to render.
 pub struct ListPage {
     pub page: Page,
-    pub total: usize,
+    pub total: u64,
     pub data: Vec<Value>,
     pub included: Option<Vec<Value>>,
 }

@@ -6,32 +6,36 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{apply, list_response, single, state, write, ListPage};
+use super::{apply, list_response, read, single, write, ListPage};
 use crate::admin::document::no_content;
 use crate::admin::error::ApiError;
-use crate::admin::pagination::slice;
+use crate::admin::pagination::window;
 use crate::admin::query::Query;
 use crate::admin::request::ResourceObject;
 use crate::admin::resources::{self, kind};
 use crate::admin::AdminState;
 use crate::control::change::{MutualAuthenticationFields, Update};
 use crate::control::Change;
-use crate::model::{MutualAuthentication, State as Model};
+use crate::model::MutualAuthentication;
+use crate::store::{Reads, Uses};
 
 const PATH: &str = "/tls/mutual_authentications";
 const INCLUDES: &[&str] = &["tls_activations"];
 const NOT_FOUND: &str = "mutual authentication";
 
-fn included(ms: &[&MutualAuthentication], model: &Model) -> Vec<Value> {
-    model
-        .activations
-        .iter()
-        .filter(|a| {
-            ms.iter()
-                .any(|m| a.mutual_authentication_id.as_deref() == Some(&m.id))
-        })
-        .map(resources::activation)
-        .collect()
+/// The resource object, and its activations when `include` asks for them.
+fn rendered(
+    r: &dyn Reads,
+    m: &MutualAuthentication,
+    include: bool,
+) -> Result<(Value, Vec<Value>), ApiError> {
+    let acts = r.activations_using(Uses::MutualAuthentication(&m.id))?;
+    let ids: Vec<String> = acts.iter().map(|a| a.id.clone()).collect();
+    let included = match include {
+        true => acts.iter().map(resources::activation).collect(),
+        false => Vec::new(),
+    };
+    Ok((resources::mutual_authentication(m, &ids), included))
 }
 
 /// GET list.
@@ -44,21 +48,22 @@ pub async fn list(
     // The real API defaults to 100 for this collection (recorded), 20 elsewhere.
     let page = q.page(100)?;
     let include = !q.includes(INCLUDES, &[])?.is_empty();
-    let model = state(&s).await?;
-    let all: Vec<&MutualAuthentication> = model.mutual_authentications.iter().collect();
-    let total = all.len();
-    let items = slice(all, page);
-    let data = items
-        .iter()
-        .map(|m| resources::mutual_authentication(m, &model))
-        .collect();
-    let inc = include.then(|| included(&items, &model));
-    let list = ListPage {
-        page,
-        total,
-        data,
-        included: inc,
-    };
+    let list = read(&s, move |r| {
+        let found = r.list_mutual_authentications(window(page))?;
+        let (mut data, mut inc) = (Vec::new(), Vec::new());
+        for m in &found.items {
+            let (v, acts) = rendered(r, m, include)?;
+            data.push(v);
+            inc.extend(acts);
+        }
+        Ok(ListPage {
+            page,
+            total: found.total,
+            data,
+            included: include.then_some(inc),
+        })
+    })
+    .await?;
     Ok(list_response(&s, &headers, PATH, &q, list))
 }
 
@@ -70,25 +75,23 @@ pub async fn get(
 ) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref());
     let include = !q.includes(INCLUDES, &[])?.is_empty();
-    let model = state(&s).await?;
-    render(&model, &id, StatusCode::OK, include)
+    render(&s, id, StatusCode::OK, include).await
 }
 
-fn render(
-    model: &Model,
-    id: &str,
+async fn render(
+    s: &AdminState,
+    id: String,
     status: StatusCode,
     include: bool,
 ) -> Result<Response, ApiError> {
-    let m = model
-        .mutual_authentication(id)
-        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
-    let inc = include.then(|| included(&[m], model));
-    Ok(single(
-        status,
-        resources::mutual_authentication(m, model),
-        inc,
-    ))
+    read(s, move |r| {
+        let m = r
+            .mutual_authentication(&id)?
+            .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+        let (data, inc) = rendered(r, &m, include)?;
+        Ok(single(status, data, include.then_some(inc)))
+    })
+    .await
 }
 
 fn fields(r: &ResourceObject) -> Result<MutualAuthenticationFields, ApiError> {
@@ -102,8 +105,8 @@ fn fields(r: &ResourceObject) -> Result<MutualAuthenticationFields, ApiError> {
 /// POST: 201 with the created resource.
 pub async fn create(State(s): State<AdminState>, body: Body) -> Result<Response, ApiError> {
     let change = |r: &ResourceObject| Ok(Change::CreateMutualAuthentication(fields(r)?));
-    let (model, id) = write(&s, body, kind::MUTUAL_AUTHENTICATION, None, change).await?;
-    render(&model, &id, StatusCode::CREATED, false)
+    let id = write(&s, body, kind::MUTUAL_AUTHENTICATION, None, change).await?;
+    render(&s, id, StatusCode::CREATED, false).await
 }
 
 /// PATCH: absent attributes unchanged.
@@ -117,7 +120,7 @@ pub async fn update(
         let fields = fields(r)?;
         Ok(Change::UpdateMutualAuthentication(Update { id, fields }))
     };
-    let (model, id) = write(
+    let id = write(
         &s,
         body,
         kind::MUTUAL_AUTHENTICATION,
@@ -125,7 +128,7 @@ pub async fn update(
         change,
     )
     .await?;
-    render(&model, &id, StatusCode::OK, false)
+    render(&s, id, StatusCode::OK, false).await
 }
 
 /// DELETE: 204; 409 while attached.

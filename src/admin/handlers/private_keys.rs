@@ -5,27 +5,19 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{apply, list_response, single, state, write, ListPage};
+use super::{apply, list_response, read, single, write, ListPage};
 use crate::admin::document::no_content;
 use crate::admin::error::ApiError;
-use crate::admin::pagination::slice;
+use crate::admin::pagination::window;
 use crate::admin::query::Query;
 use crate::admin::request::ResourceObject;
 use crate::admin::resources::{self, kind};
 use crate::admin::AdminState;
 use crate::control::change::PrivateKeyFields;
 use crate::control::Change;
-use crate::model::{PrivateKey, State as Model};
 
 const PATH: &str = "/tls/private_keys";
 const NOT_FOUND: &str = "private key";
-
-fn in_use(k: &PrivateKey, model: &Model) -> bool {
-    model
-        .certificates
-        .iter()
-        .any(|c| c.public_key_sha1 == k.public_key_sha1)
-}
 
 /// GET list; `filter[in_use]=false` lists keys no certificate uses.
 pub async fn list(
@@ -36,33 +28,27 @@ pub async fn list(
     let q = Query::parse(raw.as_deref());
     let page = q.page(20)?;
     let filter = q.bool_filter("filter[in_use]")?;
-    let model = state(&s).await?;
-    let all: Vec<&PrivateKey> = model
-        .private_keys
-        .iter()
-        .filter(|k| filter.is_none_or(|f| in_use(k, &model) == f))
-        .collect();
-    let total = all.len();
-    let data = slice(all, page)
-        .into_iter()
-        .map(resources::private_key)
-        .collect();
-    let list = ListPage {
-        page,
-        total,
-        data,
-        included: None,
-    };
+    let list = read(&s, move |r| {
+        let found = r.list_private_keys(filter, window(page))?;
+        Ok(ListPage {
+            page,
+            total: found.total,
+            data: found.items.iter().map(resources::private_key).collect(),
+            included: None,
+        })
+    })
+    .await?;
     Ok(list_response(&s, &headers, PATH, &q, list))
 }
 
-fn render(model: &Model, id: &str, status: StatusCode) -> Result<Response, ApiError> {
-    let k = model
-        .private_keys
-        .iter()
-        .find(|k| k.id == id)
-        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
-    Ok(single(status, resources::private_key(k), None))
+async fn render(s: &AdminState, id: String, status: StatusCode) -> Result<Response, ApiError> {
+    read(s, move |r| {
+        let k = r
+            .private_key(&id)?
+            .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+        Ok(single(status, resources::private_key(&k), None))
+    })
+    .await
 }
 
 /// GET one.
@@ -70,7 +56,7 @@ pub async fn get(
     State(s): State<AdminState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    render(&state(&s).await?, &id, StatusCode::OK)
+    render(&s, id, StatusCode::OK).await
 }
 
 /// POST: 201. go-fastly sends `"type": ""` here, which is accepted.
@@ -82,8 +68,8 @@ pub async fn create(State(s): State<AdminState>, body: Body) -> Result<Response,
         };
         Ok(Change::CreatePrivateKey(fields))
     };
-    let (model, id) = write(&s, body, kind::PRIVATE_KEY, None, change).await?;
-    render(&model, &id, StatusCode::CREATED)
+    let id = write(&s, body, kind::PRIVATE_KEY, None, change).await?;
+    render(&s, id, StatusCode::CREATED).await
 }
 
 /// DELETE: 204; 409 while a certificate uses the key.

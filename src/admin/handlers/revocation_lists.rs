@@ -6,22 +6,22 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::{apply, list_response, single, state, write, ListPage};
+use super::{apply, list_response, read, single, write, ListPage};
 use crate::admin::document::no_content;
 use crate::admin::error::ApiError;
-use crate::admin::pagination::slice;
+use crate::admin::pagination::window;
 use crate::admin::query::Query;
 use crate::admin::request::ResourceObject;
 use crate::admin::resources::{self, kind};
 use crate::admin::AdminState;
 use crate::control::change::{RevocationListFields, Update};
 use crate::control::{Change, RelationshipChange};
-use crate::model::{RevocationList, State as Model};
+use crate::store::RevocationListQuery;
 
 const PATH: &str = "/tls/revocation_lists";
 const NOT_FOUND: &str = "revocation list";
 
-/// GET list with `filter[mutual_authentication.id]`.
+/// GET list with `filter[mutual_authentication.id]`: one page, filtered in the store.
 pub async fn list(
     State(s): State<AdminState>,
     headers: HeaderMap,
@@ -29,37 +29,33 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let q = Query::parse(raw.as_deref());
     let page = q.page(20)?;
-    let ma = q
-        .get("filter[mutual_authentication.id]")
-        .filter(|v| !v.is_empty())
-        .map(str::to_string);
-    let model = state(&s).await?;
-    let all: Vec<&RevocationList> = model
-        .revocation_lists
-        .iter()
-        .filter(|l| ma.as_ref().is_none_or(|m| &l.mutual_authentication_id == m))
-        .collect();
-    let total = all.len();
-    let data = slice(all, page)
-        .into_iter()
-        .map(resources::revocation_list)
-        .collect();
-    let list = ListPage {
-        page,
-        total,
-        data,
-        included: None,
+    let query = RevocationListQuery {
+        mutual_authentication_id: q
+            .get("filter[mutual_authentication.id]")
+            .filter(|v| !v.is_empty())
+            .map(str::to_string),
     };
+    let list = read(&s, move |r| {
+        let found = r.list_revocation_lists(&query, window(page))?;
+        Ok(ListPage {
+            page,
+            total: found.total,
+            data: found.items.iter().map(resources::revocation_list).collect(),
+            included: None,
+        })
+    })
+    .await?;
     Ok(list_response(&s, &headers, PATH, &q, list))
 }
 
-fn render(model: &Model, id: &str, status: StatusCode) -> Result<Response, ApiError> {
-    let l = model
-        .revocation_lists
-        .iter()
-        .find(|l| l.id == id)
-        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
-    Ok(single(status, resources::revocation_list(l), None))
+async fn render(s: &AdminState, id: String, status: StatusCode) -> Result<Response, ApiError> {
+    read(s, move |r| {
+        let l = r
+            .revocation_list(&id)?
+            .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+        Ok(single(status, resources::revocation_list(&l), None))
+    })
+    .await
 }
 
 /// GET one.
@@ -67,7 +63,7 @@ pub async fn get(
     State(s): State<AdminState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    render(&state(&s).await?, &id, StatusCode::OK)
+    render(&s, id, StatusCode::OK).await
 }
 
 fn fields(r: &ResourceObject) -> Result<RevocationListFields, ApiError> {
@@ -87,8 +83,8 @@ fn fields(r: &ResourceObject) -> Result<RevocationListFields, ApiError> {
 /// POST: 201.
 pub async fn create(State(s): State<AdminState>, body: Body) -> Result<Response, ApiError> {
     let change = |r: &ResourceObject| Ok(Change::CreateRevocationList(fields(r)?));
-    let (model, id) = write(&s, body, kind::REVOCATION_LIST, None, change).await?;
-    render(&model, &id, StatusCode::CREATED)
+    let id = write(&s, body, kind::REVOCATION_LIST, None, change).await?;
+    render(&s, id, StatusCode::CREATED).await
 }
 
 /// PATCH: replace `crl`, `name` or `url` (`url: null` or `""` stops the refreshing); the
@@ -108,8 +104,8 @@ pub async fn update(
         }
         Ok(Change::UpdateRevocationList(Update { id, fields }))
     };
-    let (model, id) = write(&s, body, kind::REVOCATION_LIST, Some(&path_id), change).await?;
-    render(&model, &id, StatusCode::OK)
+    let id = write(&s, body, kind::REVOCATION_LIST, Some(&path_id), change).await?;
+    render(&s, id, StatusCode::OK).await
 }
 
 /// DELETE: 204.

@@ -35,6 +35,7 @@ pub fn esc(s: &str) -> String {
 pub fn render(v: &StatusView) -> String {
     let parts = [
         ("summary", summary(v)),
+        ("fleet", fleet(v)),
         ("tiles", tiles(v)),
         ("chart_verdicts", verdict_chart(v)),
         ("chart_errors", error_chart(v)),
@@ -93,6 +94,88 @@ fn summary(v: &StatusView) -> String {
         }
         (None, _) => out.push_str(r#"<p id="last-error" class="fine">No reload error.</p>"#),
     }
+    out
+}
+
+/// The store (reachable or since when not, and why), the lag, the cache, and the nodes.
+fn fleet(v: &StatusView) -> String {
+    let f = &v.fleet;
+    let h = &f.health;
+    let mut out = format!(
+        r#"<p id="store-state" data-reachable="{}">Store <b>{}</b>: "#,
+        match h.reachable {
+            Some(true) => "true",
+            Some(false) => "false",
+            None => "unknown",
+        },
+        esc(&f.backend)
+    );
+    match (h.reachable, h.down_since_ms) {
+        (Some(false), since) => {
+            let _ = write!(
+                out,
+                r#"<span class="error">unreachable since {}: {}</span> — serving the last good snapshot; writes are refused"#,
+                esc(&since.map(format_ms).unwrap_or_default()),
+                esc(h.error.as_deref().unwrap_or(""))
+            );
+        }
+        _ => {
+            let _ = write!(
+                out,
+                r#"<span class="fine">reachable</span> <small>last contact {}</small>"#,
+                esc(&h.last_contact_ms.map(format_ms).unwrap_or_default())
+            );
+        }
+    }
+    if let Some(lag) = f.revision_lag() {
+        let _ = write!(out, r#" · revision lag <b id="revision-lag">{lag}</b>"#);
+    }
+    out.push_str("</p>");
+    if let Some(c) = &f.cache {
+        let _ = write!(
+            out,
+            r#"<p id="cache-state">Local cache {}: revision {}{}</p>"#,
+            esc(&c.path.display().to_string()),
+            c.revision
+                .map(|r| r.to_string())
+                .unwrap_or_else(|| "none yet".into()),
+            c.error
+                .as_deref()
+                .map(|e| format!(r#" <span class="error">{}</span>"#, esc(e)))
+                .unwrap_or_default()
+        );
+    }
+    let Some(nodes) = &f.nodes else {
+        return out;
+    };
+    out.push_str(
+        r#"<table id="nodes"><thead><tr><th>Node</th><th>Proxy</th><th>Admin</th><th>Applied revision</th><th>Lag</th><th>Last seen</th></tr></thead><tbody>"#,
+    );
+    for n in &nodes.nodes {
+        let ago = nodes.now.saturating_sub(n.last_seen).max(0);
+        let lag = f
+            .stored_revision
+            .map(|s| s.saturating_sub(n.applied_revision).to_string())
+            .unwrap_or_default();
+        let _ = write!(
+            out,
+            r#"<tr data-node="{0}"><td>{0}{1}</td><td>{2}</td><td>{3}</td><td class="num">{4}</td><td class="num">{5}</td><td class="{6}">{7} <small>{8} s ago</small></td></tr>"#,
+            esc(&n.id),
+            if n.id == f.node_id {
+                " <small>(this node)</small>"
+            } else {
+                ""
+            },
+            esc(&n.proxy_listen),
+            esc(&n.admin_listen),
+            n.applied_revision,
+            lag,
+            if ago > f.stale_after_ms { "soon" } else { "" },
+            esc(&format_ms(n.last_seen)),
+            ago / 1000
+        );
+    }
+    out.push_str("</tbody></table>");
     out
 }
 
@@ -262,6 +345,7 @@ fn activation_row(v: &StatusView, a: &ActivationInfo) -> String {
 
 fn activations(v: &StatusView) -> String {
     let all = &v.inventory.activations;
+    let total = v.inventory.total;
     let mut out = String::from(
         r#"<table id="activations"><thead><tr><th>Domain</th><th>Certificate</th><th>Expires</th><th>Mutual authentication</th><th>Enforced</th></tr></thead><tbody>"#,
     );
@@ -271,11 +355,11 @@ fn activations(v: &StatusView) -> String {
     out.push_str("</tbody></table>");
     if all.is_empty() {
         out.push_str(r#"<p class="empty">No activations.</p>"#);
-    } else if all.len() > MAX_LISTED {
+    } else if total > MAX_LISTED {
         let _ = write!(
             out,
             r#"<p class="empty">and {} more (see /tls/activations)</p>"#,
-            all.len() - MAX_LISTED
+            total - MAX_LISTED
         );
     }
     out
@@ -371,6 +455,10 @@ mod tests {
             r#"<span class="peak">peak 4/s</span>"#,
             "Last reload error (1970-01-12T13:46:40.000Z): TLS activation x: &lt;bad&gt;",
             r#"<b id="applied-revision">5</b>"#,
+            r#"<p id="store-state" data-reachable="false">Store <b>PostgreSQL app@db:5432/proxy</b>: <span class="error">unreachable since 1970-01-01T00:00:02.000Z: the store is unavailable: connection refused</span>"#,
+            r#"revision lag <b id="revision-lag">2</b>"#,
+            r#"<tr data-node="a"><td>a <small>(this node)</small></td>"#,
+            r#"<td class="soon">1970-01-01T00:00:10.000Z <small>50 s ago</small></td>"#,
             r#"<tr data-list="r1"><td>partner CRL &lt;x&gt; <small>r1</small></td>"#,
             r#"<td class="expired">1970-01-12T13:46:39.000Z <small>stale</small></td><td class="num">4</td><td><span class="error">last fetch failed: HTTP 503</span></td>"#,
             "<small>fresh</small>",

@@ -11,11 +11,10 @@ use crate::control::change::{
 use crate::control::{Change, Control, ControlError};
 use crate::devpki::{Ca, Validity};
 use crate::model::RevocationList;
-use crate::store::records::revocation_lists as rows;
-use crate::store::Store;
+use crate::store::{SqliteStore, StoreError};
 
 fn control() -> Control {
-    Control::without_data_plane(Arc::new(Store::in_memory().unwrap()))
+    Control::without_data_plane(Arc::new(SqliteStore::in_memory().unwrap()))
 }
 
 fn ma(c: &Control, bundle: &str) -> String {
@@ -58,7 +57,8 @@ fn replace(c: &Control, id: &str, pem: String) -> Result<String, ControlError> {
 }
 
 fn get(c: &Control, id: &str) -> Option<RevocationList> {
-    c.store().read(|conn| rows::get(conn, id)).unwrap()
+    c.read(|r| -> Result<_, StoreError> { r.revocation_list(id) })
+        .unwrap()
 }
 
 fn problem(r: Result<String, ControlError>) -> String {

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use super::*;
 use crate::devpki::Ca;
 use crate::model::origin::{OriginRoute, OriginSpec};
-use crate::model::{Certificate, Configuration, MutualAuthentication, PrivateKey, RevocationList};
+use crate::model::{
+    Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record, RevocationList,
+    RowChange,
+};
 
 fn state() -> State {
     let ca = Ca::new("server CA").unwrap();
@@ -78,6 +81,16 @@ fn state() -> State {
     }
 }
 
+/// A whole build of `st`, reusing `donor`'s TLS objects: the snapshot, what to keep, stats.
+fn build(
+    st: &State,
+    inputs: &BuildInputs,
+    donor: Option<&Served>,
+) -> Result<(Snapshot, Served, BuildStats), BuildError> {
+    let (served, stats) = Served::build(st, Arc::new(inputs.clone()), donor, None)?;
+    Ok((served.snapshot(), served, stats))
+}
+
 fn entry<'a>(s: &'a Snapshot, name: &str) -> &'a Arc<DomainEntry> {
     s.domain(name).unwrap()
 }
@@ -85,7 +98,7 @@ fn entry<'a>(s: &'a Snapshot, name: &str) -> &'a Arc<DomainEntry> {
 #[test]
 fn domains_with_the_same_inputs_share_one_server_config() {
     let st = state();
-    let (snap, _, stats) = build(&st, &BuildInputs::default(), &BuildCache::default()).unwrap();
+    let (snap, _, stats) = build(&st, &BuildInputs::default(), None).unwrap();
     assert_eq!(snap.revision, 7);
     assert_eq!(stats.server_configs_built, 3);
     let (a, b, c) = (
@@ -106,8 +119,8 @@ fn domains_with_the_same_inputs_share_one_server_config() {
 fn unchanged_rebuild_reuses_everything_and_keeps_policies() {
     let st = state();
     let inputs = BuildInputs::default();
-    let (first, cache, _) = build(&st, &inputs, &BuildCache::default()).unwrap();
-    let (second, _, stats) = build(&st, &inputs, &cache).unwrap();
+    let (first, cache, _) = build(&st, &inputs, None).unwrap();
+    let (second, _, stats) = build(&st, &inputs, Some(&cache)).unwrap();
     assert_eq!(stats.server_configs_built, 0);
     assert_eq!(stats.server_configs_reused, 3);
     for name in ["a.example.com", "c.example.com", "x.example.com"] {
@@ -126,9 +139,9 @@ fn unchanged_rebuild_reuses_everything_and_keeps_policies() {
 fn a_rotated_bundle_rebuilds_only_its_domains_and_changes_their_policy() {
     let mut st = state();
     let inputs = BuildInputs::default();
-    let (first, cache, _) = build(&st, &inputs, &BuildCache::default()).unwrap();
+    let (first, cache, _) = build(&st, &inputs, None).unwrap();
     st.mutual_authentications[0].updated_at = 2; // M1 rotated
-    let (second, _, stats) = build(&st, &inputs, &cache).unwrap();
+    let (second, _, stats) = build(&st, &inputs, Some(&cache)).unwrap();
     assert_eq!(stats.server_configs_built, 1, "one config serves a and b");
     assert_eq!(stats.server_configs_reused, 2);
     assert!(!second.keeps_policy(entry(&first, "a.example.com"), Some("a.example.com"), false));
@@ -177,7 +190,7 @@ fn a_new_crl_is_a_new_policy_for_its_mutual_authentication_only() {
     let mut st = state();
     with_list(&mut st, &ca, 1, &[]);
     let inputs = BuildInputs::default();
-    let (first, cache, _) = build(&st, &inputs, &BuildCache::default()).unwrap();
+    let (first, cache, _) = build(&st, &inputs, None).unwrap();
     let chain = [rustls::pki_types::CertificateDer::from(
         revoked.cert_der.clone(),
     )];
@@ -187,12 +200,12 @@ fn a_new_crl_is_a_new_policy_for_its_mutual_authentication_only() {
         crate::snapshot::verdict::Verdict::Ok
     );
 
-    let (same, cache, stats) = build(&st, &inputs, &cache).unwrap();
+    let (same, cache, stats) = build(&st, &inputs, Some(&cache)).unwrap();
     assert_eq!(stats.server_configs_built, 0);
     assert!(same.keeps_policy(entry(&first, "a.example.com"), Some("a.example.com"), false));
 
     with_list(&mut st, &ca, 2, &[&revoked.cert_der]);
-    let (second, cache, stats) = build(&st, &inputs, &cache).unwrap();
+    let (second, cache, stats) = build(&st, &inputs, Some(&cache)).unwrap();
     assert_eq!(stats.server_configs_built, 1, "only the domains of M1");
     assert!(!second.keeps_policy(entry(&first, "a.example.com"), Some("a.example.com"), false));
     assert!(second.keeps_policy(entry(&first, "c.example.com"), Some("c.example.com"), false));
@@ -206,7 +219,7 @@ fn a_new_crl_is_a_new_policy_for_its_mutual_authentication_only() {
         require_fresh: true,
         ..BuildInputs::default()
     };
-    let (third, _, _) = build(&st, &fresh, &cache).unwrap();
+    let (third, _, _) = build(&st, &fresh, Some(&cache)).unwrap();
     assert!(!third.keeps_policy(
         entry(&second, "a.example.com"),
         Some("a.example.com"),
@@ -226,11 +239,11 @@ fn an_unusable_list_fails_the_build_even_when_unattached() {
     with_list(&mut st, &ca, 1, &[]);
     st.activations
         .retain(|a| a.mutual_authentication_id.as_deref() != Some("M1"));
-    assert!(build(&st, &BuildInputs::default(), &BuildCache::default()).is_ok());
+    assert!(build(&st, &BuildInputs::default(), None).is_ok());
     st.revocation_lists[0].crl_pem =
         "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n".into();
     st.revocation_lists[0].updated_at = 2;
-    let e = build(&st, &BuildInputs::default(), &BuildCache::default()).unwrap_err();
+    let e = build(&st, &BuildInputs::default(), None).unwrap_err();
     assert_eq!(e.resource, "revocation list R1");
 }
 
@@ -238,11 +251,11 @@ fn an_unusable_list_fails_the_build_even_when_unattached() {
 fn attach_detach_and_deactivation_change_the_policy() {
     let mut st = state();
     let inputs = BuildInputs::default();
-    let (first, cache, _) = build(&st, &inputs, &BuildCache::default()).unwrap();
+    let (first, cache, _) = build(&st, &inputs, None).unwrap();
     st.activations[0].mutual_authentication_id = None; // a: detached
     st.activations[3].mutual_authentication_id = Some("M2".into()); // wildcard: attached
     st.activations.remove(1); // b: deactivated (b.example.com now falls to the wildcard)
-    let (second, _, _) = build(&st, &inputs, &cache).unwrap();
+    let (second, _, _) = build(&st, &inputs, Some(&cache)).unwrap();
     for name in ["a.example.com", "b.example.com", "x.example.com"] {
         assert!(
             !second.keeps_policy(entry(&first, name), Some(name), false),
@@ -260,7 +273,7 @@ fn fallback_never_has_client_auth_and_must_be_activated() {
         default_domain: Some("A.example.com.".into()),
         ..BuildInputs::default()
     };
-    let (snap, _, _) = build(&st, &inputs, &BuildCache::default()).unwrap();
+    let (snap, _, _) = build(&st, &inputs, None).unwrap();
     let fb = snap.fallback.as_ref().unwrap();
     assert!(fb.client_auth.is_none() && fb.mutual_authentication_id.is_none());
     // Not activated (yet): no fallback, so unknown SNI stays refused (fail closed).
@@ -268,7 +281,7 @@ fn fallback_never_has_client_auth_and_must_be_activated() {
         default_domain: Some("nope.example.org".into()),
         ..BuildInputs::default()
     };
-    let (snap, _, _) = build(&st, &pending, &BuildCache::default()).unwrap();
+    let (snap, _, _) = build(&st, &pending, None).unwrap();
     assert!(snap.fallback.is_none());
 }
 
@@ -276,11 +289,11 @@ fn fallback_never_has_client_auth_and_must_be_activated() {
 fn failures_name_the_resource() {
     let mut st = state();
     st.activations[0].mutual_authentication_id = Some("GONE".into());
-    let e = build(&st, &BuildInputs::default(), &BuildCache::default()).unwrap_err();
+    let e = build(&st, &BuildInputs::default(), None).unwrap_err();
     assert_eq!(e.resource, "mutual authentication GONE");
     let mut st = state();
     st.private_keys.clear();
-    let e = build(&st, &BuildInputs::default(), &BuildCache::default()).unwrap_err();
+    let e = build(&st, &BuildInputs::default(), None).unwrap_err();
     assert!(
         e.resource.contains("A1") && e.problem.contains("private key"),
         "{e}"
@@ -307,7 +320,7 @@ fn routes_pick_origins_by_host_and_path() {
         ],
         ..BuildInputs::default()
     };
-    let (snap, _, _) = build(&state(), &inputs, &BuildCache::default()).unwrap();
+    let (snap, _, _) = build(&state(), &inputs, None).unwrap();
     let origin = |host: &str, path: &str| {
         let (routing, _) = snap.routing(host, path).unwrap();
         snap.origin_of(&routing).to_string()
@@ -327,8 +340,144 @@ fn invalid_default_domain_is_still_an_error() {
         default_domain: Some("not a domain".into()),
         ..BuildInputs::default()
     };
-    let e = build(&state(), &inputs, &BuildCache::default()).unwrap_err();
+    let e = build(&state(), &inputs, None).unwrap_err();
     assert!(e.resource.contains("default_domain"), "{e}");
+}
+
+fn delta(served: &Served, rows: Vec<RowChange>) -> Delta {
+    let from = served.tables().revision();
+    Delta {
+        from,
+        to: from + 1,
+        rows,
+    }
+}
+
+fn same_entry(a: &Snapshot, b: &Snapshot, name: &str) -> bool {
+    Arc::ptr_eq(entry(a, name), entry(b, name))
+}
+
+#[test]
+fn a_delta_rebuilds_only_what_it_touches_and_shares_the_rest() {
+    let st = state();
+    let (first, served, _) = build(&st, &BuildInputs::default(), None).unwrap();
+    // M1 rotated: a and b (one shared config) are rebuilt, c and the wildcard are not.
+    let mut m1 = st.mutual_authentications[0].clone();
+    m1.updated_at = 2;
+    let d = delta(
+        &served,
+        vec![RowChange::Put(Record::MutualAuthentication(m1))],
+    );
+    let (next, stats, fx) = served.apply(&d, None).unwrap();
+    assert_eq!(stats.entries_placed, 2);
+    assert_eq!(stats.server_configs_built, 1, "one config serves a and b");
+    let second = next.snapshot();
+    assert_eq!(second.revision, 8);
+    assert!(same_entry(&first, &second, "c.example.com"));
+    assert!(same_entry(&first, &second, "zzz.example.com"));
+    assert!(!same_entry(&first, &second, "a.example.com"));
+    assert!(!second.keeps_policy(entry(&first, "a.example.com"), Some("a.example.com"), false));
+    assert!(second.keeps_policy(entry(&first, "c.example.com"), Some("c.example.com"), false));
+    let (a, b) = (
+        entry(&second, "a.example.com"),
+        entry(&second, "b.example.com"),
+    );
+    assert!(Arc::ptr_eq(&a.server_config, &b.server_config));
+    assert_eq!(next.server_config_count(), 3, "the old M1 config is gone");
+    assert_eq!(fx.client_cas.len(), 1);
+    assert!(fx.retired_domains.is_empty());
+    // The predecessor is untouched.
+    assert!(Arc::ptr_eq(
+        entry(&served.snapshot(), "a.example.com"),
+        entry(&first, "a.example.com")
+    ));
+}
+
+#[test]
+fn deactivating_and_reactivating_a_name_moves_it_between_entries() {
+    let st = state();
+    let (first, served, _) = build(&st, &BuildInputs::default(), None).unwrap();
+    // b deactivated and, in the same delta, activated again by another activation.
+    let mut again = st.activations[1].clone();
+    again.id = "A9".into();
+    again.mutual_authentication_id = None;
+    let d = delta(
+        &served,
+        vec![
+            RowChange::Put(Record::Activation(again)),
+            RowChange::Removed(Kind::Activation, "A2".into()),
+        ],
+    );
+    let (next, _, fx) = served.apply(&d, None).unwrap();
+    let second = next.snapshot();
+    let b = entry(&second, "b.example.com");
+    assert!(b.client_auth.is_none());
+    assert!(fx.retired_domains.is_empty(), "b is still served");
+    // A wildcard-covered name's own entry goes: the name falls to the wildcard.
+    let d = delta(
+        &next,
+        vec![RowChange::Removed(Kind::Activation, "A9".into())],
+    );
+    let (last, _, fx) = next.apply(&d, None).unwrap();
+    let third = last.snapshot();
+    assert_eq!(entry(&third, "b.example.com").name, "*.example.com");
+    assert_eq!(fx.retired_domains, ["b.example.com"]);
+    assert_eq!(third.domains.len(), 3);
+    assert!(!third.keeps_policy(entry(&first, "b.example.com"), Some("b.example.com"), false));
+}
+
+#[test]
+fn a_delta_that_does_not_build_changes_nothing() {
+    let st = state();
+    let (first, served, _) = build(&st, &BuildInputs::default(), None).unwrap();
+    let mut broken = st.mutual_authentications[1].clone();
+    broken.cert_bundle = "not a bundle".into();
+    broken.updated_at = 5;
+    let d = delta(
+        &served,
+        vec![RowChange::Put(Record::MutualAuthentication(broken))],
+    );
+    let e = served.apply(&d, None).unwrap_err();
+    assert_eq!(e.resource, "mutual authentication M2");
+    assert!(same_entry(&first, &served.snapshot(), "c.example.com"));
+    assert_eq!(served.tables().revision(), 7);
+    // Unattached, a bundle is never built, so it cannot fail.
+    let mut unused = st.mutual_authentications[1].clone();
+    unused.id = "M3".into();
+    unused.cert_bundle = "not a bundle".into();
+    let d = delta(
+        &served,
+        vec![RowChange::Put(Record::MutualAuthentication(unused))],
+    );
+    let (_, stats, _) = served.apply(&d, None).unwrap();
+    assert_eq!(stats.entries_placed, 0);
+}
+
+#[test]
+fn the_fallback_follows_its_activation() {
+    let st = state();
+    let inputs = BuildInputs {
+        default_domain: Some("c.example.com".into()),
+        ..BuildInputs::default()
+    };
+    let (first, served, _) = build(&st, &inputs, None).unwrap();
+    let fb = first.fallback.clone().unwrap();
+    // An unrelated change keeps the fallback entry itself.
+    let mut m1 = st.mutual_authentications[0].clone();
+    m1.updated_at = 2;
+    let d = delta(
+        &served,
+        vec![RowChange::Put(Record::MutualAuthentication(m1))],
+    );
+    let (next, _, _) = served.apply(&d, None).unwrap();
+    assert!(Arc::ptr_eq(next.snapshot().fallback.as_ref().unwrap(), &fb));
+    // Deactivating the default domain takes the fallback away (fail closed).
+    let d = delta(
+        &next,
+        vec![RowChange::Removed(Kind::Activation, "A3".into())],
+    );
+    let (gone, _, _) = next.apply(&d, None).unwrap();
+    assert!(gone.snapshot().fallback.is_none());
 }
 
 /// SNI/Host binding compares the whole connection policy: a domain with the same mutual
@@ -347,7 +496,7 @@ fn the_connection_policy_includes_the_tls_configuration() {
     d.domain = "d.example.com".into();
     d.configuration_id = "G".into();
     st.activations.push(d);
-    let (snap, _, _) = build(&st, &BuildInputs::default(), &BuildCache::default()).unwrap();
+    let (snap, _, _) = build(&st, &BuildInputs::default(), None).unwrap();
     let (a, b, c, d) = (
         entry(&snap, "a.example.com"),
         entry(&snap, "b.example.com"),

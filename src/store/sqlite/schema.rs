@@ -2,10 +2,24 @@
 
 use rusqlite::Connection;
 
-use super::StoreError;
 use crate::model::{id, timestamp};
+use crate::store::StoreError;
 
 /// Each entry migrates from version `index` to `index + 1`. Append only; never edit a shipped one.
+///
+/// Version 2 records which resources the built-in demo created (`demo_resources`).
+///
+/// Version 3 adds the change log (`changes`: which rows each revision wrote or deleted, so a
+/// reader asks "what changed since R" and reads only those rows; `meta.changes_floor` is the
+/// oldest revision a delta can start from), the SAN index `certificate_domains`, and the
+/// indexes that make every change and list query touch only the rows it needs.
+///
+/// Version 4 adds the fleet's bookkeeping, outside the revisions: `nodes` (heartbeats) and
+/// `ticket_keys` (the session-ticket key generations).
+///
+/// Version 5 adds `revocation_lists` (our extension: CRLs per mutual authentication). Its
+/// reference to the mutual authentication does not cascade: control deletes a mutual
+/// authentication's lists one by one first, so that every deletion is in the change log.
 const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE meta (
@@ -74,10 +88,50 @@ CREATE TABLE demo_resources (
 );
 "#,
     r#"
+CREATE TABLE changes (
+    revision INTEGER NOT NULL,
+    kind     TEXT NOT NULL,
+    id       TEXT NOT NULL,
+    PRIMARY KEY (revision, kind, id)
+) WITHOUT ROWID;
+INSERT INTO meta (key, value) SELECT 'changes_floor', value FROM meta WHERE key = 'revision';
+CREATE TABLE certificate_domains (
+    domain         TEXT NOT NULL,
+    certificate_id TEXT NOT NULL REFERENCES certificates(id) ON DELETE CASCADE,
+    PRIMARY KEY (domain, certificate_id)
+) WITHOUT ROWID;
+CREATE INDEX certificate_domains_certificate ON certificate_domains (certificate_id);
+INSERT OR IGNORE INTO certificate_domains (domain, certificate_id)
+    SELECT j.value, c.id FROM certificates c, json_each(c.dns_names) j;
+CREATE INDEX activations_listed ON activations (created_at, id);
+CREATE INDEX activations_certificate ON activations (certificate_id);
+CREATE INDEX activations_configuration ON activations (configuration_id);
+CREATE INDEX activations_mutual_authentication ON activations (mutual_authentication_id);
+CREATE INDEX certificates_listed ON certificates (created_at, id);
+CREATE INDEX certificates_public_key ON certificates (public_key_sha1);
+CREATE INDEX private_keys_listed ON private_keys (created_at, id);
+CREATE INDEX mutual_authentications_listed ON mutual_authentications (created_at, id);
+"#,
+    r#"
+CREATE TABLE nodes (
+    id               TEXT PRIMARY KEY,
+    proxy_listen     TEXT NOT NULL,
+    admin_listen     TEXT NOT NULL,
+    applied_revision INTEGER NOT NULL,
+    started_at       INTEGER NOT NULL,
+    last_seen        INTEGER NOT NULL
+);
+CREATE TABLE ticket_keys (
+    generation   INTEGER PRIMARY KEY,
+    secret       BLOB NOT NULL,
+    created_at   INTEGER NOT NULL,
+    activates_at INTEGER NOT NULL
+);
+"#,
+    r#"
 CREATE TABLE revocation_lists (
     id                       TEXT PRIMARY KEY,
-    mutual_authentication_id TEXT NOT NULL
-                             REFERENCES mutual_authentications(id) ON DELETE CASCADE,
+    mutual_authentication_id TEXT NOT NULL REFERENCES mutual_authentications(id),
     name                     TEXT NOT NULL,
     url                      TEXT,
     crl_pem                  TEXT NOT NULL,
@@ -90,13 +144,19 @@ CREATE TABLE revocation_lists (
     created_at               INTEGER NOT NULL,
     updated_at               INTEGER NOT NULL
 );
-CREATE INDEX revocation_lists_by_mutual_authentication
-    ON revocation_lists (mutual_authentication_id);
+CREATE INDEX revocation_lists_listed ON revocation_lists (created_at, id);
+CREATE INDEX revocation_lists_mutual_authentication
+    ON revocation_lists (mutual_authentication_id, created_at, id);
 "#,
 ];
 
 /// Bring the database to the latest schema, one transaction per step.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    migrate_to(conn, MIGRATIONS.len())
+}
+
+/// Bring the database to schema version `target` (tests start from older versions).
+pub fn migrate_to(conn: &mut Connection, target: usize) -> Result<(), StoreError> {
     let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
     let found: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if found > known {
@@ -104,7 +164,7 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     // A negative user_version is not ours: start from scratch would clobber it, so refuse.
     let done = usize::try_from(found).map_err(|_| StoreError::Corrupt("user_version"))?;
-    for (step, sql) in (0_i64..).zip(MIGRATIONS.iter()).skip(done) {
+    for (step, sql) in (0_i64..).zip(MIGRATIONS.iter()).take(target).skip(done) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         if step == 0 {

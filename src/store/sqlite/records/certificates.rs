@@ -2,8 +2,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::super::codec::{decode_list, encode_list};
 use crate::model::Certificate;
-use crate::store::codec::{decode_list, encode_list};
 use crate::store::StoreError;
 
 const COLUMNS: &str =
@@ -47,30 +47,55 @@ pub fn list(conn: &Connection) -> Result<Vec<Certificate>, StoreError> {
 /// One row by id.
 pub fn get(conn: &Connection, id: &str) -> Result<Option<Certificate>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM certificates WHERE id = ?1");
-    conn.query_row(&sql, [id], from_row)
+    conn.prepare_cached(&sql)?
+        .query_row([id], from_row)
         .optional()?
         .map(finish)
         .transpose()
 }
 
-/// Whether any certificate uses the key with this public-key SHA-1.
-pub fn uses_public_key(conn: &Connection, sha1: &str) -> Result<bool, StoreError> {
-    let n: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM certificates WHERE public_key_sha1 = ?1",
-        [sha1],
-        |r| r.get(0),
+/// How many certificates have the key with this public-key SHA-1.
+pub fn count_with_key(conn: &Connection, sha1: &str) -> Result<u64, StoreError> {
+    let n: i64 = conn
+        .prepare_cached("SELECT COUNT(*) FROM certificates WHERE public_key_sha1 = ?1")?
+        .query_row([sha1], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// The certificates whose SANs list `domain` exactly, oldest first.
+pub fn naming(conn: &Connection, domain: &str) -> Result<Vec<Certificate>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM certificates WHERE id IN
+             (SELECT certificate_id FROM certificate_domains WHERE domain = ?1)
+         ORDER BY created_at, id"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([domain], from_row)?;
+    rows.map(|r| finish(r?)).collect()
+}
+
+/// Keep the SAN index of a certificate in step with its row.
+fn index_domains(conn: &Connection, c: &Certificate) -> Result<(), StoreError> {
+    conn.prepare_cached("DELETE FROM certificate_domains WHERE certificate_id = ?1")?
+        .execute([&c.id])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO certificate_domains (certificate_id, domain) VALUES (?1, ?2)",
     )?;
-    Ok(n > 0)
+    for name in &c.dns_names {
+        insert.execute(params![c.id, name])?;
+    }
+    Ok(())
 }
 
 /// Insert a row, or update every mutable column of an existing one.
 pub fn put(conn: &Connection, c: &Certificate) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO certificates (id, name, cert_blob, issued_to, issuer, serial_number,
              signature_algorithm, not_before, not_after, dns_names, public_key_sha1, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT(id) DO UPDATE SET name = excluded.name, cert_blob = excluded.cert_blob, issued_to = excluded.issued_to, issuer = excluded.issuer, serial_number = excluded.serial_number, signature_algorithm = excluded.signature_algorithm, not_before = excluded.not_before, not_after = excluded.not_after, dns_names = excluded.dns_names, public_key_sha1 = excluded.public_key_sha1, updated_at = excluded.updated_at",
-        params![
+    )?
+    .execute(params![
             c.id,
             c.name,
             c.cert_blob,
@@ -84,12 +109,18 @@ pub fn put(conn: &Connection, c: &Certificate) -> Result<(), StoreError> {
             c.public_key_sha1,
             c.created_at,
             c.updated_at
-        ],
-    )?;
-    Ok(())
+        ])?;
+    index_domains(conn, c)
 }
 
-/// Delete a row; returns whether it existed.
-pub fn delete(conn: &Connection, id: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute("DELETE FROM certificates WHERE id = ?1", [id])? > 0)
+/// The rows selected by `tail` (`WHERE …`, `ORDER BY …`, `LIMIT …` over `certificates`), with `args`.
+pub fn select(
+    conn: &Connection,
+    tail: &str,
+    args: &[rusqlite::types::Value],
+) -> Result<Vec<Certificate>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM certificates {tail}");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), from_row)?;
+    rows.map(|r| finish(r?)).collect()
 }

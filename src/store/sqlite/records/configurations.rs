@@ -2,8 +2,8 @@
 
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::super::codec::{decode_list, encode_list};
 use crate::model::Configuration;
-use crate::store::codec::{decode_list, encode_list};
 use crate::store::StoreError;
 
 const COLUMNS: &str = "id, name, is_default, tls_protocols, http_protocols, created_at, updated_at";
@@ -41,7 +41,8 @@ pub fn list(conn: &Connection) -> Result<Vec<Configuration>, StoreError> {
 /// One row by id.
 pub fn get(conn: &Connection, id: &str) -> Result<Option<Configuration>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM configurations WHERE id = ?1");
-    conn.query_row(&sql, [id], from_row)
+    conn.prepare_cached(&sql)?
+        .query_row([id], from_row)
         .optional()?
         .map(finish)
         .transpose()
@@ -51,7 +52,8 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<Configuration>, StoreEr
 pub fn default(conn: &Connection) -> Result<Configuration, StoreError> {
     let sql =
         format!("SELECT {COLUMNS} FROM configurations WHERE is_default = 1 ORDER BY id LIMIT 1");
-    conn.query_row(&sql, [], from_row)
+    conn.prepare_cached(&sql)?
+        .query_row([], from_row)
         .optional()?
         .map(finish)
         .transpose()?
@@ -60,11 +62,12 @@ pub fn default(conn: &Connection) -> Result<Configuration, StoreError> {
 
 /// Insert a row, or update every mutable column of an existing one.
 pub fn put(conn: &Connection, c: &Configuration) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO configurations (id, name, is_default, tls_protocols, http_protocols, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT(id) DO UPDATE SET name = excluded.name, is_default = excluded.is_default, tls_protocols = excluded.tls_protocols, http_protocols = excluded.http_protocols, updated_at = excluded.updated_at",
-        params![
+    )?
+    .execute(params![
             c.id,
             c.name,
             c.default,
@@ -72,7 +75,18 @@ pub fn put(conn: &Connection, c: &Configuration) -> Result<(), StoreError> {
             encode_list(&c.http_protocols),
             c.created_at,
             c.updated_at
-        ],
-    )?;
+        ])?;
     Ok(())
+}
+
+/// The rows selected by `tail` (`WHERE …`, `ORDER BY …`, `LIMIT …` over `configurations`), with `args`.
+pub fn select(
+    conn: &Connection,
+    tail: &str,
+    args: &[rusqlite::types::Value],
+) -> Result<Vec<Configuration>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM configurations {tail}");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), from_row)?;
+    rows.map(|r| finish(r?)).collect()
 }

@@ -1,6 +1,6 @@
 //! Encoding of list-valued columns (JSON arrays of strings in TEXT columns).
 
-use super::StoreError;
+use crate::store::StoreError;
 
 /// Encode a string list for a TEXT column.
 pub fn encode_list(items: &[String]) -> String {

@@ -29,21 +29,31 @@ pub fn list(conn: &Connection) -> Result<Vec<MutualAuthentication>, StoreError> 
 /// One row by id.
 pub fn get(conn: &Connection, id: &str) -> Result<Option<MutualAuthentication>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM mutual_authentications WHERE id = ?1");
-    Ok(conn.query_row(&sql, [id], from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], from_row)
+        .optional()?)
 }
 
 /// Insert or replace a row (create and update both write the whole record).
 pub fn put(conn: &Connection, m: &MutualAuthentication) -> Result<(), StoreError> {
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO mutual_authentications (id, name, enforced, cert_bundle, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT(id) DO UPDATE SET name = excluded.name, enforced = excluded.enforced, cert_bundle = excluded.cert_bundle, updated_at = excluded.updated_at",
-        params![m.id, m.name, m.enforced, m.cert_bundle, m.created_at, m.updated_at],
-    )?;
+    )?
+    .execute(params![m.id, m.name, m.enforced, m.cert_bundle, m.created_at, m.updated_at])?;
     Ok(())
 }
 
-/// Delete a row; returns whether it existed.
-pub fn delete(conn: &Connection, id: &str) -> Result<bool, StoreError> {
-    Ok(conn.execute("DELETE FROM mutual_authentications WHERE id = ?1", [id])? > 0)
+/// The rows selected by `tail` (`WHERE …`, `ORDER BY …`, `LIMIT …` over `mutual_authentications`), with `args`.
+pub fn select(
+    conn: &Connection,
+    tail: &str,
+    args: &[rusqlite::types::Value],
+) -> Result<Vec<MutualAuthentication>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} FROM mutual_authentications {tail}");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(args), from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -1,0 +1,271 @@
+//! Keeps a node in step with its store, whoever else writes to it: follows the store's
+//! revisions (change notifications, and a poll every `[store] poll_interval` as the fallback)
+//! and applies them through control's catch-up path; heartbeats into the store and keeps the
+//! fleet's list for the status page; rotates the shared session-ticket secret; and, with a
+//! shared store, keeps the node's local cache. Nothing here is on the data path: with the store
+//! unreachable each step fails, is retried on the next tick, and the data plane keeps serving
+//! its last good snapshot.
+
+pub mod cache;
+pub mod tickets;
+pub mod writer;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::control::{Control, ControlError};
+use crate::metrics::Metrics;
+use crate::model::timestamp::{now_ms, Millis};
+use crate::model::Update;
+use crate::snapshot::tickets::TicketKeys;
+use crate::store::{NodeBeat, Nodes};
+
+pub use cache::{Cache, CacheError, CacheStatus};
+pub use writer::CacheWriter;
+
+/// How this node takes part.
+#[derive(Debug, Clone)]
+pub struct FleetOptions {
+    pub node_id: String,
+    pub proxy_listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub poll_interval: Duration,
+    /// The node started from its cache: at the first contact it reloads the whole state (the
+    /// store may have been replaced or restored meanwhile), then follows incrementally.
+    pub started_from_cache: bool,
+}
+
+/// What the status endpoints show about the fleet, kept by the follower so they never wait
+/// for the store.
+pub struct FleetView {
+    pub node_id: String,
+    /// The backend and where it is (never a password).
+    pub backend: String,
+    /// A node whose last heartbeat is older than this is shown as not seen lately.
+    pub stale_after_ms: Millis,
+    nodes: Mutex<Option<Nodes>>,
+    cache: Option<Arc<CacheWriter>>,
+    tickets: TicketKeys,
+}
+
+impl FleetView {
+    pub fn new(
+        node_id: String,
+        backend: String,
+        cache: Option<Arc<CacheWriter>>,
+        poll_interval: Duration,
+        tickets: TicketKeys,
+    ) -> FleetView {
+        let poll = i64::try_from(poll_interval.as_millis()).unwrap_or(i64::MAX);
+        FleetView {
+            node_id,
+            backend,
+            stale_after_ms: poll.saturating_mul(5).max(5_000),
+            nodes: Mutex::new(None),
+            cache,
+            tickets,
+        }
+    }
+
+    /// The shared session-ticket key generation tickets are issued under now; None while the
+    /// node uses a node-local secret (before it reached the store, or cut off from it).
+    pub fn ticket_key_generation(&self) -> Option<u64> {
+        self.tickets
+            .current_id()
+            .filter(|id| id & crate::snapshot::tickets::LOCAL_KEY == 0)
+    }
+
+    /// The last list of nodes read from the store.
+    pub fn nodes(&self) -> Option<Nodes> {
+        self.nodes.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The local cache's state (a shared store only).
+    pub fn cache(&self) -> Option<CacheStatus> {
+        self.cache.as_ref().map(|c| c.status())
+    }
+}
+
+/// This node's default id: `<hostname>/<proxy listen address>`.
+pub fn default_node_id(proxy_listen: SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("{host}/{proxy_listen}")
+}
+
+/// The follower's state between ticks.
+struct Follower {
+    control: Arc<Control>,
+    metrics: Arc<Metrics>,
+    view: Arc<FleetView>,
+    options: FleetOptions,
+    rotation: tickets::Rotation,
+    resync: bool,
+    started_at: Millis,
+    /// The last catch-up failure logged, so a persistent one is logged once.
+    last_failure: Option<String>,
+}
+
+impl Follower {
+    /// Catch up with the store (reloading it whole when asked to).
+    fn catch_up(&mut self) {
+        let result = match self.resync {
+            true => self.control.publish_current(),
+            false => self.control.catch_up(),
+        };
+        match result {
+            Ok(_) => {
+                self.resync = false;
+                self.last_failure = None;
+            }
+            Err(ControlError::Store(e)) if e.is_unavailable() => {}
+            Err(e) => {
+                let text = e.to_string();
+                if self.last_failure.as_deref() != Some(text.as_str()) {
+                    tracing::warn!(error = %text, "cannot apply the store's latest revision; the last good snapshot keeps serving");
+                }
+                self.last_failure = Some(text);
+            }
+        }
+    }
+
+    /// The store's gauges, from what control last saw.
+    fn gauges(&self) {
+        let health = self.control.store_health();
+        self.metrics
+            .store_up
+            .set(i64::from(health.reachable == Some(true)));
+        let applied = self.control.applied_revision().unwrap_or(0);
+        let lag = health
+            .stored_revision
+            .unwrap_or(applied)
+            .saturating_sub(applied);
+        self.metrics
+            .config_revision_lag
+            .set(i64::try_from(lag).unwrap_or(i64::MAX));
+    }
+
+    /// The periodic work: heartbeat, ticket keys, the fleet list, the cache's repair.
+    fn housekeeping(&mut self) {
+        let store = self.control.store().clone();
+        let now = now_ms();
+        let beat = NodeBeat {
+            id: self.options.node_id.clone(),
+            proxy_listen: self.options.proxy_listen.to_string(),
+            admin_listen: self.options.admin_listen.to_string(),
+            applied_revision: self.control.applied_revision().unwrap_or(0),
+            started_at: self.started_at,
+            last_seen: now,
+        };
+        if self.control.observe(store.heartbeat(&beat)).is_err() {
+            // Unreachable: the ticket secret may still need its offline rotation.
+            let _ = self.rotation.tick(&*store, now);
+            return;
+        }
+        let _ = self.control.observe(self.rotation.tick(&*store, now));
+        if let Ok(nodes) = self.control.observe(store.nodes()) {
+            *self.view.nodes.lock().unwrap_or_else(|e| e.into_inner()) = Some(nodes);
+        }
+        if let Some(writer) = self.view.cache.as_ref().filter(|w| w.needs_full()) {
+            if let Ok(state) = self.control.read(|r| r.load_state()) {
+                writer.send(Update::Full(state));
+            }
+        }
+    }
+}
+
+/// Wait for the next notification; never returns when the backend has none.
+async fn notified(rx: &mut Option<watch::Receiver<u64>>) {
+    match rx {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending::<()>().await,
+    }
+}
+
+/// Resolves once `shutdown` is true (or its sender is gone).
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    while !*shutdown.borrow_and_update() {
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The session-ticket rotation of a node, synchronised with the store once (blocking) when it
+/// is reachable, so that a restarted node resumes the fleet's sessions from its first
+/// handshake.
+pub fn ticket_rotation(
+    control: &Control,
+    keys: TicketKeys,
+    rotation: Duration,
+    poll_interval: Duration,
+) -> tickets::Rotation {
+    let period = i64::try_from(rotation.as_millis()).unwrap_or(i64::MAX);
+    // A new generation is made this long before it is used: every node fetches it first.
+    let lead = i64::try_from(poll_interval.as_millis().saturating_mul(3)).unwrap_or(i64::MAX);
+    let now = now_ms();
+    let mut r = tickets::Rotation::new(keys, period, lead, now);
+    if control.store_health().reachable == Some(true) {
+        let _ = control.observe(r.tick(&**control.store(), now));
+    }
+    r
+}
+
+/// Run the follower until `shutdown` turns true.
+pub fn spawn(
+    control: Arc<Control>,
+    metrics: Arc<Metrics>,
+    view: Arc<FleetView>,
+    rotation: tickets::Rotation,
+    options: FleetOptions,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    let started_at = now_ms();
+    let mut notifications = control.store().notifications();
+    let poll = options.poll_interval;
+    let follower = Arc::new(Mutex::new(Follower {
+        rotation,
+        resync: options.started_from_cache,
+        control,
+        metrics,
+        view,
+        options,
+        started_at,
+        last_failure: None,
+    }));
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(poll);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let periodic = tokio::select! {
+                _ = ticks.tick() => true,
+                _ = notified(&mut notifications) => false,
+                _ = stopped(&mut shutdown) => return,
+            };
+            let follower = follower.clone();
+            let step = tokio::task::spawn_blocking(move || {
+                let mut f = follower.lock().unwrap_or_else(|e| e.into_inner());
+                f.catch_up();
+                if periodic {
+                    f.housekeeping();
+                }
+                f.gauges();
+            });
+            if let Err(e) = step.await {
+                tracing::error!(error = %e, "the store follower's step failed");
+            }
+        }
+    })
+}
