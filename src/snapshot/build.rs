@@ -261,8 +261,19 @@ impl Served {
         donor: Option<&Served>,
         metrics: Option<&Metrics>,
     ) -> Result<(Served, BuildStats), BuildError> {
+        Served::build_at(state, inputs, donor, metrics, now_secs())
+    }
+
+    /// [`Served::build`] at `now` (Unix seconds: what revocation list staleness is judged at).
+    fn build_at(
+        state: &State,
+        inputs: Arc<BuildInputs>,
+        donor: Option<&Served>,
+        metrics: Option<&Metrics>,
+        now: i64,
+    ) -> Result<(Served, BuildStats), BuildError> {
         let tables = Tables::from_state(state);
-        let mut b = Builder::new(Served::empty(inputs, tables), donor, metrics);
+        let mut b = Builder::new(Served::empty(inputs, tables), donor, metrics, now);
         // In the store's order, so the first failure named is the same on every build.
         for a in &state.activations {
             b.place(a)?;
@@ -283,7 +294,17 @@ impl Served {
         delta: &Delta,
         metrics: Option<&Metrics>,
     ) -> Result<(Served, BuildStats, Effects), BuildError> {
-        let mut b = Builder::new(self.clone(), None, metrics);
+        self.apply_at(delta, metrics, now_secs())
+    }
+
+    /// [`Served::apply`] at `now` (Unix seconds).
+    fn apply_at(
+        &self,
+        delta: &Delta,
+        metrics: Option<&Metrics>,
+        now: i64,
+    ) -> Result<(Served, BuildStats, Effects), BuildError> {
+        let mut b = Builder::new(self.clone(), None, metrics, now);
         let mut touched = b.next.tables.apply(delta);
         b.unwatch_changed(&touched, &self.tables);
         b.touch_gone_stale(&mut touched);
@@ -416,14 +437,19 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(next: Served, donor: Option<&'a Served>, metrics: Option<&'a Metrics>) -> Self {
+    fn new(
+        next: Served,
+        donor: Option<&'a Served>,
+        metrics: Option<&'a Metrics>,
+        now: i64,
+    ) -> Self {
         Builder {
             next,
             donor,
             meters: Meters::new(metrics),
             stats: BuildStats::default(),
             released: BTreeSet::new(),
-            now: crate::model::timestamp::now_ms().div_euclid(1000),
+            now,
         }
     }
 
@@ -887,6 +913,10 @@ impl<'a> Builder<'a> {
         }
         fx
     }
+}
+
+fn now_secs() -> i64 {
+    crate::model::timestamp::now_ms().div_euclid(1000)
 }
 
 /// A revocation list as its gauges describe it.

@@ -517,3 +517,145 @@ fn the_connection_policy_includes_the_tls_configuration() {
     assert!(!d.tls.admits(Some(TlsVersion::Tls12), None));
     assert!(!d.tls.admits(Some(TlsVersion::Tls13), Some(b"h2")));
 }
+
+/// The placed keys of every entry (what a comparison of two configurations looks at).
+fn keys(served: &Served) -> Vec<(String, ConfigKey)> {
+    served
+        .placed()
+        .0
+        .into_iter()
+        .map(|(id, p)| (id, p.key))
+        .collect()
+}
+
+fn state_with_list(ca: &Ca) -> State {
+    let mut st = state();
+    with_list(&mut st, ca, 1, &[]);
+    st
+}
+
+#[test]
+fn a_list_change_rebuilds_only_its_policys_entries() {
+    let ca = Ca::new("client CA").unwrap();
+    let revoked = ca
+        .issue_client("r", crate::devpki::Validity::Current)
+        .unwrap();
+    let chain = [rustls::pki_types::CertificateDer::from(
+        revoked.cert_der.clone(),
+    )];
+    let judge = |s: &Snapshot| {
+        let auth = entry(s, "a.example.com").client_auth.clone().unwrap();
+        auth.rejudge(Some(&chain))
+    };
+    let mut st = state_with_list(&ca);
+    let (first, served, _) = build(&st, &BuildInputs::default(), None).unwrap();
+    assert_eq!(judge(&first), crate::snapshot::verdict::Verdict::Ok);
+
+    // The list replaced by one revoking the client: M1's entries (a and b) only.
+    with_list(&mut st, &ca, 2, &[&revoked.cert_der]);
+    let list = st.revocation_lists[0].clone();
+    let d = delta(
+        &served,
+        vec![RowChange::Put(Record::RevocationList(list.clone()))],
+    );
+    let (next, stats, fx) = served.apply(&d, None).unwrap();
+    assert_eq!(stats.entries_placed, 2);
+    let second = next.snapshot();
+    assert!(same_entry(&first, &second, "c.example.com"));
+    assert!(same_entry(&first, &second, "zzz.example.com"));
+    assert!(!second.keeps_policy(entry(&first, "a.example.com"), Some("a.example.com"), false));
+    assert_eq!(judge(&second), crate::snapshot::verdict::Verdict::Revoked);
+    assert_eq!(fx.crl_set, [crl_sample(&list)]);
+    assert_eq!(fx.crl_set[0].revoked, 1);
+    assert!(fx.client_cas.is_empty(), "the bundle did not change");
+    st.revision = 8;
+    let (whole, _) = Served::build(&st, next.inputs().clone(), None, None).unwrap();
+    assert_eq!(keys(&next), keys(&whole));
+    assert_eq!(next.lists_checked(), whole.lists_checked());
+
+    // Deleted: M1's entries again, and its series go.
+    let d = delta(
+        &next,
+        vec![RowChange::Removed(Kind::RevocationList, "R1".into())],
+    );
+    let (last, stats, fx) = next.apply(&d, None).unwrap();
+    assert_eq!(stats.entries_placed, 2);
+    assert_eq!(
+        judge(&last.snapshot()),
+        crate::snapshot::verdict::Verdict::Ok
+    );
+    assert_eq!(fx.crl_removed, [("R1".to_string(), "M1".to_string())]);
+    assert!(last.lists_checked().is_empty());
+}
+
+#[test]
+fn a_list_of_an_unattached_policy_places_nothing_but_must_be_usable() {
+    let ca = Ca::new("client CA").unwrap();
+    let st = state_with_list(&ca);
+    let (_, served, _) = build(&st, &BuildInputs::default(), None).unwrap();
+    let mut m3 = st.mutual_authentications[0].clone();
+    m3.id = "M3".into();
+    let mut list = st.revocation_lists[0].clone();
+    list.id = "R3".into();
+    list.mutual_authentication_id = "M3".into();
+    let rows = |list: &RevocationList| {
+        vec![
+            RowChange::Put(Record::MutualAuthentication(m3.clone())),
+            RowChange::Put(Record::RevocationList(list.clone())),
+        ]
+    };
+    let (next, stats, fx) = served.apply(&delta(&served, rows(&list)), None).unwrap();
+    assert_eq!(stats.entries_placed, 0);
+    assert_eq!(fx.crl_set, [crl_sample(&list)]);
+    assert!(next.lists_checked().contains(&("R3".to_string(), 1)));
+    list.crl_pem = "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n".into();
+    let e = served
+        .apply(&delta(&served, rows(&list)), None)
+        .unwrap_err();
+    assert_eq!(e.resource, "revocation list R3");
+}
+
+#[test]
+fn under_require_fresh_a_list_going_stale_replaces_its_policy_on_the_next_successor() {
+    let ca = Ca::new("client CA").unwrap();
+    let st = state_with_list(&ca);
+    let stale_at = st.revocation_lists[0].next_update;
+    let fresh = Arc::new(BuildInputs {
+        require_fresh: true,
+        ..BuildInputs::default()
+    });
+    let t0 = stale_at - 3600;
+    let (served, _) = Served::build_at(&st, fresh.clone(), None, None, t0).unwrap();
+    let empty = Delta {
+        from: 7,
+        to: 7,
+        rows: vec![],
+    };
+    let (before, stats, _) = served.apply_at(&empty, None, stale_at - 1).unwrap();
+    assert_eq!(stats.entries_placed, 0, "still fresh");
+    let (after, stats, _) = before.apply_at(&empty, None, stale_at).unwrap();
+    assert_eq!(stats.entries_placed, 2, "M1's entries, not the others");
+    let (_, placed) = &after.placed().0[0];
+    let auth = placed.key.client_auth.as_ref().unwrap();
+    assert_eq!(auth.stale, ["R1"]);
+    assert!(!after.snapshot().keeps_policy(
+        entry(&before.snapshot(), "a.example.com"),
+        Some("a.example.com"),
+        false
+    ));
+    assert!(Arc::ptr_eq(
+        entry(&before.snapshot(), "c.example.com"),
+        entry(&after.snapshot(), "c.example.com")
+    ));
+    let (whole, _) = Served::build_at(&st, fresh, None, None, stale_at).unwrap();
+    assert_eq!(keys(&after), keys(&whole));
+    // Once placed stale, later successors leave it alone.
+    let (_, stats, _) = after.apply_at(&empty, None, stale_at + 60).unwrap();
+    assert_eq!(stats.entries_placed, 0);
+
+    // Without require_fresh staleness does not change a policy.
+    let lax = Arc::new(BuildInputs::default());
+    let (served, _) = Served::build_at(&st, lax, None, None, t0).unwrap();
+    let (_, stats, _) = served.apply_at(&empty, None, stale_at).unwrap();
+    assert_eq!(stats.entries_placed, 0);
+}
