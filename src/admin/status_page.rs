@@ -90,6 +90,7 @@ impl StatusView {
             "activations_total": self.inventory.total,
             "activations": self.inventory.activations.iter().take(MAX_LISTED)
                 .map(|a| self.activation_json(a)).collect::<Vec<_>>(),
+            "revocation_lists_total": self.inventory.revocation_lists_total,
             "revocation_lists": self.inventory.revocation_lists.iter()
                 .map(|l| self.revocation_list_json(l)).collect::<Vec<_>>(),
             "totals": self.totals_json(),
@@ -292,6 +293,7 @@ mod tests {
         assert_eq!(v["revocation_lists"][0]["last_fetch_error"], "HTTP 503");
         assert_eq!(v["revocation_lists"][1]["stale"], false);
         assert_eq!(v["revocation_lists"][1]["revoked_count"], 0);
+        assert_eq!(v["revocation_lists_total"], 2);
     }
 
     #[test]

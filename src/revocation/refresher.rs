@@ -420,3 +420,103 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+    use crate::control::change::{MutualAuthenticationFields, RevocationListFields};
+    use crate::devpki::Ca;
+    use crate::store::{SqliteStore, Store};
+
+    fn control() -> (Control, Ca, String) {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+        let control = Control::without_data_plane(store);
+        let root = Ca::new("root").unwrap();
+        let ma = control
+            .apply(Change::CreateMutualAuthentication(
+                MutualAuthenticationFields {
+                    cert_bundle: Some(root.cert().cert_pem.clone()),
+                    ..MutualAuthenticationFields::default()
+                },
+            ))
+            .unwrap()
+            .id;
+        (control, root, ma)
+    }
+
+    fn crl(ca: &Ca) -> String {
+        let now = time::OffsetDateTime::now_utc();
+        ca.crl(
+            &[],
+            1,
+            now - time::Duration::hours(1),
+            now + time::Duration::days(1),
+        )
+        .unwrap()
+    }
+
+    fn read(control: &Control, since: Option<u64>) -> Read {
+        control.read(|r| read_lists(r, since)).unwrap()
+    }
+
+    #[test]
+    fn after_the_first_read_only_changed_lists_are_read() {
+        let (control, root, ma) = control();
+        let list = |ma: &str, pem: String| {
+            Change::CreateRevocationList(RevocationListFields {
+                crl: Some(pem),
+                mutual_authentication: Some(ma.to_string()),
+                ..RevocationListFields::default()
+            })
+        };
+        let first = control.apply(list(&ma, crl(&root))).unwrap();
+        let Read::All(at, all) = read(&control, None) else {
+            panic!("the first read takes every list");
+        };
+        assert_eq!(at, first.revision);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].crl_sha256, sha256(&crl_pem(&control, &first.id)));
+
+        // An unrelated change and a new list: only the list is read back.
+        let other = Ca::new("other").unwrap();
+        let second_ma = control
+            .apply(Change::CreateMutualAuthentication(
+                MutualAuthenticationFields {
+                    cert_bundle: Some(other.cert().cert_pem.clone()),
+                    ..MutualAuthenticationFields::default()
+                },
+            ))
+            .unwrap()
+            .id;
+        let second = control.apply(list(&second_ma, crl(&other))).unwrap();
+        match read(&control, Some(at)) {
+            Read::Changed(to, changed) => {
+                assert_eq!(to, second.revision);
+                let ids: Vec<_> = changed.iter().map(|c| c.as_ref().map(|k| &k.id)).collect();
+                assert_eq!(ids, [Ok(&second.id)]);
+            }
+            Read::All(..) => panic!("the change log covers it: only the changes are read"),
+        }
+        // Deleted with its mutual authentication: a removal.
+        control
+            .apply(Change::DeleteMutualAuthentication { id: ma })
+            .unwrap();
+        match read(&control, Some(second.revision)) {
+            Read::Changed(_, changed) => assert_eq!(changed, [Err(first.id.clone())]),
+            Read::All(..) => panic!("the change log covers it"),
+        }
+        // Nothing new: nothing read.
+        let now = control.stored_revision().unwrap();
+        assert!(
+            matches!(read(&control, Some(now)), Read::Changed(to, c) if to == now && c.is_empty())
+        );
+    }
+
+    fn crl_pem(control: &Control, id: &str) -> String {
+        control
+            .read(|r| -> Result<_, StoreError> { r.revocation_list(id) })
+            .unwrap()
+            .unwrap()
+            .crl_pem
+    }
+}

@@ -399,6 +399,14 @@ fn revocation_lists(v: &StatusView) -> String {
         );
     }
     out.push_str("</tbody></table>");
+    let total = v.inventory.revocation_lists_total;
+    if total > lists.len() {
+        let _ = write!(
+            out,
+            r#"<p class="empty">and {} more (see /tls/revocation_lists)</p>"#,
+            total - lists.len()
+        );
+    }
     out
 }
 
