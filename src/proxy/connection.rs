@@ -3,7 +3,8 @@
 //! signal and its activity. Every request passes [`ConnState::admit_request`] first, so that
 //! nothing is served on a connection that a swap, its certificate's expiry or a wind-down no
 //! longer admits, whatever the client does and however late the connection's own task notices
-//! (DESIGN rule 5).
+//! (DESIGN rule 5). Its open tunnels are requests that never end: whenever its view or verdict
+//! changes, each is routed again and closed if its route would now refuse the connection.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -127,7 +128,37 @@ impl ConnState {
             }
         }
         self.view.store(Arc::clone(&live));
+        self.recheck_tunnels();
         true
+    }
+
+    /// Close the open tunnels whose route the connection's current view and verdict no longer
+    /// admit: a fail-open connection judged `revoked` or `expired` since it opened a tunnel on
+    /// a route with identity rules, or rules reloaded that its certificate no longer matches.
+    /// A new request there gets 403; a tunnel there must not carry on either (DESIGN rule 5).
+    /// Tunnels on routes that still admit it carry on.
+    fn recheck_tunnels(&self) {
+        if self.tunnels.count() == 0 {
+            return;
+        }
+        let view = self.view.load();
+        let verdict = self.judged.load().verdict;
+        let identity = self.info.identity.as_ref();
+        let closed = self.tunnels.close_where(|scope| {
+            match view.routing(&scope.host, &scope.path) {
+                Ok((routing, _)) => routing.route.is_some_and(|r| !r.admits(verdict, identity)),
+                // It was routed by this path once: now unroutable, it is refused.
+                Err(_) => true,
+            }
+        });
+        if closed > 0 {
+            tracing::debug!(
+                peer = %self.info.peer,
+                closed,
+                verdict = verdict.map(Verdict::as_str),
+                "tunnels closed: their route no longer admits the connection"
+            );
+        }
     }
 
     /// The policy the connection is under now: its domain's in the current view.
@@ -168,15 +199,19 @@ impl ConnState {
         }
         let next_expiry = identity.expiries.iter().copied().find(|t| *t >= at);
         let verdict = Some(verdict);
-        let headers = match verdict == judged.verdict {
-            true => judged.headers.clone(),
-            false => headers_for(&self.info, verdict),
+        let changed = verdict != judged.verdict;
+        let headers = match changed {
+            false => judged.headers.clone(),
+            true => headers_for(&self.info, verdict),
         };
         self.judged.store(Arc::new(Judged {
             verdict,
             headers,
             next_expiry,
         }));
+        if changed {
+            self.recheck_tunnels();
+        }
         Ok(())
     }
 

@@ -19,6 +19,7 @@ use super::connection::{ConnState, Judged};
 use super::forwarding;
 use super::grpc;
 use super::origin_failure;
+use super::tunnel::TunnelScope;
 use super::upgrade::{self, Detected, Handshake, WebSocket};
 use super::wind_down::Ending;
 use crate::acceptor::ConnInfo;
@@ -229,9 +230,11 @@ fn refused(
     verdict: Option<Verdict>,
     conn: &ConnInfo,
 ) -> Option<Response<ProxyBody>> {
-    let allow = route.allow.as_ref()?;
-    let detail = match (verdict, conn.identity.as_ref()) {
-        (Some(Verdict::Ok), Some(id)) if allow.admits(id) => return None,
+    let identity = conn.identity.as_ref();
+    if route.admits(verdict, identity) {
+        return None;
+    }
+    let detail = match (verdict, identity) {
         (Some(Verdict::Ok), Some(_)) => {
             format!(
                 "route {} does not admit this client certificate",
@@ -312,6 +315,8 @@ async fn forward(
             parts.headers.insert(HOST, v);
         }
     }
+    // The path the route was chosen by: an open tunnel is routed again by it after a change.
+    let routed_path = path.map_or_else(|| parts.uri.path().to_string(), str::to_string);
     parts.uri = origin_form(&parts.uri, path);
     parts.version = http::Version::HTTP_11;
     let spec = origin.clone();
@@ -326,6 +331,10 @@ async fn forward(
                 kind,
                 route: &spec,
                 preserve_host,
+                scope: TunnelScope {
+                    host: host.to_string(),
+                    path: routed_path,
+                },
             };
             upgrade::websocket(hs, parts, body, conn, &ctx.origins).await
         }

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use super::verdict::Verdict;
+use crate::identity::ClientIdentity;
 use crate::model::identity_pattern::AllowList;
 use crate::model::origin::OriginRoute;
 use crate::model::request_path::{self, PathError};
@@ -19,6 +21,21 @@ pub struct Route {
     pub origin: Arc<OriginRoute>,
     /// When set, only verdict `ok` with a leaf matching a pattern is forwarded.
     pub allow: Option<AllowList>,
+}
+
+impl Route {
+    /// Whether a connection with `verdict` and leaf `identity` may use this route: any
+    /// connection when it has no identity rules; with them, only verdict `ok` and a leaf that
+    /// matches one of its patterns.
+    pub fn admits(&self, verdict: Option<Verdict>, identity: Option<&ClientIdentity>) -> bool {
+        let Some(allow) = &self.allow else {
+            return true;
+        };
+        match (verdict, identity) {
+            (Some(Verdict::Ok), Some(id)) => allow.admits(id),
+            _ => false,
+        }
+    }
 }
 
 /// The routes of one host (one entry of the domain table: exact or wildcard).
