@@ -33,3 +33,4 @@ pub mod revocation;
 pub mod settings;
 pub mod snapshot;
 pub mod store;
+pub mod tls_roots;

@@ -17,9 +17,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use rustls::crypto::aws_lc_rs;
-use rustls::{ClientConfig, RootCertStore};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
+use rustls::ClientConfig;
 
 use crate::model::pki;
 
@@ -79,10 +77,11 @@ impl Fetcher {
     /// A fetcher whose https connections trust `ca_file` (else the system roots) and whose
     /// fetches each end within `timeout`.
     pub fn new(timeout: Duration, ca_file: Option<&Path>) -> Result<Fetcher, FetcherError> {
-        let roots = match ca_file {
-            Some(path) => roots_from_file(path)?,
-            None => system_roots(),
-        };
+        let roots = crate::tls_roots::load(ca_file, "revocation list URLs (revocation.ca_file)")
+            .map_err(|e| FetcherError::CaFile {
+                path: e.path.display().to_string(),
+                reason: e.reason,
+            })?;
         let tls = ClientConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
             .with_safe_default_protocol_versions()
             .map_err(|e| FetcherError::Tls(e.to_string()))?
@@ -250,30 +249,6 @@ fn chain_text(err: &(dyn std::error::Error + 'static)) -> String {
         cur = e.source();
     }
     out
-}
-
-fn roots_from_file(path: &Path) -> Result<RootCertStore, FetcherError> {
-    let problem = |reason: String| FetcherError::CaFile {
-        path: path.display().to_string(),
-        reason,
-    };
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(path).map_err(|e| problem(e.to_string()))? {
-        let cert = cert.map_err(|e| problem(e.to_string()))?;
-        roots.add(cert).map_err(|e| problem(e.to_string()))?;
-    }
-    if roots.is_empty() {
-        return Err(problem("no PEM certificates found".into()));
-    }
-    Ok(roots)
-}
-
-/// The platform's roots; unreadable ones are skipped (http URLs work without any).
-fn system_roots() -> RootCertStore {
-    let loaded = rustls_native_certs::load_native_certs();
-    let mut roots = RootCertStore::empty();
-    roots.add_parsable_certificates(loaded.certs);
-    roots
 }
 
 #[cfg(test)]

@@ -173,7 +173,9 @@ async fn https_trusts_the_configured_ca_only() {
     let pem = crl_pem();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let chain = vec![CertificateDer::from(server_cert.cert_der.clone())];
+    let chain = vec![rustls_pki_types::CertificateDer::from(
+        server_cert.cert_der.clone(),
+    )];
     let key = rustls_pki_types::PrivateKeyDer::Pkcs8(server_cert.key_der.clone().into());
     let config =
         rustls::ServerConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
