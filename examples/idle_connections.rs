@@ -10,14 +10,15 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use mtls_proxy::devpki;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use tokio::net::TcpStream;
 
-fn free_port() -> SocketAddr {
+fn free_port() -> anyhow::Result<SocketAddr> {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
-        .unwrap_or_else(|e| panic!("no free port: {e}"))
+        .context("no free port")
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -35,7 +36,7 @@ async fn api(
     method: &str,
     path: &str,
     body: serde_json::Value,
-) -> serde_json::Value {
+) -> anyhow::Result<serde_json::Value> {
     let out = Command::new("curl")
         .args([
             "-s",
@@ -49,18 +50,26 @@ async fn api(
         .arg(format!("http://{admin}{path}"))
         .args(["-d", &body.to_string()])
         .output()
-        .unwrap_or_else(|e| panic!("curl: {e}"));
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+        .context("running curl")?;
+    serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("{method} {path}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// The `data.id` of a created resource.
+fn id_of(created: &serde_json::Value) -> anyhow::Result<&serde_json::Value> {
+    created
+        .pointer("/data/id")
+        .with_context(|| format!("no data.id in {created}"))
 }
 
 #[tokio::main]
-async fn main() {
+async fn main() -> anyhow::Result<()> {
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(1000);
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let (admin, proxy) = (free_port(), free_port());
+    let dir = tempfile::tempdir().context("tempdir")?;
+    let (admin, proxy) = (free_port()?, free_port()?);
     let config = dir.path().join("c.toml");
     let store = dir.path().join("store.db");
     std::fs::write(
@@ -71,7 +80,7 @@ async fn main() {
             n * 2 + 100
         ),
     )
-    .unwrap_or_else(|e| panic!("config: {e}"));
+    .context("config")?;
     let bin =
         std::env::var("MTLS_PROXY_BIN").unwrap_or_else(|_| "target/release/mtls-proxy".into());
     let mut child = Command::new(bin)
@@ -79,39 +88,37 @@ async fn main() {
         .arg(&config)
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("spawn: {e}"));
+        .context("starting mtls-proxy (cargo build --release first, or set MTLS_PROXY_BIN)")?;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let pki = devpki::generate().unwrap_or_else(|e| panic!("pki: {e}"));
+    let pki = devpki::generate().context("pki")?;
     api(
         admin,
         "POST",
         "/tls/private_keys",
         serde_json::json!({"data": {"attributes": {"key": pki.server.key_pem}}}),
     )
-    .await;
+    .await?;
     let cert = api(
         admin,
         "POST",
         "/tls/certificates",
         serde_json::json!({"data": {"attributes": {"cert_blob": pki.server.cert_pem}}}),
     )
-    .await;
-    let ma = api(admin, "POST", "/tls/mutual_authentications", serde_json::json!({"data": {"attributes": {"cert_bundle": pki.client_ca.cert().cert_pem, "enforced": false}}})).await;
+    .await?;
+    let ma = api(admin, "POST", "/tls/mutual_authentications", serde_json::json!({"data": {"attributes": {"cert_bundle": pki.client_ca.cert().cert_pem, "enforced": false}}})).await?;
+    let cert_id = id_of(&cert)?;
+    let ma_id = id_of(&ma)?;
     let act = serde_json::json!({"data": {"relationships": {
-        "tls_certificate": {"data": {"type": "tls_certificate", "id": cert["data"]["id"]}},
+        "tls_certificate": {"data": {"type": "tls_certificate", "id": cert_id}},
         "tls_domain": {"data": {"type": "tls_domain", "id": "localhost"}},
-        "mutual_authentication": {"data": {"type": "mutual_authentication", "id": ma["data"]["id"]}}}}});
-    api(admin, "POST", "/tls/activations", act).await;
+        "mutual_authentication": {"data": {"type": "mutual_authentication", "id": ma_id}}}}});
+    api(admin, "POST", "/tls/activations", act).await?;
 
     let base = rss_kib(child.id());
     let mut tcp = Vec::with_capacity(n);
     for _ in 0..n {
-        tcp.push(
-            TcpStream::connect(proxy)
-                .await
-                .unwrap_or_else(|e| panic!("connect: {e}")),
-        );
+        tcp.push(TcpStream::connect(proxy).await.context("connect")?);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after_tcp = rss_kib(child.id());
@@ -119,29 +126,22 @@ async fn main() {
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from(pki.server_ca.cert().cert_der.clone()))
-        .unwrap_or_else(|e| panic!("root: {e}"));
+        .context("root")?;
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.client.key_der.clone()));
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .unwrap_or_else(|e| panic!("versions: {e}"))
+    .context("versions")?
     .with_root_certificates(roots)
     .with_client_auth_cert(vec![CertificateDer::from(pki.client.cert_der.clone())], key)
-    .unwrap_or_else(|e| panic!("client cert: {e}"));
+    .context("client cert")?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let mut tls = Vec::with_capacity(n);
     for _ in 0..n {
-        let stream = TcpStream::connect(proxy)
-            .await
-            .unwrap_or_else(|e| panic!("connect: {e}"));
-        let name = ServerName::try_from("localhost").unwrap_or_else(|e| panic!("name: {e}"));
-        tls.push(
-            connector
-                .connect(name, stream)
-                .await
-                .unwrap_or_else(|e| panic!("handshake: {e}")),
-        );
+        let stream = TcpStream::connect(proxy).await.context("connect")?;
+        let name = ServerName::try_from("localhost").context("name")?;
+        tls.push(connector.connect(name, stream).await.context("handshake")?);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let after_tls = rss_kib(child.id());
@@ -158,4 +158,5 @@ async fn main() {
     drop((tcp, tls));
     let _ = child.kill();
     let _ = child.wait();
+    Ok(())
 }

@@ -1,6 +1,15 @@
 //! Hostile operator input: ambiguous documents, oversized and odd values, and many concurrent
 //! writers on one resource (no lost update; the revision counts every write).
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::{pki, Harness, TOKEN};

@@ -1,6 +1,15 @@
 //! `/tls/mutual_authentications` through the admin API: happy paths, bad input, pagination,
 //! include, conflicts.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::{pki, Harness};

@@ -1,6 +1,15 @@
 //! Wire fidelity and hostile input on the admin API: auth, content types, body limits,
 //! malformed documents, go-fastly request shapes, health endpoints.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::{pki, Harness};

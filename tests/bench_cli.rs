@@ -2,6 +2,15 @@
 //! every handshake and request completes; with a refused certificate or none, every connection
 //! fails and is counted under the TLS alert's name; resumption is counted.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

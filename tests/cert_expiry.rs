@@ -4,12 +4,21 @@
 //! session IDs, and a session offered after a HelloRetryRequest), and keep-alive connections
 //! opened before it (closed at the expiry when enforced, carrying `expired` when fail-open).
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::cli_clients::{CliClients, ClientFiles, SClientResult, Tls};
+use common::cli_clients::{CliClients, ClientFiles, Programs, SClientResult, Tls};
 use common::fixture::Fixture;
 use common::raw_h2::{Outcome, RawH2};
 use common::scrape;
@@ -52,7 +61,7 @@ struct Env {
 }
 
 impl Env {
-    async fn new() -> Env {
+    async fn new(programs: Programs) -> Env {
         // Keep-alive connections wait through the certificate's lifetime: longer timeouts.
         let f = Fixture::with_settings(&[ENFORCED, OPEN], |s| {
             s.proxy.request_header_timeout = LIFETIME * 4;
@@ -64,7 +73,7 @@ impl Env {
         f.activate(ENFORCED, Some(&enforced)).await;
         let open = f.ma(&bundle, false).await;
         f.activate(OPEN, Some(&open)).await;
-        let c = CliClients::for_fixture(&f);
+        let c = CliClients::for_fixture(programs, &f);
         let not_after = (OffsetDateTime::now_utc() + LIFETIME)
             .replace_nanosecond(0)
             .unwrap();
@@ -142,10 +151,10 @@ fn assert_refused_expired(r: &SClientResult, ctx: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_from_before_the_expiry_do_not_resume_after_it() {
-    let Some(_) = common::tools::require("openssl") else {
+    let Some(programs) = Programs::openssl() else {
         return;
     };
-    let e = Env::new().await;
+    let e = Env::new(programs).await;
     let mut enforced = Vec::new();
     for kind in KINDS {
         enforced.push((kind, e.resumable_session(ENFORCED, kind).await));
@@ -234,7 +243,8 @@ async fn sessions_from_before_the_expiry_do_not_resume_after_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_connections_do_not_outlive_the_certificate() {
-    let e = Env::new().await;
+    // Only TLS clients of this crate: no external program.
+    let e = Env::new(Programs::default()).await;
     let enforced = TlsClient::new(&e.f.server_ca, ENFORCED).cert(&e.cert);
     let mut h1 = enforced.connect(e.f.proxy()).await.unwrap();
     let mut h2 = enforced.clone().h2().connect(e.f.proxy()).await.unwrap();

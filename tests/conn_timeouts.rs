@@ -5,6 +5,15 @@
 //! `max_connection_age`; with a small `max_connections`, a legitimate client gets in once idle
 //! sockets are reaped. Only "it ended within a generous bound" is asserted, never how fast.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::time::Duration;

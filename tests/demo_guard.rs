@@ -2,6 +2,15 @@
 //! with the source, so `serve` refuses a non-loopback proxy listener while any demo resource
 //! is stored, and says how to fix it.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::Harness;

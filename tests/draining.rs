@@ -3,6 +3,15 @@
 //! graceful HTTP/2 shutdown waits for the client to answer a PING before it stops accepting
 //! streams; a client that never answers is the attack here.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::time::Duration;

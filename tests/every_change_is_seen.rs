@@ -3,6 +3,15 @@
 //! patch, several domains), rotate the bundle, detach, replace the certificate, deactivate and
 //! activate again. No retries and no waiting: the change is published before the 2xx.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::time::Duration;

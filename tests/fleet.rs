@@ -3,6 +3,15 @@
 //! visible on /status and the status page; writes from two nodes at once keep the one-node
 //! rules (no lost update, the same 400/409 answers).
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::time::Instant;

@@ -7,6 +7,15 @@
 //! The resumed attempts present no client certificate: if a node resumed wrongly, the client
 //! would get in on the old session; if it does not, the enforced domain refuses it.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::sync::Arc;

@@ -3,6 +3,15 @@
 //! (HTTP/2 by ALPN), with status codes and trailing metadata surviving, and the proxy's own
 //! errors (502, 504, 421) arriving as gRPC statuses.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::path::PathBuf;

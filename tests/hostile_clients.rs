@@ -2,6 +2,15 @@
 //! hellos, connection floods over the cap, over-long chains, name-constraint violations, the
 //! wrong key usage, huge subjects and thousands of SANs, on TLS 1.2 and 1.3.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::time::Duration;

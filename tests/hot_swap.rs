@@ -3,14 +3,23 @@
 //! trusting the client shuts it out at once (new handshakes, resumed sessions, open connections
 //! after their in-flight request), policy flips take effect for the next handshake (even one
 //! whose TCP connection was accepted before the change), connections of untouched domains are
-//! left alone but follow other domains' changes. Also measures the delay from the API's 2xx to
-//! the first handshake that sees the change (printed, never asserted).
+//! left alone but follow other domains' changes, and the first handshake after the API's 2xx
+//! sees the change.
+
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::fixture::Fixture;
 use common::flows::{attach, set_bundle, set_enforced};
@@ -488,12 +497,12 @@ async fn a_handshake_that_begins_after_the_change_sees_it() {
     .expect("test hung");
 }
 
-/// Not a benchmark with assertions: prints the delay from the API's 2xx to the end of the
-/// first request whose handshake sees the change, and asserts only that the very first
-/// handshake after the 2xx sees it.
+/// The API swaps the snapshot before it answers: the very first handshake after each 2xx sees
+/// the flip, quiet and while another domain is under load. (How long that takes is measured by
+/// `cargo bench --bench hot_swap_delay`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delay_from_api_response_to_effect() {
-    tokio::time::timeout(Duration::from_secs(120), async {
+async fn the_first_handshake_after_the_2xx_sees_the_change() {
+    tokio::time::timeout(BOUND, async {
         let f = Fixture::new(&[A, B]).await;
         let ma = f.ma(&f.client_ca.cert().cert_pem, false).await;
         f.activate(A, Some(&ma)).await;
@@ -501,41 +510,24 @@ async fn delay_from_api_response_to_effect() {
         f.activate(B, Some(&ma_b)).await;
         let bare = TlsClient::new(&f.server_ca, A);
         for loaded in [false, true] {
-            let background = match loaded {
-                true => Some(start_load(&f, B, &f.client(Validity::Current))),
-                false => None,
-            };
-            let (mut api, mut effect, mut baseline) = (Vec::new(), Vec::new(), Vec::new());
-            for i in 0..60 {
+            let background = loaded.then(|| start_load(&f, B, &f.client(Validity::Current)));
+            if let Some((load, _)) = &background {
+                // The flips below happen while B is busy.
+                wait_for_progress(load, 0, 4).await;
+            }
+            for i in 0..6 {
                 let enforce = i % 2 == 0;
-                let sent = Instant::now();
-                let change = set_enforced(&f.h, &ma, enforce);
-                ok(&tokio::time::timeout(STUCK, change)
-                    .await
-                    .expect("API stuck"));
-                let answered = Instant::now();
-                let r = tokio::time::timeout(STUCK, bare.fetch(f.proxy(), &Req::get(A)))
-                    .await
-                    .expect("request stuck");
-                let seen_at = Instant::now();
-                match (enforce, r) {
+                ok(&set_enforced(&f.h, &ma, enforce).await);
+                match (enforce, bare.fetch(f.proxy(), &Req::get(A)).await) {
                     (true, Err(e)) => {
                         assert_eq!(e.alert(), Some(AlertDescription::CertificateRequired))
                     }
                     (false, Ok(r)) => assert_eq!(verdict(&r), "missing"),
                     (_, other) => panic!(
-                        "round {i}: the first handshake missed the change: {:?}",
+                        "round {i} (loaded: {loaded}): the first handshake missed the change: {:?}",
                         other.map(|r| r.status)
                     ),
                 }
-                api.push(answered - sent);
-                effect.push(seen_at - answered);
-                // The same handshake and request with no change before it: what the delay
-                // above costs anyway.
-                let again = Instant::now();
-                let r = tokio::time::timeout(STUCK, bare.fetch(f.proxy(), &Req::get(A))).await;
-                assert_eq!(r.expect("request stuck").is_ok(), !enforce);
-                baseline.push(again.elapsed());
             }
             if let Some((load, tasks)) = background {
                 load.stop.store(true, Ordering::SeqCst);
@@ -544,39 +536,10 @@ async fn delay_from_api_response_to_effect() {
                 }
                 assert!(load.failures.lock().unwrap().is_empty());
             }
-            let label = if loaded {
-                "under load on another domain"
-            } else {
-                "quiet"
-            };
-            eprintln!("hot-swap delay ({label}, {} changes):", api.len());
-            eprintln!(
-                "  API request to 2xx (build + commit + swap): {}",
-                summary(&mut api)
-            );
-            eprintln!(
-                "  2xx to first request that sees the change:  {}",
-                summary(&mut effect)
-            );
-            eprintln!(
-                "  same handshake + request, no change before: {}",
-                summary(&mut baseline)
-            );
         }
     })
     .await
     .expect("test hung");
-}
-
-fn summary(v: &mut [Duration]) -> String {
-    v.sort();
-    let at = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    format!(
-        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        at(0.5).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        at(1.0).as_secs_f64() * 1e3
-    )
 }
 
 /// A plain-HTTP origin that can hold its answers, to keep a request in flight.

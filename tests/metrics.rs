@@ -3,6 +3,15 @@
 //! missing SNI, and a bundle rotation. Every counter (and histogram count) must move by
 //! exactly what was sent — and nothing else may move.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::collections::BTreeMap;

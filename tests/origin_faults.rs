@@ -2,6 +2,15 @@
 //! the client a short JSON 502/504, and the proxy keeps serving; a healthy origin behind it
 //! is reached over pooled keep-alive connections.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::net::SocketAddr;

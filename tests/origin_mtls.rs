@@ -3,6 +3,15 @@
 //! origin_client_cert`/`origin_client_key`, or a route's own pair. The files are read again
 //! on reload (SIGHUP), and a bad file is refused naming it while the running ones keep serving.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

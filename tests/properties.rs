@@ -2,6 +2,15 @@
 //! request bodies and query strings, Host/SNI canonicalisation and lookup, and header
 //! construction from certificate fields. They run in the normal suite.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 use http::HeaderMap;
 use mtls_proxy::admin::query::Query;
 use mtls_proxy::admin::request;

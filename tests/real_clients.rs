@@ -1,13 +1,23 @@
-//! The data plane against the real `curl` and `openssl s_client` (issue 3, "Tests that must
-//! exist"): enforced and fail-open mutual TLS, per-domain isolation, no / unknown SNI,
-//! wildcard domains, SNI/Host binding, spoofed headers, and session resumption across policies.
-//! Every assertion is on behaviour (alerts, statuses, what the echo origin received).
+//! The data plane against the real `curl` and `openssl s_client`: enforced and fail-open mutual
+//! TLS, per-domain isolation, no / unknown SNI, wildcard domains, SNI/Host binding, spoofed
+//! headers, and session resumption across policies. Every assertion is on behaviour (alerts,
+//! statuses, what the echo origin received). Skipped without both programs (see
+//! tests/common/tools.rs).
+
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use common::cli_clients::{CliClients, ClientFiles, CurlResult, SClientResult, Tls};
+use common::cli_clients::{CliClients, ClientFiles, CurlResult, Programs, SClientResult, Tls};
 use common::fixture::Fixture;
 use mtls_proxy::devpki::{Ca, Issued, Validity};
 use mtls_proxy::settings::Settings;
@@ -54,11 +64,13 @@ struct Env {
 }
 
 impl Env {
-    async fn new() -> Env {
+    /// None (the test is skipped) when `curl` or `openssl` is missing.
+    async fn new() -> Option<Env> {
         Self::with_settings(|_| {}).await
     }
 
-    async fn with_settings(f: impl FnOnce(&mut Settings)) -> Env {
+    async fn with_settings(f: impl FnOnce(&mut Settings)) -> Option<Env> {
+        let programs = Programs::require()?;
         let fx = Fixture::with_settings(NAMES, f).await;
         let ma_a = fx.ma(&fx.client_ca.cert().cert_pem, true).await;
         let ma_b = fx.ma(&fx.other_ca.cert().cert_pem, true).await;
@@ -68,8 +80,8 @@ impl Env {
         fx.activate("b.test", Some(&ma_b)).await;
         fx.activate("open.test", Some(&ma_open)).await;
         fx.activate("plain.test", None).await;
-        let c = CliClients::for_fixture(&fx);
-        Env {
+        let c = CliClients::for_fixture(programs, &fx);
+        Some(Env {
             fx,
             c,
             ma_a,
@@ -77,7 +89,7 @@ impl Env {
             ma_open,
             act_a,
             stranger: Ca::new("Stranger CA").unwrap(),
-        }
+        })
     }
 
     /// Valid, from the client CA (trusted by `a.test`, `*.wild.test`, `open.test`).
@@ -158,7 +170,7 @@ fn assert_s_ok(r: &SClientResult, ma: &str) {
 
 #[tokio::test]
 async fn curl_enforced_accepts_a_valid_client_over_http1_and_http2() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (issued, files) = e.valid();
     let r = e.c.curl("a.test").cert(&files).run().await;
     assert_curl_ok(&r, &e.ma_a);
@@ -173,7 +185,7 @@ async fn curl_enforced_accepts_a_valid_client_over_http1_and_http2() {
 
 #[tokio::test]
 async fn curl_enforced_refuses_missing_expired_unknown_ca_and_other_domain_ca() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let cases: [(&str, Option<ClientFiles>, &[&str]); 4] = [
         ("missing", None, CERTIFICATE_REQUIRED),
         ("expired", Some(e.expired()), CURL_CERTIFICATE_EXPIRED),
@@ -198,7 +210,7 @@ async fn curl_enforced_refuses_missing_expired_unknown_ca_and_other_domain_ca() 
 
 #[tokio::test]
 async fn s_client_enforced_accepts_a_valid_client_and_refuses_the_rest() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (_, valid) = e.valid();
     let cases: [(&str, Option<ClientFiles>, &[&str]); 4] = [
         ("missing", None, CERTIFICATE_REQUIRED),
@@ -231,7 +243,7 @@ async fn s_client_enforced_accepts_a_valid_client_and_refuses_the_rest() {
 
 #[tokio::test]
 async fn s_client_sees_the_bundle_ca_names_and_no_request_without_mutual_authentication() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (_, valid) = e.valid();
     let r = e.c.s_client(Some("a.test")).cert(&valid).run().await;
     let names = r
@@ -256,7 +268,7 @@ async fn s_client_sees_the_bundle_ca_names_and_no_request_without_mutual_authent
 
 #[tokio::test]
 async fn curl_fail_open_passes_each_verdict_to_the_origin() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (issued, valid) = e.valid();
     let cases = [
         ("missing", None),
@@ -291,7 +303,7 @@ async fn curl_fail_open_passes_each_verdict_to_the_origin() {
 
 #[tokio::test]
 async fn s_client_fail_open_passes_each_verdict_to_the_origin() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (_, valid) = e.valid();
     let cases = [
         ("missing", None),
@@ -318,7 +330,7 @@ async fn s_client_fail_open_passes_each_verdict_to_the_origin() {
 
 #[tokio::test]
 async fn a_client_trusted_by_one_domain_is_refused_on_another() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (_, a_client) = e.valid();
     let b_client = e.other_domain();
     // Each is served where its CA is trusted…
@@ -359,7 +371,7 @@ async fn a_client_trusted_by_one_domain_is_refused_on_another() {
 
 #[tokio::test]
 async fn no_sni_and_unknown_sni_are_refused_with_unrecognized_name() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (_, valid) = e.valid();
     // curl sends no SNI for an IP literal.
     assert_curl_refused(&e.c.curl_ip().cert(&valid).run().await, UNRECOGNIZED_NAME);
@@ -395,7 +407,10 @@ async fn no_sni_and_unknown_sni_are_refused_with_unrecognized_name() {
 #[tokio::test]
 async fn no_sni_with_a_default_domain_is_served_without_client_authentication() {
     // The default domain is activated after start: the proxy must start without it.
-    let e = Env::with_settings(|s| s.proxy.default_domain = Some("plain.test".into())).await;
+    let Some(e) = Env::with_settings(|s| s.proxy.default_domain = Some("plain.test".into())).await
+    else {
+        return;
+    };
     let (_, valid) = e.valid();
     let r = e.c.curl_ip().run().await;
     assert_eq!((r.exit, r.status), (Some(0), 200), "{r:#?}");
@@ -447,7 +462,10 @@ async fn no_sni_with_a_default_domain_is_served_without_client_authentication() 
 
 #[tokio::test]
 async fn a_default_domain_with_mutual_authentication_still_never_authenticates_no_sni() {
-    let e = Env::with_settings(|s| s.proxy.default_domain = Some("a.test".into())).await;
+    let Some(e) = Env::with_settings(|s| s.proxy.default_domain = Some("a.test".into())).await
+    else {
+        return;
+    };
     let (_, valid) = e.valid();
     for tls in VERSIONS {
         let r =
@@ -474,7 +492,7 @@ async fn a_default_domain_with_mutual_authentication_still_never_authenticates_n
 
 #[tokio::test]
 async fn wildcard_domains_are_served_under_their_policy() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (_, valid) = e.valid();
     for name in ["x.wild.test", "Other-Name.WILD.test"] {
         assert_curl_ok(&e.c.curl(name).cert(&valid).run().await, &e.ma_a);
@@ -498,7 +516,7 @@ async fn wildcard_domains_are_served_under_their_policy() {
 
 #[tokio::test]
 async fn curl_host_naming_another_policy_is_misdirected_over_http1_and_http2() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (_, valid) = e.valid();
     let port = e.c.port();
     // (SNI, certificate?, Host) that must be 421.
@@ -533,7 +551,7 @@ async fn curl_host_naming_another_policy_is_misdirected_over_http1_and_http2() {
 
 #[tokio::test]
 async fn curl_spellings_of_the_same_domain_and_policy_are_served() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (_, valid) = e.valid();
     let port = e.c.port();
     let hosts = [
@@ -564,7 +582,7 @@ async fn curl_spellings_of_the_same_domain_and_policy_are_served() {
 
 #[tokio::test]
 async fn curl_absolute_form_and_missing_host_are_bound_too() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (_, valid) = e.valid();
     let curl = || e.c.curl("a.test").cert(&valid);
     let r = curl()
@@ -657,7 +675,7 @@ fn assert_no_spoof(r: &CurlResult, verdict: Option<&str>) {
 
 #[tokio::test]
 async fn curl_spoofed_client_cert_and_forwarding_headers_never_reach_the_origin() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (issued, valid) = e.valid();
     for h2 in [false, true] {
         let spoofing = |host: &str, files: Option<&ClientFiles>| {
@@ -735,7 +753,7 @@ async fn offer(e: &Env, tls: Tls, sni: &str, sess: &std::path::Path) -> SClientR
 
 #[tokio::test]
 async fn s_client_resumes_on_the_same_domain_with_the_original_verdict() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (issued, valid) = e.valid();
     for tls in VERSIONS {
         let sess = session_from(&e, tls, "a.test", Some(&valid), "ok").await;
@@ -749,7 +767,7 @@ async fn s_client_resumes_on_the_same_domain_with_the_original_verdict() {
 
 #[tokio::test]
 async fn s_client_session_from_one_policy_is_not_resumed_under_another() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (_, valid) = e.valid();
     for tls in VERSIONS {
         // Enforced A → enforced B (another bundle): full handshake, which needs a certificate.
@@ -813,7 +831,7 @@ async fn session_from_plain(e: &Env, tls: Tls) -> std::path::PathBuf {
 
 #[tokio::test]
 async fn s_client_session_is_not_resumed_after_the_bundle_changes() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (_, valid) = e.valid();
     let mut sessions = Vec::new();
     for tls in VERSIONS {
@@ -841,7 +859,7 @@ async fn s_client_session_is_not_resumed_after_the_bundle_changes() {
 
 #[tokio::test]
 async fn s_client_fail_open_session_is_not_resumed_once_the_domain_is_enforced() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let mut sessions = Vec::new();
     for tls in VERSIONS {
         sessions.push((
@@ -859,7 +877,7 @@ async fn s_client_fail_open_session_is_not_resumed_once_the_domain_is_enforced()
 
 #[tokio::test]
 async fn s_client_session_is_not_resumed_after_another_mutual_authentication_is_attached() {
-    let e = Env::new().await;
+    let Some(e) = Env::new().await else { return };
     let (_, valid) = e.valid();
     let mut sessions = Vec::new();
     for tls in VERSIONS {

@@ -4,9 +4,18 @@
 //! `getpeername() failed with errno 107` or `Connection reset by peer` instead of the alert.
 //! Repeated, because the loss depends on timing.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
-use common::cli_clients::CliClients;
+use common::cli_clients::{CliClients, Programs};
 use common::fixture::Fixture;
 use mtls_proxy::devpki::Validity;
 
@@ -15,13 +24,13 @@ const ROUNDS: usize = 10;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_reports_the_alert_of_a_refused_handshake() {
-    let Some(_) = common::tools::require("curl") else {
+    let Some(programs) = Programs::curl() else {
         return;
     };
     let f = Fixture::new(&[ENFORCED]).await;
     let ma = f.ma(&f.client_ca.cert().cert_pem, true).await;
     f.activate(ENFORCED, Some(&ma)).await;
-    let c = CliClients::for_fixture(&f);
+    let c = CliClients::for_fixture(programs, &f);
     let expired = c.identity(&f.client(Validity::Expired));
     for round in 0..ROUNDS {
         for http2 in [false, true] {

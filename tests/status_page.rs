@@ -5,8 +5,18 @@
 //! and nothing secret. A screenshot is taken too; set `MTLS_PROXY_STATUS_SCREENSHOT=path` to
 //! keep it (that is how docs/status-page.png is made).
 //!
-//! Chromium is required (Debian package `chromium`, installed by `.ci/run`): a missing browser
-//! fails the test with what to install, as the real-client tests do.
+//! Needs Chromium (Debian package `chromium`, which `tests/run-all.sh` installs; or
+//! `CHROMIUM=/path/to/chrome`): skipped without it, a failure under
+//! `MTLS_PROXY_REQUIRE_TOOLS=1` (see tests/common/tools.rs).
+
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
@@ -84,27 +94,23 @@ async fn sampled(f: &Fixture) -> Value {
     }
 }
 
-/// The Chromium binary: `$CHROMIUM`, else the first of the usual names on PATH.
-fn chromium() -> PathBuf {
+/// The Chromium binary: `$CHROMIUM`, else the first of the usual names on PATH; None (the test
+/// is skipped, or fails when programs are required) without one.
+fn chromium() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("CHROMIUM") {
-        return PathBuf::from(p);
+        return Some(PathBuf::from(p));
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for name in ["chromium", "chromium-browser", "google-chrome"] {
-        for dir in std::env::split_paths(&path) {
-            if dir.join(name).is_file() {
-                return dir.join(name);
-            }
-        }
-    }
-    panic!("headless Chromium is needed for this test: apt-get install chromium (or set CHROMIUM=/path/to/chrome)");
+    ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find_map(common::tools::find)
+        .or_else(|| common::tools::skip("chromium"))
 }
 
 /// Run headless Chromium on `url` with `extra` arguments; returns stdout. Virtual time lets the
 /// page's script poll a few times before the DOM is dumped.
-async fn browser(url: &str, extra: &[String]) -> String {
+async fn browser(chromium: &Path, url: &str, extra: &[String]) -> String {
     let profile = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new(chromium());
+    let mut cmd = Command::new(chromium);
     cmd.args([
         "--headless",
         "--no-sandbox",
@@ -202,6 +208,7 @@ fn check_png(path: &Path) {
 
 #[tokio::test]
 async fn status_page_in_headless_chromium_shows_activations_and_counts() {
+    let Some(chromium) = chromium() else { return };
     let f = Fixture::new(&[ENFORCED, OPEN]).await;
     let enforced = ma(&f, "Partners (enforced)", true).await;
     let open = ma(&f, "Beta testers (fail-open)", false).await;
@@ -211,10 +218,15 @@ async fn status_page_in_headless_chromium_shows_activations_and_counts() {
     let data = sampled(&f).await;
     assert_eq!(data["activations_total"], 2);
     let url = format!("http://{}/", f.h.admin);
-    let dom = browser(&url, &["--dump-dom".to_string()]).await;
+    let dom = browser(&chromium, &url, &["--dump-dom".to_string()]).await;
     check_dom(&dom, &f, &[&enforced, &open, &f.cert_id]);
     let shots = tempfile::tempdir().unwrap();
     let png = shots.path().join("status.png");
-    browser(&url, &[format!("--screenshot={}", png.display())]).await;
+    browser(
+        &chromium,
+        &url,
+        &[format!("--screenshot={}", png.display())],
+    )
+    .await;
     check_png(&png);
 }

@@ -2,6 +2,15 @@
 //! on disk where reads take a second connection) and PostgreSQL (a throwaway server started by
 //! the test binary, one fresh database per test).
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use mtls_proxy::store::SqliteStore;

@@ -1,6 +1,15 @@
 //! Persistence: everything survives a restart, and every acknowledged write survives `kill -9`
 //! of the real binary in the middle of a burst of writes.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::net::{SocketAddr, TcpListener};
@@ -162,7 +171,7 @@ async fn acknowledged_writes_survive_kill_9() {
     )
     .await
     .json();
-    let total = stored["meta"]["record_count"].as_u64().unwrap() as usize;
+    let total = usize::try_from(stored["meta"]["record_count"].as_u64().unwrap()).unwrap();
     assert!(
         total >= acknowledged.len(),
         "{total} stored < {} acknowledged",

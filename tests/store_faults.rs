@@ -1,6 +1,15 @@
 //! Store faults: while the database refuses writes (locked by another process here), API
 //! writes fail with a 5xx and a clear error, and reads and the data plane keep serving.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::fixture::Fixture;

@@ -3,6 +3,15 @@
 //! refused with a TLS alert and the origin sees nothing. Also per-domain isolation and what the
 //! CertificateRequest carries.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::sync::Arc;

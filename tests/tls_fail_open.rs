@@ -2,6 +2,15 @@
 //! reaches the origin with a verdict it can trust, but a client without the private key of the
 //! certificate it presents is still refused during the handshake.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::fixture::Fixture;

@@ -2,6 +2,15 @@
 //! of the names the proxy owns — in any case, repeated, over HTTP/1.1 or HTTP/2, on enforced,
 //! fail-open and plain domains — the origin sees only the proxy's own values, or nothing.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::collections::HashMap;

@@ -3,6 +3,15 @@
 //! else 421; a request without a usable authority is 400. Coalescing across domains that share
 //! the policy keeps working.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use common::fixture::Fixture;

@@ -6,6 +6,15 @@
 //! would be let in on the old session; if it does not, the enforced domain refuses it. The
 //! cross-domain attempts use a store that offers any domain's ticket to every domain.
 
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod common;
 
 use std::sync::Arc;

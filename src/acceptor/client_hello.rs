@@ -29,21 +29,49 @@ pub async fn read_client_hello(tcp: &mut TcpStream) -> Result<Accepted, HelloErr
         if n == 0 {
             return Err(HelloError::Eof);
         }
-        let mut input = buf.get(..n).unwrap_or_default();
-        while !input.is_empty() {
-            acceptor.read_tls(&mut input)?;
-            match acceptor.accept() {
-                Ok(Some(accepted)) => return Ok(accepted),
-                Ok(None) => {}
-                Err((e, mut alert)) => {
-                    let mut out = Vec::new();
-                    let _ = alert.write(&mut out);
-                    let _ = tcp.write_all(&out).await;
-                    return Err(HelloError::Tls(e));
+        match feed(&mut acceptor, buf.get(..n).unwrap_or_default()) {
+            Ok(Some(accepted)) => return Ok(accepted),
+            Ok(None) => {}
+            Err(refused) => {
+                if !refused.alert.is_empty() {
+                    let _ = tcp.write_all(&refused.alert).await;
                 }
+                return Err(refused.error);
             }
         }
     }
+}
+
+/// A ClientHello refused while it was read: the error, and the alert to send (may be empty).
+#[derive(Debug)]
+pub struct Refused {
+    pub error: HelloError,
+    pub alert: Vec<u8>,
+}
+
+/// Feed one read's bytes to `acceptor`: the ClientHello once it is complete, None while more
+/// bytes are needed. The synchronous core of [`read_client_hello`], and the fuzzing entry point
+/// for the bytes a client sends first.
+pub fn feed(acceptor: &mut Acceptor, mut input: &[u8]) -> Result<Option<Accepted>, Refused> {
+    while !input.is_empty() {
+        acceptor.read_tls(&mut input).map_err(|e| Refused {
+            error: HelloError::Io(e),
+            alert: Vec::new(),
+        })?;
+        match acceptor.accept() {
+            Ok(Some(accepted)) => return Ok(Some(accepted)),
+            Ok(None) => {}
+            Err((e, mut alert)) => {
+                let mut out = Vec::new();
+                let _ = alert.write(&mut out);
+                return Err(Refused {
+                    error: HelloError::Tls(e),
+                    alert: out,
+                });
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// A plaintext fatal alert record (RFC 8446 §6.2, RFC 5246 §7.2). Valid as the server's first
@@ -59,7 +87,30 @@ pub async fn send_alert(tcp: &mut TcpStream, description: AlertDescription) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use rustls::pki_types::ServerName;
+    use rustls::{ClientConfig, ClientConnection, RootCertStore};
+
     use super::*;
+
+    /// A real rustls ClientHello for `name` (TLS 1.3 and 1.2, X25519MLKEM768 first: several
+    /// TCP segments' worth).
+    fn client_hello(name: &str) -> Vec<u8> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(RootCertStore::empty())
+            .with_no_client_auth();
+        let name = ServerName::try_from(name.to_string()).unwrap();
+        let mut client = ClientConnection::new(Arc::new(config), name).unwrap();
+        let mut out = Vec::new();
+        while client.wants_write() {
+            client.write_tls(&mut out).unwrap();
+        }
+        out
+    }
 
     #[test]
     fn alert_records_are_fatal_and_name_the_description() {
@@ -71,5 +122,54 @@ mod tests {
             alert_record(AlertDescription::CertificateExpired),
             [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 45]
         );
+    }
+
+    #[test]
+    fn a_hello_fed_one_byte_at_a_time_is_read_whole() {
+        let hello = client_hello("www.example.com");
+        assert!(hello.len() > 1000, "{} bytes", hello.len());
+        let mut acceptor = Acceptor::default();
+        let (last, rest) = hello.split_last().unwrap();
+        for byte in rest {
+            assert!(feed(&mut acceptor, std::slice::from_ref(byte))
+                .unwrap()
+                .is_none());
+        }
+        let accepted = feed(&mut acceptor, &[*last]).unwrap().unwrap();
+        assert_eq!(
+            accepted.client_hello().server_name(),
+            Some("www.example.com")
+        );
+    }
+
+    #[test]
+    fn a_hello_and_what_follows_it_in_one_read_is_accepted() {
+        let mut bytes = client_hello("a.example.com");
+        bytes.extend_from_slice(&[0x17, 0x03, 0x03, 0x00, 0x01, 0x00]);
+        let accepted = feed(&mut Acceptor::default(), &bytes).unwrap().unwrap();
+        assert_eq!(accepted.client_hello().server_name(), Some("a.example.com"));
+    }
+
+    #[test]
+    fn a_non_tls_first_record_is_refused_with_one_fatal_alert() {
+        let refused = feed(&mut Acceptor::default(), b"GET / HTTP/1.1\r\n\r\n").unwrap_err();
+        assert!(matches!(refused.error, HelloError::Tls(_)), "{refused:?}");
+        assert!(
+            matches!(
+                refused.alert.as_slice(),
+                [0x15, 0x03, _, 0x00, 0x02, 0x02, _]
+            ),
+            "{refused:?}"
+        );
+    }
+
+    /// A handshake message claiming 16 MiB (the first input the fuzz target stopped on) is
+    /// refused at once, not buffered while the client trickles it in.
+    #[test]
+    fn an_oversized_handshake_message_is_refused() {
+        // A ClientHello record header claiming 0xffffff bytes of handshake payload.
+        let bytes = [0x16, 0x03, 0x01, 0x00, 0x04, 0x01, 0xff, 0xff, 0xff];
+        let refused = feed(&mut Acceptor::default(), &bytes).unwrap_err();
+        assert!(matches!(refused.error, HelloError::Tls(_)), "{refused:?}");
     }
 }

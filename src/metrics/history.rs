@@ -149,7 +149,7 @@ mod tests {
         assert_eq!((s[0].at_ms, s[0].counts.handshakes[0]), (1000, 3));
         assert_eq!((s[1].counts.handshakes[0], s[1].counts.fail_open), (0, 2));
         for i in 0..(SAMPLES as u64 + 10) {
-            h.record(3000 + i as i64, reading(8 + i, 3));
+            h.record(3000 + i64::try_from(i).unwrap(), reading(8 + i, 3));
         }
         let s = h.samples();
         assert_eq!(s.len(), SAMPLES);

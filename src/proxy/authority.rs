@@ -33,8 +33,8 @@ pub enum Decision<'s> {
 }
 
 /// The authority the request names: the URI's (HTTP/2 `:authority`, absolute-form target)
-/// and the Host header must agree when both are present.
-fn authority(parts: &Parts) -> Result<String, &'static str> {
+/// and the Host header must agree when both are present. Public as a fuzzing entry point.
+pub fn authority(parts: &Parts) -> Result<String, &'static str> {
     let mut hosts = parts.headers.get_all(HOST).iter();
     let host = match (hosts.next(), hosts.next()) {
         (Some(_), Some(_)) => return Err("more than one Host header"),

@@ -608,12 +608,19 @@ mod tests {
             .map(|_| {
                 let len = 1 + rng.below(12);
                 (0..len)
-                    .map(|_| char::from(ALPHABET[rng.below(ALPHABET.len() as u64) as usize]))
+                    .map(|_| {
+                        char::from(
+                            ALPHABET[usize::try_from(rng.below(ALPHABET.len() as u64)).unwrap()],
+                        )
+                    })
                     .collect()
             })
             .collect();
         // A letter-only top label keeps the host a DNS name rather than IP-like.
-        parts.push(["com", "net", "example", "internal"][rng.below(4) as usize].to_string());
+        parts.push(
+            ["com", "net", "example", "internal"][usize::try_from(rng.below(4)).unwrap()]
+                .to_string(),
+        );
         parts.join(".")
     }
 
@@ -674,7 +681,7 @@ mod tests {
                     if rng.below(3) == 0 {
                         0
                     } else {
-                        rng.below(65536) as u16
+                        u16::try_from(rng.below(65536)).unwrap()
                     }
                 })
                 .collect();

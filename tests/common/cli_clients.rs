@@ -1,10 +1,9 @@
 //! The real command-line TLS clients, `curl` and `openssl s_client`, run as child processes
 //! against the in-process proxy. PEM files go to a temporary directory; every child has a hard
-//! timeout and is killed when it expires. A missing binary fails the test with what to install
-//! (these tests exist to prove interoperability with the real clients: never skip them).
+//! timeout and is killed when it expires. Both programs are found through [`super::tools`]:
+//! a test without them is skipped, or fails under `MTLS_PROXY_REQUIRE_TOOLS=1` (the full suite).
 
 use std::ffi::OsString;
-use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -17,6 +16,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
 use super::fixture::Fixture;
+use super::tools;
 
 /// Hard limit for one child process; on expiry it is killed and the test fails.
 pub const CHILD_TIMEOUT: Duration = Duration::from_secs(20);
@@ -39,8 +39,45 @@ pub struct ClientFiles {
     pub key: PathBuf,
 }
 
+/// The client programs a test found on `PATH` (Default: none, for tests that only use the
+/// PEM files).
+#[derive(Debug, Clone, Default)]
+pub struct Programs {
+    curl: Option<PathBuf>,
+    openssl: Option<PathBuf>,
+}
+
+impl Programs {
+    /// `curl` and `openssl`, or None after reporting each missing one (see [`super::tools`]).
+    pub fn require() -> Option<Programs> {
+        let curl = tools::require("curl");
+        let openssl = tools::require("openssl");
+        Some(Programs {
+            curl: Some(curl?),
+            openssl: Some(openssl?),
+        })
+    }
+
+    /// `curl` alone, or None after reporting it missing.
+    pub fn curl() -> Option<Programs> {
+        Some(Programs {
+            curl: Some(tools::require("curl")?),
+            openssl: None,
+        })
+    }
+
+    /// `openssl` alone, or None after reporting it missing.
+    pub fn openssl() -> Option<Programs> {
+        Some(Programs {
+            curl: None,
+            openssl: Some(tools::require("openssl")?),
+        })
+    }
+}
+
 /// Where the clients connect and the files they use: the server CA and client identities.
 pub struct CliClients {
+    programs: Programs,
     dir: tempfile::TempDir,
     ca: PathBuf,
     addr: SocketAddr,
@@ -49,11 +86,12 @@ pub struct CliClients {
 
 impl CliClients {
     /// Clients for the proxy at `addr`, trusting `server_ca_pem`.
-    pub fn new(addr: SocketAddr, server_ca_pem: &str) -> CliClients {
+    pub fn new(programs: Programs, addr: SocketAddr, server_ca_pem: &str) -> CliClients {
         let dir = tempfile::tempdir().unwrap();
         let ca = dir.path().join("server-ca.pem");
         std::fs::write(&ca, server_ca_pem).unwrap();
         CliClients {
+            programs,
             dir,
             ca,
             addr,
@@ -62,8 +100,8 @@ impl CliClients {
     }
 
     /// Clients for a fixture's proxy, trusting its server CA.
-    pub fn for_fixture(fx: &Fixture) -> CliClients {
-        Self::new(fx.proxy(), &fx.server_ca.cert().cert_pem)
+    pub fn for_fixture(programs: Programs, fx: &Fixture) -> CliClients {
+        Self::new(programs, fx.proxy(), &fx.server_ca.cert().cert_pem)
     }
 
     /// The proxy's TLS port.
@@ -255,7 +293,9 @@ impl<'a> Curl<'a> {
     pub async fn run(self) -> CurlResult {
         let body = self.clients.file("body");
         let headers = self.clients.file("headers");
-        let out = run("curl", self.args(&body, &headers), None).await;
+        let curl = (self.clients.programs.curl.as_deref())
+            .expect("these CliClients were made without curl (Programs::curl or ::require)");
+        let out = run(curl, self.args(&body, &headers), None).await;
         let mut written = out.stdout.split_whitespace();
         let status = written.next().and_then(|s| s.parse().ok()).unwrap_or(0);
         let http_version = written.next().unwrap_or("0").to_string();
@@ -511,7 +551,9 @@ impl<'a> SClient<'a> {
 
     /// Runs s_client.
     pub async fn run(self) -> SClientResult {
-        let out = run("openssl", self.args(), Some(self.request())).await;
+        let openssl = (self.clients.programs.openssl.as_deref())
+            .expect("these CliClients were made without openssl (Programs::openssl or ::require)");
+        let out = run(openssl, self.args(), Some(self.request())).await;
         SClientResult {
             exit: out.exit,
             stdout: out.stdout,
@@ -520,9 +562,9 @@ impl<'a> SClient<'a> {
     }
 }
 
-/// Runs `program` with `args` (stdin fed then closed), killed after [`CHILD_TIMEOUT`]. The
-/// Debian package of both clients has the program's name.
-async fn run(program: &str, args: Vec<OsString>, stdin: Option<Vec<u8>>) -> Output {
+/// Runs `program` with `args` (stdin fed then closed), killed after [`CHILD_TIMEOUT`].
+async fn run(program: &Path, args: Vec<OsString>, stdin: Option<Vec<u8>>) -> Output {
+    let name = program.display();
     let mut cmd = Command::new(program);
     cmd.args(&args)
         .stdin(if stdin.is_some() {
@@ -533,14 +575,9 @@ async fn run(program: &str, args: Vec<OsString>, stdin: Option<Vec<u8>>) -> Outp
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    let mut child = match cmd.spawn() {
-        Ok(child) => child,
-        Err(e) if e.kind() == ErrorKind::NotFound => panic!(
-            "`{program}` is not installed (not found on PATH). These tests run the real \
-             `{program}`: install it (Debian/Ubuntu: `apt-get install {program}`; .ci/run does)."
-        ),
-        Err(e) => panic!("cannot start `{program}`: {e}"),
-    };
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start `{name}`: {e}"));
     let pipe = child.stdin.take();
     let finish = async move {
         if let (Some(input), Some(mut pipe)) = (stdin, pipe) {
@@ -553,7 +590,7 @@ async fn run(program: &str, args: Vec<OsString>, stdin: Option<Vec<u8>>) -> Outp
     let out = tokio::time::timeout(CHILD_TIMEOUT, finish)
         .await
         .unwrap_or_else(|_| {
-            panic!("`{program} {args:?}` did not finish within {CHILD_TIMEOUT:?}; killed")
+            panic!("`{name} {args:?}` did not finish within {CHILD_TIMEOUT:?}; killed")
         });
     Output {
         exit: out.status.code(),

@@ -207,15 +207,16 @@ async fn upload(h: &Harness, server: &Issued) -> String {
 /// Percentiles of durations, for printing.
 pub fn summary(mut samples: Vec<Duration>) -> String {
     samples.sort();
-    let at = |q: f64| {
-        let i = ((samples.len() as f64 - 1.0) * q).round() as usize;
-        samples[i.min(samples.len() - 1)]
+    // Nearest rank, in integer arithmetic: the sample `percent`% of the way through.
+    let at = |percent: usize| {
+        let i = (samples.len().saturating_sub(1) * percent).div_ceil(100);
+        samples[i.min(samples.len().saturating_sub(1))]
     };
     format!(
         "n={} p50={:.1} ms p99={:.1} ms max={:.1} ms",
         samples.len(),
-        at(0.5).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
+        at(50).as_secs_f64() * 1e3,
+        at(99).as_secs_f64() * 1e3,
         samples.last().unwrap().as_secs_f64() * 1e3
     )
 }

@@ -9,6 +9,7 @@
 //! let Some(curl) = common::tools::require("curl") else { return };
 //! ```
 
+use std::io::Write as _;
 use std::path::PathBuf;
 
 /// Set to `1` to make a missing program fail the test instead of skipping it.
@@ -47,7 +48,10 @@ pub fn skip<T>(what: &str) -> Option<T> {
         "{what} not found, and {REQUIRE_ENV}=1 forbids skipping (run `bash tests/run-all.sh`, \
          which installs it)"
     );
-    eprintln!("skipped: {what} not found");
+    // Straight to the stderr handle: eprintln! would be captured by the test harness and the
+    // skip would not show for a passing test. The thread is named after the test.
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    let _ = writeln!(std::io::stderr(), "skipped: {what} not found ({test})");
     None
 }
 

@@ -2,9 +2,10 @@
 real `mtls-proxy serve`.
 
 tests/run-all.sh installs the CLI into target/npm; this module installs nothing and skips only
-when the binary is absent (override its path with FASTLY_CLI_BIN).
+when the binary is absent (override its path with FASTLY_CLI_BIN), and then fails instead under
+MTLS_PROXY_REQUIRE_TOOLS=1, which tests/run-all.sh sets.
 
-Offline operation (see /work/notes/fastly-cli.md):
+Offline operation:
   * the API endpoint is given with the hidden global flag `--api URL` or env
     FASTLY_API_ENDPOINT, the token with `--token` or env FASTLY_API_TOKEN (reference §9);
   * before any command that uses a token, CLI 16.x fetches OpenID Connect metadata from its
@@ -36,11 +37,13 @@ CLI_BIN = Path(
     or REPO_ROOT / "target" / "npm" / "node_modules" / "@fastly" / "cli-linux-x64" / "fastly"
 )
 
-pytestmark = pytest.mark.skipif(
-    not CLI_BIN.is_file(),
-    reason=f"Fastly CLI binary not found at {CLI_BIN} "
-    "(tests/run-all.sh installs @fastly/cli-linux-x64 into target/npm; or set FASTLY_CLI_BIN)",
+_MISSING = (
+    f"Fastly CLI not found at {CLI_BIN} "
+    "(tests/run-all.sh installs @fastly/cli-linux-x64 into target/npm; or set FASTLY_CLI_BIN)"
 )
+if not CLI_BIN.is_file() and os.environ.get("MTLS_PROXY_REQUIRE_TOOLS") == "1":
+    pytest.fail(f"{_MISSING}, and MTLS_PROXY_REQUIRE_TOOLS=1 forbids skipping", pytrace=False)
+pytestmark = pytest.mark.skipif(not CLI_BIN.is_file(), reason=f"skipped: {_MISSING}")
 
 OIDC_PATH = "/realms/fastly/.well-known/openid-configuration"
 _PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}

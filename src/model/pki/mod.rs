@@ -20,8 +20,6 @@ mod sigalg;
 #[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
-mod openssl_tests;
-#[cfg(test)]
 mod pairing_tests;
 #[cfg(test)]
 pub(crate) mod test_support;

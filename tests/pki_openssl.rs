@@ -1,15 +1,29 @@
-//! Cross-checks against keys and certificates made by the `openssl` command line tool, in the
-//! formats operators really upload. Skipped (with a note) where `openssl` is not installed; the
-//! rcgen-based tests beside each parser cover the same rules without it.
+//! Cross-checks of the PEM/X.509 parsers against keys and certificates made by the `openssl`
+//! command line tool, in the formats operators really upload. The rcgen-based unit tests beside
+//! each parser cover the same rules without it; here `openssl` is required (skipped when it is
+//! missing, a failure under `MTLS_PROXY_REQUIRE_TOOLS=1`).
+
+// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
+// here and in tests/common, so the panic family is allowed for the whole test crate.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use super::{parse_ca_bundle, parse_certificate_chain, parse_private_key, PkiError};
+use mtls_proxy::model::pki::{
+    parse_ca_bundle, parse_certificate_chain, parse_private_key, PkiError,
+};
 
-/// Runs openssl in `dir`; panics with its stderr if it fails.
+/// Runs `openssl` in `dir`; panics with its stderr if it fails.
 fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
+    let out = Command::new(OPENSSL.get().expect("openssl was required first"))
         .args(args)
         .current_dir(dir)
         .output()
@@ -21,15 +35,18 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// The `openssl` program, set by [`have_openssl`].
+static OPENSSL: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Finds `openssl` (a skip or failure through `common::tools` when it is missing).
 fn have_openssl() -> bool {
-    let found = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        eprintln!("openssl not found; skipping openssl cross-checks");
+    match common::tools::require("openssl") {
+        Some(path) => {
+            let _ = OPENSSL.set(path);
+            true
+        }
+        None => false,
     }
-    found
 }
 
 fn read(dir: &Path, name: &str) -> String {
