@@ -27,7 +27,7 @@ use crate::origin::{OriginClient, OriginError, OriginOptions};
 use crate::proxy::serve::{handler, ConnLimits, Lifecycle};
 use crate::proxy::service::ProxyContext;
 use crate::revocation::fetch::Fetcher;
-use crate::revocation::refresher::Refresher;
+use crate::revocation::refresher::{FetchGate, Refresher};
 use crate::settings::{Settings, SettingsError};
 use crate::snapshot::build::BuildInputs;
 use crate::snapshot::publisher::Publisher;
@@ -330,7 +330,14 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         },
         shutdown_rx.clone(),
     );
-    let refresher = spawn_refresher(&settings, &control, &publisher, &metrics, &shutdown_rx)?;
+    let refresher = spawn_refresher(
+        &settings,
+        &control,
+        &publisher,
+        &metrics,
+        &view,
+        &shutdown_rx,
+    )?;
     let limits = Arc::new(ArcSwap::from_pointee(ConnLimits::from_settings(
         &settings.proxy,
     )));
@@ -471,16 +478,22 @@ fn route(r: &crate::settings::Route, origin: OriginRoute) -> Result<Route, AppEr
 }
 
 /// The task keeping revocation lists with a `url` current (it writes through control only).
+/// Only the node that leads the fleet (the first live node by id, which a single node always
+/// is once its heartbeat is stored) fetches; every node follows the lists.
 fn spawn_refresher(
     settings: &Settings,
     control: &Arc<Control>,
     publisher: &Publisher,
     metrics: &Arc<Metrics>,
+    fleet: &Arc<FleetView>,
     shutdown: &watch::Receiver<bool>,
 ) -> Result<JoinHandle<()>, AppError> {
     let r = &settings.revocation;
     let fetcher = Fetcher::new(r.fetch_timeout, r.ca_file.as_deref())?;
-    let refresher = Refresher::new(control.clone(), fetcher, metrics.clone(), r.refresh);
+    let fleet = fleet.clone();
+    let leads: FetchGate = Arc::new(move || fleet.leads());
+    let refresher = Refresher::new(control.clone(), fetcher, metrics.clone(), r.refresh)
+        .fetch_when(leads, settings.store.poll_interval);
     Ok(tokio::spawn(
         refresher.run(publisher.subscribe(), shutdown.clone()),
     ))

@@ -9,6 +9,12 @@
 //!
 //! It reads through control's read API only, and only what changed: every list once at start,
 //! then, on each publish, the lists among the rows changed since the revision it last read.
+//!
+//! In a fleet sharing one store only one node fetches (see [`Refresher::fetch_when`]): every
+//! node fetching would multiply the load on the CRL server by the fleet's size, and nodes that
+//! see the URL differently (one cannot reach it, one reaches a server still serving the older
+//! CRL) would keep overwriting each other's `last_fetch_error`. Every node still follows the
+//! lists and judges staleness by itself: that is its own data plane's business.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +37,9 @@ pub const LEAD: Duration = Duration::from_secs(300);
 pub const RETRY: Duration = Duration::from_secs(60);
 /// Longest sleep: the schedule is recomputed at least this often (clock changes).
 const MAX_SLEEP: Duration = Duration::from_secs(300);
+
+/// Whether this node fetches now; asked at every round.
+pub type FetchGate = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// What the task remembers about one list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +131,10 @@ pub struct Refresher {
     tracked: HashMap<String, Tracked>,
     /// Lists known to be stale (warned about once per stale period).
     stale: HashMap<String, i64>,
+    /// Whether this node fetches, and how often a node that does not asks again.
+    gate: Option<(FetchGate, Duration)>,
+    /// Whether the last round fetched (to log the hand-overs).
+    fetching: Option<bool>,
 }
 
 impl Refresher {
@@ -141,7 +154,35 @@ impl Refresher {
             revision: None,
             tracked: HashMap::new(),
             stale: HashMap::new(),
+            gate: None,
+            fetching: None,
         }
+    }
+
+    /// Fetch only while `gate` says so, asking again at least every `recheck` (a fleet elects
+    /// one fetching node; without a gate this node always fetches). Fetch results still reach
+    /// the store through control, validated as an upload, so two nodes briefly both fetching
+    /// (while the fleet's list of nodes settles) cannot put an older or foreign CRL in place.
+    pub fn fetch_when(mut self, gate: FetchGate, recheck: Duration) -> Refresher {
+        self.gate = Some((gate, recheck));
+        self
+    }
+
+    /// Whether this round fetches; logs when that changes.
+    fn fetches_now(&mut self) -> bool {
+        let now = self.gate.as_ref().is_none_or(|(gate, _)| gate());
+        if self.gate.is_some() && self.fetching != Some(now) {
+            match now {
+                true => {
+                    tracing::info!("this node fetches the fleet's revocation lists from their URLs")
+                }
+                false => tracing::info!(
+                    "another node fetches the fleet's revocation lists; this one follows them"
+                ),
+            }
+        }
+        self.fetching = Some(now);
+        now
     }
 
     /// Run until `shutdown`; `changes` (the publisher's swap notifications) wakes it when lists
@@ -178,6 +219,9 @@ impl Refresher {
         lists.sort_by(|a, b| a.id.cmp(&b.id));
         self.tracked.retain(|id, _| self.lists.contains_key(id));
         self.note_staleness(&lists, now_ms()).await;
+        if !self.fetches_now() {
+            return Some(self.next_wake(&lists, now_ms(), false));
+        }
         for list in &lists {
             let Some(url) = list.url.as_deref() else {
                 continue;
@@ -196,7 +240,7 @@ impl Refresher {
                 _ = stopped(shutdown) => return None,
             }
         }
-        Some(self.next_wake(&lists, now_ms()))
+        Some(self.next_wake(&lists, now_ms(), true))
     }
 
     /// Bring `lists` up to the store: every list the first time (or when the change log no
@@ -330,11 +374,15 @@ impl Refresher {
         }
     }
 
-    /// Until the next fetch is due or a list goes stale.
-    fn next_wake(&self, lists: &[Known], now: i64) -> Duration {
+    /// Until the next fetch is due (when this node fetches), a list goes stale, or a node that
+    /// does not fetch asks its gate again.
+    fn next_wake(&self, lists: &[Known], now: i64, fetching: bool) -> Duration {
         let mut at = now.saturating_add(millis(MAX_SLEEP));
+        if let Some((_, recheck)) = self.gate.as_ref().filter(|_| !fetching) {
+            at = at.min(now.saturating_add(millis(*recheck)));
+        }
         for l in lists {
-            if let Some(url) = l.url.as_deref() {
+            if let Some(url) = l.url.as_deref().filter(|_| fetching) {
                 at = at.min(due_ms(
                     self.tracked.get(&l.id),
                     url,

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod cli_clients;
+pub mod crl_server;
 pub mod fixture;
 pub mod fleet;
 pub mod flows;
