@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side comparison of mtls-proxy and nginx, measured the same way by `mtls-proxy bench`:
 # server CPU time per operation, read from /proc/<pid>/stat, with the server pinned to one CPU
-# and the load generator (and the shared origin) pinned to another. See BENCHMARKS.md for the
+# and the load generator (and the shared origin) pinned to another. See docs/benchmarking.md for the
 # method, the fairness notes and the results.
 #
 #   benches/compare-nginx.sh            # full run, ~4 minutes of measurement after the build

@@ -148,7 +148,7 @@ fn build(state: &State) -> Served {
         .0
 }
 
-/// Resident memory a built configuration holds, per activation (printed, for BENCHMARKS.md).
+/// Resident memory a built configuration holds, per activation (printed, for docs/benchmarking.md).
 fn report_memory(state: &State) -> Served {
     let before = rss_kib();
     let served = build(state);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak test (issue 7): DURATION seconds (default 600) of mixed traffic at saturation against a
+# Soak test: DURATION seconds (default 600) of mixed traffic at saturation against a
 # release build on loopback — full mTLS handshakes + request, resumed handshakes, fail-open
 # requests without a certificate, misdirected (421) requests, and a bundle rotation every few
 # seconds — while the server's resident memory and open file descriptors are sampled.

@@ -28,7 +28,7 @@ use crate::proxy::serve::{handler, ConnLimits, Lifecycle};
 use crate::proxy::service::ProxyContext;
 use crate::revocation::fetch::Fetcher;
 use crate::revocation::refresher::{FetchGate, Refresher};
-use crate::settings::{Settings, SettingsError};
+use crate::settings::{ProxySettings, Settings, SettingsError};
 use crate::snapshot::build::BuildInputs;
 use crate::snapshot::publisher::Publisher;
 use crate::snapshot::route::Route;
@@ -245,12 +245,18 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         None => (First::Store, None),
     };
     let started_from_cache = matches!(first, First::Cached(_));
+    let store = backend.store;
     let control = Arc::new(Control::new(
-        backend.store,
+        store.clone(),
         prepare_fn(publisher.clone(), cache.clone()),
     ));
     let (demo, marked, rotation) = {
-        let (control, settings, tickets) = (control.clone(), settings.clone(), tickets.clone());
+        let (control, store, settings, tickets) = (
+            control.clone(),
+            store.clone(),
+            settings.clone(),
+            tickets.clone(),
+        );
         tokio::task::spawn_blocking(move || -> Result<_, AppError> {
             match first {
                 First::Store => control.publish_current()?,
@@ -267,6 +273,7 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
             };
             let rotation = fleet::ticket_rotation(
                 &control,
+                &*store,
                 tickets,
                 settings.proxy.ticket_key_rotation,
                 settings.store.poll_interval,
@@ -318,6 +325,7 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
     ));
     let follower = fleet::spawn(
         control.clone(),
+        store,
         metrics.clone(),
         view.clone(),
         rotation,
@@ -338,9 +346,7 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         &view,
         &shutdown_rx,
     )?;
-    let limits = Arc::new(ArcSwap::from_pointee(ConnLimits::from_settings(
-        &settings.proxy,
-    )));
+    let limits = Arc::new(ArcSwap::from_pointee(conn_limits(&settings.proxy)));
     let proxy_task = spawn_proxy(
         &settings,
         proxy_listener,
@@ -497,6 +503,17 @@ fn spawn_refresher(
     Ok(tokio::spawn(
         refresher.run(publisher.subscribe(), shutdown.clone()),
     ))
+}
+
+/// The connection timeouts `[proxy]` sets (reloadable).
+fn conn_limits(p: &ProxySettings) -> ConnLimits {
+    ConnLimits {
+        request_header_timeout: p.request_header_timeout,
+        idle_timeout: p.idle_timeout,
+        h2_keepalive_interval: p.h2_keepalive_interval,
+        h2_keepalive_timeout: p.h2_keepalive_timeout,
+        max_connection_age: p.max_connection_age,
+    }
 }
 
 fn spawn_proxy(

@@ -12,9 +12,10 @@ use std::path::{Path, PathBuf};
 use crate::control::change::{
     ActivationFields, CertificateFields, MutualAuthenticationFields, PrivateKeyFields,
 };
+use crate::control::reads::Counts;
 use crate::control::{Change, Control, ControlError, RelationshipChange};
+use crate::control::{DemoKind, StoreError};
 use crate::devpki::{self, DevPkiError};
-use crate::store::{Counts, DemoKind, StoreError};
 
 /// Server certificate (leaf) the demo domains are served with.
 const SERVER_CERT: &str = "server.pem";

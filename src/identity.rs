@@ -35,7 +35,8 @@ pub struct ClientIdentity {
     pub presented_der: Vec<Vec<u8>>,
     /// The distinct notAfter times (unix seconds, ascending) of the leaf and of every presented
     /// certificate that may be on its verified path; the connection is judged again at each
-    /// (DESIGN rule 5). The first is never later than the verified path's earliest expiry.
+    /// (rule 5, docs/architecture.md). The first is never later than the verified path's earliest
+    /// expiry.
     pub expiries: Vec<i64>,
     /// True when the leaf parsed as X.509. When false, only `leaf_der`, `chain_der` and
     /// `sha256_hex` are meaningful and every other field is empty or zero.

@@ -16,6 +16,7 @@ pub mod origin;
 pub mod proxy;
 pub mod revocation;
 pub mod settings;
+pub mod shutdown;
 pub mod snapshot;
 pub mod store;
 pub mod tls_roots;

@@ -45,12 +45,13 @@ pub struct Settings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AdminSettings {
-    /// Loopback by default: the admin API must not be exposed by accident (DESIGN rule 4).
+    /// Loopback by default: the admin API must not be exposed by accident (rule 4,
+    /// docs/architecture.md).
     pub listen: SocketAddr,
     /// The `Fastly-Key` clients must send; else `MTLS_PROXY_ADMIN_TOKEN`; else generated.
     pub token: Option<String>,
-    /// Concurrent admin connections; more wait in the listen backlog (DESIGN rule 6). The
-    /// admin listener also applies `proxy.request_header_timeout`.
+    /// Concurrent admin connections; more wait in the listen backlog (rule 6,
+    /// docs/architecture.md). The admin listener also applies `proxy.request_header_timeout`.
     pub max_connections: usize,
 }
 

@@ -59,7 +59,7 @@ elif ! "${PYTHON:-python3}" -c 'import venv, ensurepip' >/dev/null 2>&1; then
     missing+=(python3-venv)
 fi
 need npm npm # the Fastly CLI comes from the npm registry
-[[ -n "${CHROMIUM:-}" ]] || need chromium chromium # tests/status_page.rs
+[[ -n "${CHROMIUM:-}" ]] || need chromium chromium # tests/clients/status_page.rs
 need initdb postgresql                             # tests that start their own PostgreSQL
 need pg_ctl postgresql
 if ((${#missing[@]})); then

@@ -1,5 +1,5 @@
 //! Properties every host name must have, whether it arrived as SNI, Host or `:authority`:
-//! the two lookups of DESIGN rule 1 must agree on every spelling of one name.
+//! the two lookups of rule 1, docs/architecture.md must agree on every spelling of one name.
 
 use std::sync::OnceLock;
 

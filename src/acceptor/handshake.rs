@@ -1,7 +1,7 @@
-//! One connection's TLS handshake: ClientHello → domain entry by SNI → that domain's
-//! `ServerConfig` → verdict and identity. One deadline covers all of it. A resumed session is
-//! judged again before the server's flight is sent (DESIGN rule 5), and a refused handshake
-//! closes its socket so that the client reads the alert.
+//! One connection's TLS handshake: ClientHello → domain entry by SNI → that domain's `ServerConfig`
+//! → verdict and identity. One deadline covers all of it. A resumed session is judged again before
+//! the server's flight is sent (rule 5, docs/architecture.md), and a refused handshake closes its
+//! socket so that the client reads the alert.
 
 use std::future::Future;
 use std::io;
@@ -199,9 +199,9 @@ enum Resumption {
     Judged(Result<(), rustls::Error>),
 }
 
-/// Judge a resumed session's chain at the current time under the current policy (DESIGN rule
-/// 5): rustls has restored the original peer chain by now. Only resumptions pay for this
-/// verification; a full handshake is verified once, by rustls.
+/// Judge a resumed session's chain at the current time under the current policy (rule 5,
+/// docs/architecture.md): rustls has restored the original peer chain by now. Only resumptions pay
+/// for this verification; a full handshake is verified once, by rustls.
 fn judge_resumption(conn: &ServerConnection, auth: Option<&ClientAuth>) -> Resumption {
     let Some(auth) = auth else {
         return Resumption::Full;

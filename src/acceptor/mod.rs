@@ -21,6 +21,7 @@ use tokio_rustls::server::TlsStream;
 pub use connection::ConnInfo;
 
 use crate::metrics::Metrics;
+use crate::shutdown::stopped;
 use crate::snapshot::entry::Snapshot;
 
 /// Serves one established connection to completion; `shutdown` flips to true when the process
@@ -34,12 +35,6 @@ pub type Handler = Arc<
         + Send
         + Sync,
 >;
-
-/// Resolves once `rx` reads true (or its sender is gone). The watch guard is dropped inside,
-/// so callers' futures stay `Send`.
-pub async fn stopped(rx: &mut watch::Receiver<bool>) {
-    let _ = rx.wait_for(|v| *v).await.map(|_| ());
-}
 
 /// Listener limits.
 #[derive(Debug, Clone)]

@@ -1,4 +1,4 @@
-//! The `Fastly-Key` check on every `/tls/*` call (DESIGN rule 4).
+//! The `Fastly-Key` check on every `/tls/*` call (rule 4, docs/architecture.md).
 
 use aws_lc_rs::digest::{digest, SHA256};
 use axum::extract::{Request, State};

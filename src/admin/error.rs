@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::document::jsonapi;
 use crate::control::ControlError;
-use crate::store::StoreError;
+use crate::control::StoreError;
 
 /// An error answer: status, a short title and a detail naming the field and the problem.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use super::{handlers, AdminState};
 use crate::control::StoreHealth;
 use crate::fleet::CacheStatus;
+use crate::fleet::Nodes;
 use crate::model::timestamp::{format_ms, Millis};
-use crate::store::Nodes;
 
 /// Everything shown about the store and the fleet, read once per request.
 #[derive(Debug, Clone, Default)]
@@ -135,7 +135,7 @@ impl FleetStatus {
 #[cfg(test)]
 pub mod tests {
     use super::*;
-    use crate::store::NodeBeat;
+    use crate::fleet::NodeBeat;
 
     pub fn status() -> FleetStatus {
         let beat = |id: &str, applied, last_seen| NodeBeat {

@@ -1,7 +1,7 @@
 //! The admin listener's accept loop: HTTP/1.1 with a request-header timeout (counted from the
-//! connection's start and from each response, so an idle or slow-dripping client is closed)
-//! under its own connection cap, so that the data plane's clients and a burst of silent
-//! sockets can never lock operators out of the API, or the API out of memory (DESIGN rule 6).
+//! connection's start and from each response, so an idle or slow-dripping client is closed) under
+//! its own connection cap, so that the data plane's clients and a burst of silent sockets can never
+//! lock operators out of the API, or the API out of memory (rule 6, docs/architecture.md).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tower::ServiceExt;
 
-use crate::acceptor::stopped;
+use crate::shutdown::stopped;
 
 /// Limits of the admin listener.
 #[derive(Debug, Clone, Copy)]

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::query::{Page, Query};
-use crate::store::Window;
+use crate::control::reads::Window;
 
 /// Where the list lives, for absolute links: `http://host` and the path.
 pub struct ListContext<'a> {

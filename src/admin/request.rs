@@ -1,6 +1,7 @@
 //! Parsing of JSON:API request documents with errors that name the member at fault.
-//! Lenient where real clients need it (reference §1.9): missing or empty `type`, PATCH with
-//! or without `data.id`, `included` stubs (ignored), unknown attributes (ignored).
+//! Lenient where real clients need it (docs/admin-api.md, "Compatibility with Fastly's
+//! clients"): missing or empty `type`, PATCH with or without `data.id`, `included` stubs
+//! (ignored), unknown attributes (ignored).
 
 use serde_json::{Map, Value};
 

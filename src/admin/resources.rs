@@ -1,5 +1,6 @@
 //! Rendering of stored resources as JSON:API resource objects, exactly as Fastly shapes them
-//! (reference §2–§7). Key material and bundles are never rendered (DESIGN rule 4).
+//! (docs/admin-api.md). Key material and bundles are never rendered (rule 4,
+//! docs/architecture.md).
 
 use serde_json::{json, Value};
 

@@ -6,7 +6,6 @@
 use std::sync::Arc;
 
 use super::{build_inputs, AppError, Running};
-use crate::proxy::serve::ConnLimits;
 use crate::settings::Settings;
 
 /// What a reload did.
@@ -82,7 +81,7 @@ pub fn apply(running: &Running, new: Settings) -> Result<ReloadReport, AppError>
     })?;
     running
         .limits
-        .store(Arc::new(ConnLimits::from_settings(&new.proxy)));
+        .store(Arc::new(super::conn_limits(&new.proxy)));
     let mut current = running.settings.lock().unwrap_or_else(|e| e.into_inner());
     let need_restart = restart_only(&current, &new);
     // Keep the restart-only values of the running process so a later reload compares

@@ -18,12 +18,24 @@ mod revocation_lists;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// In [`Control`]'s signatures: what a store failure says, and which demo resource a mark names.
+pub use crate::store::{DemoKind, StoreError};
 pub use change::{Change, RelationshipChange};
 pub use error::ControlError;
 pub use health::StoreHealth;
 
+/// The read interface [`Control::read`] hands out: a read-only view of the last commit and the
+/// queries its lists take. Only reads: the store itself, and its write transactions, stay inside
+/// control (docs/architecture.md, "Dependency rules").
+pub mod reads {
+    pub use crate::store::{
+        ActivationQuery, CertificateQuery, CertificateSort, Counts, DomainQuery, DomainSort,
+        NotAfter, Page, Reads, RevocationListQuery, Uses, Window,
+    };
+}
+
 use crate::model::{State, Update};
-use crate::store::{DemoKind, Reads, Store, StoreError, WriteTx};
+use crate::store::{Reads, Store, WriteTx};
 
 /// Publishes a prepared snapshot; returned by a successful dry-run build.
 pub type Publish = Box<dyn FnOnce() + Send>;
@@ -71,11 +83,6 @@ impl Control {
 
     fn serial(&self) -> MutexGuard<'_, Option<u64>> {
         self.applied.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The store this control plane writes to.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
     }
 
     /// The store's availability as last observed (every call through control updates it).

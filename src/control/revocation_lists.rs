@@ -76,7 +76,7 @@ fn apply_crl(list: &mut RevocationList, pem: String, info: CrlInfo) {
     list.revoked_count = info.revoked_count;
 }
 
-/// A replacement for `list`: the same issuer, and not older (DESIGN rule 5: an older CRL
+/// A replacement for `list`: the same issuer, and not older (rule 5, docs/architecture.md: an older CRL
 /// replayed would reinstate revoked certificates).
 fn checked_replacement(
     list: &RevocationList,

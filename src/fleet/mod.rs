@@ -21,9 +21,11 @@ use crate::control::{Control, ControlError};
 use crate::metrics::Metrics;
 use crate::model::timestamp::{now_ms, Millis};
 use crate::model::Update;
+use crate::shutdown::stopped;
 use crate::snapshot::tickets::TicketKeys;
-use crate::store::{NodeBeat, Nodes};
+use crate::store::Store;
 
+pub use crate::store::{NodeBeat, Nodes};
 pub use cache::{Cache, CacheError, CacheStatus};
 pub use writer::CacheWriter;
 
@@ -123,6 +125,9 @@ pub fn default_node_id(proxy_listen: SocketAddr) -> String {
 /// The follower's state between ticks.
 struct Follower {
     control: Arc<Control>,
+    /// The store's fleet bookkeeping (heartbeats, ticket secrets); resources change only
+    /// through `control`.
+    store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     view: Arc<FleetView>,
     options: FleetOptions,
@@ -174,7 +179,7 @@ impl Follower {
 
     /// The periodic work: heartbeat, ticket keys, the fleet list, the cache's repair.
     fn housekeeping(&mut self) {
-        let store = self.control.store().clone();
+        let store = &*self.store;
         let now = now_ms();
         let beat = NodeBeat {
             id: self.options.node_id.clone(),
@@ -186,10 +191,10 @@ impl Follower {
         };
         if self.control.observe(store.heartbeat(&beat)).is_err() {
             // Unreachable: the ticket secret may still need its offline rotation.
-            let _ = self.rotation.tick(&*store, now);
+            let _ = self.rotation.tick(store, now);
             return;
         }
-        let _ = self.control.observe(self.rotation.tick(&*store, now));
+        let _ = self.control.observe(self.rotation.tick(store, now));
         if let Ok(nodes) = self.control.observe(store.nodes()) {
             *self.view.nodes.lock().unwrap_or_else(|e| e.into_inner()) = Some(nodes);
         }
@@ -213,20 +218,12 @@ async fn notified(rx: &mut Option<watch::Receiver<u64>>) {
     }
 }
 
-/// Resolves once `shutdown` is true (or its sender is gone).
-async fn stopped(shutdown: &mut watch::Receiver<bool>) {
-    while !*shutdown.borrow_and_update() {
-        if shutdown.changed().await.is_err() {
-            return;
-        }
-    }
-}
-
 /// The session-ticket rotation of a node, synchronised with the store once (blocking) when it
 /// is reachable, so that a restarted node resumes the fleet's sessions from its first
 /// handshake.
 pub fn ticket_rotation(
     control: &Control,
+    store: &dyn Store,
     keys: TicketKeys,
     rotation: Duration,
     poll_interval: Duration,
@@ -237,7 +234,7 @@ pub fn ticket_rotation(
     let now = now_ms();
     let mut r = tickets::Rotation::new(keys, period, lead, now);
     if control.store_health().reachable == Some(true) {
-        let _ = control.observe(r.tick(&**control.store(), now));
+        let _ = control.observe(r.tick(store, now));
     }
     r
 }
@@ -245,6 +242,7 @@ pub fn ticket_rotation(
 /// Run the follower until `shutdown` turns true.
 pub fn spawn(
     control: Arc<Control>,
+    store: Arc<dyn Store>,
     metrics: Arc<Metrics>,
     view: Arc<FleetView>,
     rotation: tickets::Rotation,
@@ -252,12 +250,13 @@ pub fn spawn(
     mut shutdown: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     let started_at = now_ms();
-    let mut notifications = control.store().notifications();
+    let mut notifications = store.notifications();
     let poll = options.poll_interval;
     let follower = Arc::new(Mutex::new(Follower {
         rotation,
         resync: options.started_from_cache,
         control,
+        store,
         metrics,
         view,
         options,

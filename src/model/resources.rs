@@ -12,7 +12,7 @@ pub struct MutualAuthentication {
     pub id: String,
     pub name: String,
     pub enforced: bool,
-    /// The PEM bundle as uploaded. Never returned by the API (DESIGN rule 4).
+    /// The PEM bundle as uploaded. Never returned by the API (rule 4, docs/architecture.md).
     pub cert_bundle: String,
     pub created_at: Millis,
     pub updated_at: Millis,

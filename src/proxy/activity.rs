@@ -1,8 +1,8 @@
-//! What a connection is doing, for its timeouts (DESIGN rule 6): requests in flight (from a
-//! complete request head until its response body is sent), when it last became idle, and how
-//! many bytes it has read (to tell a silent client from one that sent part of a request).
-//! Updated with a few atomic operations per request; read by the connection loop only when one
-//! of its timers fires.
+//! What a connection is doing, for its timeouts (rule 6, docs/architecture.md): requests in flight
+//! (from a complete request head until its response body is sent), when it last became idle, and
+//! how many bytes it has read (to tell a silent client from one that sent part of a request).
+//! Updated with a few atomic operations per request; read by the connection loop only when one of
+//! its timers fires.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};

@@ -1,9 +1,9 @@
-//! SNI/Host binding (DESIGN rule 1): each request's authority is canonicalised and looked up
-//! with the same lookup as SNI; a request for a name whose connection policy (mutual
-//! authentication and TLS configuration) differs from the connection's — or that this
-//! connection does not serve — is misdirected (421).
-//! Bypasses elsewhere came from the two lookups disagreeing: Traefik CVE-2022-23632 (trailing
-//! dot), CVE-2026-48491 (wildcards), CVE-2026-53622 (case); emissary#3340 (SNI vs Host).
+//! SNI/Host binding (rule 1, docs/architecture.md): each request's authority is canonicalised and
+//! looked up with the same lookup as SNI; a request for a name whose connection policy (mutual
+//! authentication and TLS configuration) differs from the connection's — or that this connection
+//! does not serve — is misdirected (421). Bypasses elsewhere came from the two lookups disagreeing:
+//! Traefik CVE-2022-23632 (trailing dot), CVE-2026-48491 (wildcards), CVE-2026-53622 (case);
+//! Emissary 1.x (SNI vs Host).
 
 use http::header::HOST;
 use http::request::Parts;

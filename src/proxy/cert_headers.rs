@@ -1,6 +1,6 @@
 //! The headers the proxy sends to the origin about the client certificate (a documented
 //! contract), built once per connection, and the list of such headers stripped from every
-//! incoming request (DESIGN security rule 3).
+//! incoming request (rule 3, docs/architecture.md).
 
 mod xfcc;
 
@@ -40,9 +40,9 @@ pub const MUTUAL_AUTHENTICATION: &str = "client-cert-mutual-authentication";
 /// Envoy-format `x-forwarded-client-cert`, only when enabled and the verdict is `ok`.
 pub const XFCC: &str = "x-forwarded-client-cert";
 
-/// Every header the proxy sets about the client certificate or forwarding: the list stripped
-/// from every incoming request first (DESIGN rule 3), whatever the domain's policy, so a client
-/// can never supply a value the origin would take for the proxy's.
+/// Every header the proxy sets about the client certificate or forwarding: the list stripped from
+/// every incoming request first (rule 3, docs/architecture.md), whatever the domain's policy, so a
+/// client can never supply a value the origin would take for the proxy's.
 pub const STRIPPED: &[&str] = &[
     CLIENT_CERT,
     CLIENT_CERT_CHAIN,
@@ -233,7 +233,7 @@ impl PrebuiltCertHeaders {
             self.push_parsed_fields(identity);
         }
         // XFCC has no "verified" key, so a mesh origin takes whatever it carries as verified
-        // (peers-mtls §2.2 pitfall): only send it for a certificate that passed verification.
+        // (rule 3, docs/architecture.md): only send it for a certificate that passed verification.
         if opts.xfcc && verdict == "ok" {
             self.push(&H_XFCC, xfcc::element(identity, by_uri));
         }

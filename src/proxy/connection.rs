@@ -3,7 +3,7 @@
 //! signal and its activity. Every request passes [`ConnState::admit_request`] first, so that
 //! nothing is served on a connection that a swap, its certificate's expiry or a wind-down no
 //! longer admits, whatever the client does and however late the connection's own task notices
-//! (DESIGN rule 5). Its open tunnels are requests that never end: whenever its view or verdict
+//! (rule 5, docs/architecture.md). Its open tunnels are requests that never end: whenever its view or verdict
 //! changes, each is routed again and closed if its route would now refuse the connection.
 
 use std::sync::{Arc, OnceLock};
@@ -135,7 +135,7 @@ impl ConnState {
     /// Close the open tunnels whose route the connection's current view and verdict no longer
     /// admit: a fail-open connection judged `revoked` or `expired` since it opened a tunnel on
     /// a route with identity rules, or rules reloaded that its certificate no longer matches.
-    /// A new request there gets 403; a tunnel there must not carry on either (DESIGN rule 5).
+    /// A new request there gets 403; a tunnel there must not carry on either (rule 5, docs/architecture.md).
     /// Tunnels on routes that still admit it carry on.
     fn recheck_tunnels(&self) {
         if self.tunnels.count() == 0 {

@@ -1,6 +1,6 @@
 //! Request headers toward the origin: hop-by-hop headers dropped (but `te: trailers`, which
 //! gRPC needs end to end), every header the proxy owns stripped from the client's request first
-//! (DESIGN rule 3), then forwarding and client-certificate headers set.
+//! (rule 3, docs/architecture.md), then forwarding and client-certificate headers set.
 
 use std::net::IpAddr;
 

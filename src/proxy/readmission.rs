@@ -6,7 +6,7 @@
 //! the client no longer trusted or now revoked under an enforced policy, a protocol turned
 //! off) ends the connection after its in-flight requests, and nothing new is served on it
 //! meanwhile. A fail-open connection whose verdict changes (its certificate was revoked, say)
-//! carries on with the new verdict (DESIGN rule 5).
+//! carries on with the new verdict (rule 5, docs/architecture.md).
 
 use crate::acceptor::ConnInfo;
 use crate::snapshot::entry::Snapshot;
@@ -36,9 +36,9 @@ pub fn readmit(snapshot: &Snapshot, info: &ConnInfo, verdict: Option<Verdict>) -
     if snapshot.keeps_policy(&info.entry, sni, info.fallback) {
         return Readmission::Same;
     }
-    // Another mutual authentication, or one attached or detached: the certificate headers name
-    // the old one and the SNI/Host binding compares ids (DESIGN rule 1), so the connection
-    // cannot carry on under it.
+    // Another mutual authentication, or one attached or detached: the certificate headers name the
+    // old one and the SNI/Host binding compares ids (rule 1, docs/architecture.md), so the
+    // connection cannot carry on under it.
     if current.mutual_authentication_id != info.entry.mutual_authentication_id {
         return Readmission::Refused;
     }

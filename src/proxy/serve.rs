@@ -1,11 +1,11 @@
-//! Serves one established TLS connection with hyper (HTTP/1.1 or HTTP/2 per ALPN) until it
-//! ends, and ends it through its wind-down point (`wind_down`) when the process stops, a swap
-//! no longer admits it, a certificate of its chain expires on an enforced domain, it reaches
-//! its maximum age, or it waits too long for a request head or sits idle (DESIGN rules 5 and
-//! 6). A wind-down lets in-flight requests finish within a bound and closes the connection
-//! gracefully (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY) and its tunnels at once;
-//! meanwhile every new request is refused by the request service (421), whether or not the
-//! client cooperates. A connection with open tunnels lasts until they close.
+//! Serves one established TLS connection with hyper (HTTP/1.1 or HTTP/2 per ALPN) until it ends,
+//! and ends it through its wind-down point (`wind_down`) when the process stops, a swap no longer
+//! admits it, a certificate of its chain expires on an enforced domain, it reaches its maximum age,
+//! or it waits too long for a request head or sits idle (rules 5 and 6, docs/architecture.md). A
+//! wind-down lets in-flight requests finish within a bound and closes the connection gracefully
+//! (HTTP/1.1 `Connection: close`, HTTP/2 GOAWAY) and its tunnels at once; meanwhile every new
+//! request is refused by the request service (421), whether or not the client cooperates. A
+//! connection with open tunnels lasts until they close.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -26,8 +26,8 @@ use super::connection::{unix_now, ConnState};
 use super::service::{handle, ProxyContext};
 use super::timeout_io::TimeoutIo;
 use super::wind_down::Ending;
-use crate::acceptor::{observe, stopped, ConnInfo, Handler};
-use crate::settings::ProxySettings;
+use crate::acceptor::{observe, ConnInfo, Handler};
+use crate::shutdown::stopped;
 use crate::snapshot::entry::Snapshot;
 
 /// The timeouts of an established connection (`[proxy]`, reloadable: a SIGHUP applies them to
@@ -39,19 +39,6 @@ pub struct ConnLimits {
     pub h2_keepalive_interval: Option<Duration>,
     pub h2_keepalive_timeout: Duration,
     pub max_connection_age: Option<Duration>,
-}
-
-impl ConnLimits {
-    /// The limits `[proxy]` sets.
-    pub fn from_settings(p: &ProxySettings) -> ConnLimits {
-        ConnLimits {
-            request_header_timeout: p.request_header_timeout,
-            idle_timeout: p.idle_timeout,
-            h2_keepalive_interval: p.h2_keepalive_interval,
-            h2_keepalive_timeout: p.h2_keepalive_timeout,
-            max_connection_age: p.max_connection_age,
-        }
-    }
 }
 
 /// Timing and change feeds shared by every connection.

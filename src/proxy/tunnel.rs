@@ -3,7 +3,7 @@
 //! the connection for the enforcement rules: it is counted, so the connection is neither
 //! logged as closed nor gives up its slot while one is open, and it is closed at once when the
 //! connection winds down (a swap that no longer admits it, certificate expiry, shutdown), since
-//! unlike a request it would otherwise never finish (DESIGN rule 5: a connection outlives
+//! unlike a request it would otherwise never finish (rule 5, docs/architecture.md: a connection outlives
 //! neither a tightening nor its certificate, whether or not the client cooperates). Each
 //! tunnel also remembers the host and path it was routed by, so that a change of the
 //! connection's judgement (or of the routes) that makes its route refuse the connection

@@ -1,13 +1,13 @@
 //! Protocol upgrades. WebSocket is the one upgrade forwarded: an HTTP/1.1 `Upgrade: websocket`
 //! request, or an HTTP/2 extended CONNECT with `:protocol = websocket` (RFC 8441), goes to the
 //! origin as an HTTP/1.1 upgrade carrying the same prepared headers as any request
-//! (client-certificate headers set, spoofed ones stripped: DESIGN rule 3), and on the origin's
-//! 101 both sides are spliced as a tunnel of the client connection (`tunnel`). Any other
-//! `Upgrade` token, or a CONNECT without `:protocol = websocket`, is refused with a status that
-//! says so instead of being dropped silently. Forwarding them would be worse than dropping:
+//! (client-certificate headers set, spoofed ones stripped: rule 3, docs/architecture.md), and on
+//! the origin's 101 both sides are spliced as a tunnel of the client connection (`tunnel`). Any
+//! other `Upgrade` token, or a CONNECT without `:protocol = websocket`, is refused with a status
+//! that says so instead of being dropped silently. Forwarding them would be worse than dropping:
 //! `Upgrade: h2c` would hand the client a raw HTTP/2 connection to the origin on which later
-//! requests skip the proxy's per-request checks (SNI/Host binding, DESIGN rule 1; header
-//! stripping, rule 3) — the "h2c smuggling" hole of proxies that pass the header on.
+//! requests skip the proxy's per-request checks (SNI/Host binding, rule 1, docs/architecture.md;
+//! header stripping, rule 3) — the "h2c smuggling" hole of proxies that pass the header on.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;

@@ -16,7 +16,7 @@ pub enum Ending {
     Closed,
     /// The process is stopping.
     Shutdown,
-    /// A swap no longer admits it as it was admitted (DESIGN rule 5).
+    /// A swap no longer admits it as it was admitted (rule 5, docs/architecture.md).
     PolicyChanged,
     /// A certificate of its verified chain expired (enforced mutual authentication).
     CertificateExpired,

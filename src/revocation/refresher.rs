@@ -24,12 +24,13 @@ use aws_lc_rs::digest;
 use tokio::sync::watch;
 
 use super::fetch::Fetcher;
-use crate::acceptor::stopped;
 use crate::control::change::RevocationFetch;
+use crate::control::reads::{Reads, RevocationListQuery, Window};
+use crate::control::StoreError;
 use crate::control::{Change, Control, ControlError};
 use crate::metrics::Metrics;
 use crate::model::{Kind, Record, RevocationList, RowChange, Update};
-use crate::store::{Reads, RevocationListQuery, StoreError, Window};
+use crate::shutdown::stopped;
 
 /// How long before a list's nextUpdate its successor is fetched.
 pub const LEAD: Duration = Duration::from_secs(300);

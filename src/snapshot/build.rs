@@ -15,7 +15,7 @@
 //! pair per certificate version and key, one server config per (certificate, key,
 //! configuration, policy) versions, counted by the entries using it and dropped with the last
 //! one. A new server config has fresh resumption state, so a changed policy (a new CRL
-//! included) never honours a session made under the old one (DESIGN rule 2).
+//! included) never honours a session made under the old one (rule 2, docs/architecture.md).
 //!
 //! Under `[revocation] require_fresh` a policy also depends on the clock: which of its lists
 //! are past their nextUpdate. [`Served`] keeps the lists still fresh ordered by nextUpdate, and
@@ -641,8 +641,8 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// The entry for connections without a known SNI: the default domain's certificate, never
-    /// with client authentication (DESIGN rule 1: no SNI never reaches an mTLS domain).
+    /// The entry for connections without a known SNI: the default domain's certificate, never with
+    /// client authentication (rule 1, docs/architecture.md: no SNI never reaches an mTLS domain).
     ///
     /// None while the default domain is not activated: such handshakes are then refused with
     /// `unrecognized_name`, as without a default domain (fail closed). Failing the build instead

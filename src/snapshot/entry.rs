@@ -36,8 +36,8 @@ impl DomainEntry {
     /// (both entries of one snapshot): the whole connection policy must be the same, that is
     /// the same mutual authentication in the same version (or none on both) and the same TLS
     /// configuration (protocol versions and HTTP protocols). A connection made under one
-    /// domain's TLS settings must not carry requests for a domain that forbids them (DESIGN
-    /// rule 1).
+    /// domain's TLS settings must not carry requests for a domain that forbids them (rule 1,
+    /// docs/architecture.md).
     pub fn same_policy(&self, other: &DomainEntry) -> bool {
         let same_auth = match (&self.client_auth, &other.client_auth) {
             (None, None) => true,

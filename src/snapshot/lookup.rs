@@ -1,8 +1,8 @@
 //! Host-name canonicalisation and the exact + one-label-wildcard domain table. The SNI lookup and
-//! the per-request Host / `:authority` check both go through exactly these functions (DESIGN
-//! security rule 1): every known SNI/Host bypass came from two lookups that disagreed on case,
-//! a trailing dot or wildcards (Traefik CVE-2022-23632, CVE-2026-48491, CVE-2026-53622;
-//! emissary#3340).
+//! the per-request Host / `:authority` check both go through exactly these functions (rule 1,
+//! docs/architecture.md): every known SNI/Host bypass came from two lookups that disagreed on case,
+//! a trailing dot or wildcards (Traefik CVE-2022-23632, CVE-2026-48491, CVE-2026-53622; Emissary
+//! 1.x).
 
 use std::borrow::Cow;
 use std::net::Ipv6Addr;

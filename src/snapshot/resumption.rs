@@ -1,16 +1,16 @@
 //! Each `ServerConfig`'s resumption state (ticketer and session-ID cache), wrapped so that the
 //! acceptor can refuse resumption for the rest of one handshake.
 //!
-//! Why: a resumed handshake must be judged again against the current time and policy (DESIGN
-//! rule 5) before the server sends its flight, so that a refusal is a plain alert. The acceptor
-//! does that right after rustls processed the ClientHello (`acceptor::handshake`). A TLS 1.3
-//! client whose first ClientHello carries no usable key share gets a HelloRetryRequest instead,
-//! and rustls decides on resumption only while processing the second ClientHello, inside the
-//! handshake future, with no point at which the chain could be judged before the server's
-//! flight leaves. For such handshakes on an enforced domain the acceptor polls the handshake
-//! inside [`refusing_resumption`]: ticket decryption and session lookups then find nothing,
-//! rustls falls back to a full handshake, and the client's chain is verified by the
-//! handshake's own verifier with its usual alert.
+//! Why: a resumed handshake must be judged again against the current time and policy (rule 5,
+//! docs/architecture.md) before the server sends its flight, so that a refusal is a plain alert.
+//! The acceptor does that right after rustls processed the ClientHello (`acceptor::handshake`). A
+//! TLS 1.3 client whose first ClientHello carries no usable key share gets a HelloRetryRequest
+//! instead, and rustls decides on resumption only while processing the second ClientHello, inside
+//! the handshake future, with no point at which the chain could be judged before the server's
+//! flight leaves. For such handshakes on an enforced domain the acceptor polls the handshake inside
+//! [`refusing_resumption`]: ticket decryption and session lookups then find nothing, rustls falls
+//! back to a full handshake, and the client's chain is verified by the handshake's own verifier
+//! with its usual alert.
 //!
 //! The switch is a thread-local set only for the duration of one synchronous `poll` of one
 //! handshake, during which rustls calls these stores on that same thread and nothing else runs

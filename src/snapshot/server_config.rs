@@ -85,7 +85,7 @@ pub enum ServerConfigError {
 /// sent (browsers would prompt the user otherwise). The provider is always aws-lc-rs, passed
 /// explicitly; trust never comes from system roots.
 ///
-/// Resumption is scoped to the returned config's policy (DESIGN security rule 2; nginx
+/// Resumption is scoped to the returned config's policy (rule 2, docs/architecture.md; nginx
 /// CVE-2025-23419 and Apache CVE-2025-23048 let a session made under one virtual host's
 /// client-auth policy be resumed under another's, skipping its client verification). Each call
 /// creates a fresh session-ID cache, and `ticketer` must be the policy's own
@@ -98,10 +98,10 @@ pub enum ServerConfigError {
 /// - the same policy on another node of the fleet derives the same ticket key, so its tickets
 ///   resume there.
 ///
-/// Domains that share one `Arc<ServerConfig>` share its policy, so sharing resumption between
-/// them is harmless. A resumed session is still judged again at the current time by the
-/// acceptor (DESIGN rule 5): scoping keeps it under one policy version, judging keeps it within
-/// its certificate's validity.
+/// Domains that share one `Arc<ServerConfig>` share its policy, so sharing resumption between them
+/// is harmless. A resumed session is still judged again at the current time by the acceptor
+/// (rule 5, docs/architecture.md): scoping keeps it under one policy version, judging keeps it
+/// within its certificate's validity.
 pub fn build_server_config(
     chain_der: &[Vec<u8>],
     key_pkcs8_der: &[u8],

@@ -1,5 +1,5 @@
-//! Session tickets that resume across nodes but never across policies (DESIGN rule 2; nginx
-//! CVE-2025-23419, Apache CVE-2025-23048).
+//! Session tickets that resume across nodes but never across policies (rule 2,
+//! docs/architecture.md; nginx CVE-2025-23419, Apache CVE-2025-23048).
 //!
 //! rustls' own ticketer makes random keys that cannot be given, so each node would encrypt
 //! tickets no other node can read. Here every node holds the same secrets ([`TicketKeys`], fed

@@ -2,7 +2,7 @@
 //! `ServerConfig` uses during the handshake, and the verdict computed once it completed.
 //! Revocation lists are part of the policy: every certificate of the chain whose issuer has a
 //! CRL is checked against it, in the handshake, in the fail-open verdict and in `rejudge`
-//! alike (DESIGN rule 5).
+//! alike (rule 5, docs/architecture.md).
 
 use std::sync::Arc;
 
@@ -155,12 +155,12 @@ impl ClientAuth {
         }
     }
 
-    /// Judges `peer` as a full handshake under this policy would at `now`, verifying the chain
-    /// in either mode with the same webpki verifier the handshake uses: `Ok` when it passes,
-    /// else the error the handshake would have failed with (`NoCertificatesPresented` when no
-    /// certificate was presented). Used where the handshake proves nothing about the chain
-    /// today: a resumed session (made earlier, perhaps before the certificate expired), a
-    /// connection re-judged after a swap or at its certificate's expiry (DESIGN rule 5).
+    /// Judges `peer` as a full handshake under this policy would at `now`, verifying the chain in
+    /// either mode with the same webpki verifier the handshake uses: `Ok` when it passes, else the
+    /// error the handshake would have failed with (`NoCertificatesPresented` when no certificate
+    /// was presented). Used where the handshake proves nothing about the chain today: a resumed
+    /// session (made earlier, perhaps before the certificate expired), a connection re-judged after
+    /// a swap or at its certificate's expiry (rule 5, docs/architecture.md).
     pub fn judge(
         &self,
         peer: Option<&[CertificateDer<'_>]>,

@@ -4,13 +4,12 @@
 //! R" — so that control's validation runs unchanged against any backend. SQLite
 //! ([`sqlite::SqliteStore`]) is the embedded one; PostgreSQL ([`postgres::PgStore`]) is the
 //! one a fleet of nodes shares. Beside the resources every backend keeps the fleet's
-//! bookkeeping ([`fleet`]: heartbeats, session-ticket keys). [`conformance`] is the test suite
-//! every backend must pass.
+//! bookkeeping ([`fleet`]: heartbeats, session-ticket keys). Every backend must pass the
+//! conformance suite in `tests/store/conformance.rs`.
 //!
 //! Transactions are synchronous: control runs on blocking threads (the admin API calls it
 //! through `spawn_blocking`), so a backend with an async client drives it per call from there.
 
-pub mod conformance;
 pub mod demo_marks;
 pub mod fleet;
 pub mod postgres;

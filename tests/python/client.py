@@ -1,13 +1,13 @@
 """The official `fastly` Python client pointed at a local mtls-proxy, plus request-body builders.
 
 Bodies are built with the client's own generated models, the way a user of the client writes
-them. Two client quirks are worked around exactly as the API reference (§2.6, §3.3) says:
+them. Two client quirks are worked around as docs/admin-api.md ("Client quirks") describes:
   * a relationship member with an `id` must be built with `_from_openapi_data` (the generated
     constructor treats `id` as read-only);
   * the activation relationship model has no `mutual_authentication`, so it is passed as a plain
     dict extra property.
 Responses are read through `to_dict()`, because `resp.data.attributes` raises on mutual
-authentication, certificate and configuration responses (a client bug, reference §2.6).
+authentication, certificate and configuration responses (a client bug, same section).
 """
 
 from __future__ import annotations
@@ -180,7 +180,8 @@ def activation_body(
         )
         rels["tls_domain"] = RelationshipTlsDomainTlsDomain(data=member)
     if mutual_authentication is not _UNSET:
-        # Not in the client's model: passed as an extra property (reference §2.6).
+        # Not in the client's model: passed as an extra property (docs/admin-api.md, "Client
+        # quirks").
         rels["mutual_authentication"] = mutual_authentication
     return TlsActivation(
         data=TlsActivationData(

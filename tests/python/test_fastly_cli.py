@@ -7,7 +7,7 @@ MTLS_PROXY_REQUIRE_TOOLS=1, which tests/run-all.sh sets.
 
 Offline operation:
   * the API endpoint is given with the hidden global flag `--api URL` or env
-    FASTLY_API_ENDPOINT, the token with `--token` or env FASTLY_API_TOKEN (reference §9);
+    FASTLY_API_ENDPOINT, the token with `--token` or env FASTLY_API_TOKEN;
   * before any command that uses a token, CLI 16.x fetches OpenID Connect metadata from its
     *account* endpoint (`<account>/realms/fastly/.well-known/openid-configuration`, hard
     failure when unreachable). FASTLY_ACCOUNT_ENDPOINT points it at a tiny local stub that
@@ -307,7 +307,7 @@ def test_cli_activation_enable_update_disable(cli, server, pki):
     assert act_id in text
 
     # `activation update` swaps the certificate and, like the real API, detaches the mTLS
-    # (the CLI sends mutual_authentication: {data: null}; reference §3.3, Terraform #860).
+    # (the CLI sends mutual_authentication: {data: null}, which the real API takes as a detach).
     cli.run("tls-custom", "activation", "update", "--id", act_id, "--cert-id", cert2)
     got = as_dict(apis.acts.get_tls_activation(act_id))["data"]
     assert rel_id(got, "tls_certificate") == cert2

@@ -1,8 +1,9 @@
 """The official Python `fastly` client against a real `mtls-proxy serve`.
 
 Every call goes through the client exactly as a Fastly user writes it; only the host and token
-point at the local admin listener (reference §9). Shapes asserted here come from
-/work/shared/reference/fastly-tls-api.md and issue 2.
+point at the local admin listener (docs/admin-api.md, "Compatibility with Fastly's clients").
+Shapes asserted here are those of Fastly's API as its clients parse them, recorded from the real
+API where go-fastly's fixtures hold recordings.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def test_ma_create_defaults_enforced_true_and_generates_name(apis, pki):
     as_dt(attrs["created_at"])
     as_dt(attrs["updated_at"])
     assert data["relationships"]["tls_activations"]["data"] == []
-    # The typed model works for id/type/relationships (attributes raises: client bug §2.6).
+    # The typed model works for id/type/relationships (attributes raises: a client bug).
     assert resp.data.id == data["id"]
 
     got = ma_get(apis, data["id"])["data"]
@@ -126,7 +127,7 @@ def test_ma_list_empty(apis):
     assert doc["data"] == []
     meta = doc["meta"]
     assert meta["record_count"] == 0
-    # Default page size for mutual authentications is 100 (issue 2; real API recording).
+    # Default page size for mutual authentications is 100 (as a recording of the real API shows).
     assert meta["per_page"] == 100
     assert doc["links"]["prev"] is None and doc["links"]["next"] is None
 
@@ -435,7 +436,7 @@ def test_key_cert_activation_attach_detach_flow(apis, pki):
     assert rel_id(act, "mutual_authentication") is None
     as_dt(act["attributes"]["created_at"])
 
-    # Mutual authentication, attached through PATCH /tls/activations (§3.3).
+    # Mutual authentication, attached through PATCH /tls/activations.
     ma = apis.create_ma(pki.bundle(pki.client_ca), name="clients")
     resp, status, _ = with_status(
         apis.acts.update_tls_activation,
@@ -593,7 +594,7 @@ def test_activation_certificate_swap_keeps_mtls(apis, pki):
     assert sorted(r["id"] for r in doc["included"]) == sorted([act["id"], act2["id"]])
 
     # PATCH with only tls_certificate: the certificate changes, the mutual_authentication
-    # relationship is absent from the body and so stays (reference §3.3).
+    # relationship is absent from the body and so stays (an absent relationship is unchanged).
     resp, status, _ = with_status(
         apis.acts.update_tls_activation, act["id"], tls_activation=activation_body(cert_id=cert2)
     )

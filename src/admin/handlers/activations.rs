@@ -16,9 +16,9 @@ use crate::admin::request::ResourceObject;
 use crate::admin::resources::{self, kind};
 use crate::admin::AdminState;
 use crate::control::change::{ActivationFields, Update};
+use crate::control::reads::{ActivationQuery, Reads, Uses};
 use crate::control::{Change, RelationshipChange};
 use crate::model::Activation;
-use crate::store::{ActivationQuery, Reads, Uses};
 
 const PATH: &str = "/tls/activations";
 const INCLUDES: &[&str] = &[

@@ -15,9 +15,9 @@ use crate::admin::request::ResourceObject;
 use crate::admin::resources::{self, kind};
 use crate::admin::AdminState;
 use crate::control::change::{CertificateFields, Update};
+use crate::control::reads::{CertificateQuery, CertificateSort, NotAfter, Reads, Uses};
 use crate::control::Change;
 use crate::model::{pki, timestamp, Certificate};
-use crate::store::{CertificateQuery, CertificateSort, NotAfter, Reads, Uses};
 
 const PATH: &str = "/tls/certificates";
 const INCLUDES: &[&str] = &["tls_activations"];

@@ -13,8 +13,8 @@ use crate::admin::request::ResourceObject;
 use crate::admin::resources::{self, kind};
 use crate::admin::AdminState;
 use crate::control::change::{ConfigurationFields, Update};
+use crate::control::reads::Page;
 use crate::control::Change;
-use crate::store::Page;
 
 const PATH: &str = "/tls/configurations";
 // dns_records are a Fastly edge concept with nothing to show here: accepted, included empty.

@@ -12,7 +12,7 @@ use crate::admin::pagination::window;
 use crate::admin::query::Query;
 use crate::admin::resources;
 use crate::admin::AdminState;
-use crate::store::{DomainQuery, DomainSort, Page, Reads};
+use crate::control::reads::{DomainQuery, DomainSort, Page, Reads};
 
 const PATH: &str = "/tls/domains";
 const INCLUDES: &[&str] = &["tls_activations", "tls_certificates"];

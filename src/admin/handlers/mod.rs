@@ -19,10 +19,10 @@ use super::pagination::{document, ListContext};
 use super::query::{Page, Query};
 use super::request::{parse, ResourceObject};
 use super::AdminState;
+use crate::control::reads::{Reads, Uses};
 use crate::control::{Applied, Change};
-use crate::store::{Reads, Uses};
 
-/// Largest request body accepted (issue: bodies over 2 MiB are refused with 413).
+/// Largest request body accepted: bodies over 2 MiB are refused with 413 (docs/admin-api.md).
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Read the whole body, refusing more than `MAX_BODY_BYTES` with 413.

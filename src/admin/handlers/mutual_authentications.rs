@@ -15,9 +15,9 @@ use crate::admin::request::ResourceObject;
 use crate::admin::resources::{self, kind};
 use crate::admin::AdminState;
 use crate::control::change::{MutualAuthenticationFields, Update};
+use crate::control::reads::{Reads, Uses};
 use crate::control::Change;
 use crate::model::MutualAuthentication;
-use crate::store::{Reads, Uses};
 
 const PATH: &str = "/tls/mutual_authentications";
 const INCLUDES: &[&str] = &["tls_activations"];

@@ -15,8 +15,8 @@ use crate::admin::request::ResourceObject;
 use crate::admin::resources::{self, kind};
 use crate::admin::AdminState;
 use crate::control::change::{RevocationListFields, Update};
+use crate::control::reads::RevocationListQuery;
 use crate::control::{Change, RelationshipChange};
-use crate::store::RevocationListQuery;
 
 const PATH: &str = "/tls/revocation_lists";
 const NOT_FOUND: &str = "revocation list";

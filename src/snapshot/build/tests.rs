@@ -481,7 +481,7 @@ fn the_fallback_follows_its_activation() {
 }
 
 /// SNI/Host binding compares the whole connection policy: a domain with the same mutual
-/// authentication but another TLS configuration is another policy (DESIGN rule 1).
+/// authentication but another TLS configuration is another policy (rule 1, docs/architecture.md).
 #[test]
 fn the_connection_policy_includes_the_tls_configuration() {
     let mut st = state();

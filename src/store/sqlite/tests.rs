@@ -1,5 +1,5 @@
 //! SQLite-specific store tests: files, reopening, schema versions. The behaviour every backend
-//! shares is in [`crate::store::conformance`], run against SQLite in `tests/store_conformance.rs`.
+//! shares is in `tests/store/conformance.rs`, run against SQLite and PostgreSQL there.
 
 use super::*;
 use crate::model::{MutualAuthentication, Record};
