@@ -87,14 +87,18 @@ impl FleetView {
     }
 
     /// Whether this node does the fleet's singleton work (fetching revocation lists from their
-    /// URLs): it is the first, by id, of the nodes whose heartbeat the store saw lately. False
-    /// until this node's own heartbeat is listed, so a node that cannot reach the store never
-    /// takes the part; a stopped or cut-off node loses it once its heartbeat is
+    /// URLs): it is the first, by id, of the nodes whose heartbeat the store saw lately. None
+    /// (not yet known) until this node's own heartbeat is listed, so a node that cannot reach
+    /// the store never takes the part; a stopped or cut-off node loses it once its heartbeat is
     /// `stale_after_ms` old. Two nodes may both hold it briefly (a node with a lower id just
     /// joined and the holder has not read the list since): the work must tolerate that.
-    pub fn leads(&self) -> bool {
-        self.nodes()
-            .is_some_and(|nodes| first_live(&nodes, &self.node_id, self.stale_after_ms))
+    pub fn leads(&self) -> Option<bool> {
+        let nodes = self.nodes()?;
+        nodes
+            .nodes
+            .iter()
+            .any(|n| n.id == self.node_id)
+            .then(|| first_live(&nodes, &self.node_id, self.stale_after_ms))
     }
 
     /// The local cache's state (a shared store only).

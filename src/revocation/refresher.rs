@@ -39,8 +39,8 @@ pub const RETRY: Duration = Duration::from_secs(60);
 /// Longest sleep: the schedule is recomputed at least this often (clock changes).
 const MAX_SLEEP: Duration = Duration::from_secs(300);
 
-/// Whether this node fetches now; asked at every round.
-pub type FetchGate = Arc<dyn Fn() -> bool + Send + Sync>;
+/// Whether this node fetches now (None: not known yet, so not now); asked at every round.
+pub type FetchGate = Arc<dyn Fn() -> Option<bool> + Send + Sync>;
 
 /// What the task remembers about one list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -169,9 +169,11 @@ impl Refresher {
         self
     }
 
-    /// Whether this round fetches; logs when that changes.
+    /// Whether this round fetches; logs when that changes (once it is known).
     fn fetches_now(&mut self) -> bool {
-        let now = self.gate.as_ref().is_none_or(|(gate, _)| gate());
+        let Some(now) = self.gate.as_ref().map_or(Some(true), |(gate, _)| gate()) else {
+            return false;
+        };
         if self.gate.is_some() && self.fetching != Some(now) {
             match now {
                 true => {
