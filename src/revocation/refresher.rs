@@ -570,4 +570,62 @@ mod read_tests {
             .unwrap()
             .crl_pem
     }
+
+    #[tokio::test]
+    async fn only_a_node_its_gate_elects_fetches_and_the_others_do_not_spin() {
+        use std::sync::atomic::{AtomicU8, Ordering};
+        let (control, root, ma) = control();
+        // Nothing listens on port 1: a fetch fails at once, and says so in last_fetch_error.
+        let url = "http://127.0.0.1:1/root.crl".to_string();
+        let id = control
+            .apply(Change::CreateRevocationList(RevocationListFields {
+                crl: Some(crl(&root)),
+                url: Some(Some(url.clone())),
+                mutual_authentication: Some(ma),
+                ..RevocationListFields::default()
+            }))
+            .unwrap()
+            .id;
+        let control = Arc::new(control);
+        let fetch_error = || {
+            control
+                .read(|r| -> Result<_, StoreError> { r.revocation_list(&id) })
+                .unwrap()
+                .unwrap()
+                .last_fetch_error
+        };
+        // 0: not known yet, 1: another node fetches, 2: this one does.
+        let elected = Arc::new(AtomicU8::new(0));
+        let gate = elected.clone();
+        let recheck = Duration::from_secs(30);
+        let mut refresher = Refresher::new(
+            control.clone(),
+            Fetcher::new(Duration::from_secs(5), None).unwrap(),
+            Arc::new(Metrics::new().unwrap()),
+            Duration::from_secs(3600),
+        )
+        .fetch_when(
+            Arc::new(move || match gate.load(Ordering::SeqCst) {
+                0 => None,
+                n => Some(n == 2),
+            }),
+            recheck,
+        );
+        let (_stop, mut shutdown) = watch::channel(false);
+        for state in [0, 1] {
+            elected.store(state, Ordering::SeqCst);
+            let wake = refresher.round(&mut shutdown).await.unwrap();
+            assert_eq!(fetch_error(), None, "gate {state}: nothing fetched");
+            // The list was never fetched (due at once for a fetching node): a node that does
+            // not fetch sleeps until it asks its gate again, not zero.
+            assert!(
+                wake <= recheck && wake > recheck / 2,
+                "gate {state}: {wake:?}"
+            );
+        }
+        elected.store(2, Ordering::SeqCst);
+        refresher.round(&mut shutdown).await.unwrap();
+        let error = fetch_error().expect("the elected node fetched");
+        assert!(error.contains(&url), "{error}");
+    }
 }
