@@ -1,25 +1,31 @@
 #!/usr/bin/env bash
-# Side-by-side comparison of mtls-proxy and nginx, measured the same way by `mtls-proxy bench`:
-# server CPU time per operation, read from /proc/<pid>/stat, with the server pinned to one CPU
-# and the load generator (and the shared origin) pinned to another. See docs/benchmarking.md for the
-# method, the fairness notes and the results.
+# Side-by-side comparison of mtls-proxy, a minimal tokio-rustls + hyper server (the control case:
+# examples/minimal_server.rs, one session ticket, nothing but TLS and HTTP) and nginx (session
+# tickets off and no session cache, its cheapest full handshake; and its default tickets on),
+# measured the same way by `mtls-proxy bench`: server CPU time per operation, read from
+# /proc/<pid>/stat, with every server pinned to the same CPU and the load generator (and the
+# shared origin) pinned to another; all use the same certificates. See docs/benchmarking.md for
+# the method, the fairness notes and the results.
 #
-#   benches/compare-nginx.sh            # full run, ~4 minutes of measurement after the build
-#   DURATION=5s benches/compare-nginx.sh
+#   benches/compare-nginx.sh            # one round, ~5 minutes of measurement after the build
+#   ROUNDS=3 DURATION=8s benches/compare-nginx.sh   # medians of three rounds
 #
 # Environment knobs (defaults in brackets):
+#   ROUNDS [1]  rounds of every case; the tables give each figure's median over the rounds and
+#               the ratios of every round (each measured minutes apart at most)
 #   DURATION [10s]  measured run per case and server    WARMUP [2s]  unmeasured run before it
 #   CONCURRENCY [32]  connections in flight              REQS [100]  requests per keep-alive conn
 #   SERVER_CPU [0]  CLIENT_CPU [1]  CPUs to pin to       OUT [benches/results]  JSON, SVG, table
 #   MAX_LOAD [0.7]  wait (up to 20 min) until the 1-minute load is below this before starting
 #   MAX_BUSY [15]   before each case, wait while other processes keep the CPUs busier than this %
-#   SKIP_BUILD [0]  use the existing target/release/mtls-proxy
-#   SETUP_ONLY [0]  start both servers and the origin, print how to reach them, wait for Ctrl-C
+#   SKIP_BUILD [0]  use the existing target/release/mtls-proxy and examples/minimal_server
+#   SETUP_ONLY [0]  start the servers and the origin, print how to reach them, wait for Ctrl-C
 #                   (for profiling one server by hand, e.g. with perf record -p PID)
 #   PROXY_BIN [target/release/mtls-proxy]  the mtls-proxy binary serving (A/B of two builds)
 #   PORT_OFFSET [0]  added to every port, so that two setups can run side by side
 set -euo pipefail
 
+ROUNDS=${ROUNDS:-1}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-2s}
 CONCURRENCY=${CONCURRENCY:-32}
@@ -34,6 +40,7 @@ SETUP_ONLY=${SETUP_ONLY:-0}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$ROOT/benches/results}
 BIN=$ROOT/target/release/mtls-proxy
+MINIMAL_BIN=$ROOT/target/release/examples/minimal_server
 PROXY_BIN=${PROXY_BIN:-$BIN}
 PORT_OFFSET=${PORT_OFFSET:-0}
 WORK=$(mktemp -d /tmp/compare-nginx.XXXXXX)
@@ -47,6 +54,8 @@ PROXY_PORT=$((19443 + o)) ADMIN_PORT=$((19080 + o)) PROXY_LOG_PORT=$((19444 + o)
 ADMIN_LOG_PORT=$((19081 + o)) ORIGIN_PORT=$((19900 + o))
 NGX_MTLS=$((19501 + o)) NGX_PLAIN=$((19502 + o)) NGX_OPEN=$((19503 + o)) NGX_KA=$((19504 + o))
 NGX_KA_HDRS=$((19505 + o)) NGX_MTLS_LOG=$((19506 + o))
+NGX_OFF=$((19507 + o)) NGX_OFF_LOG=$((19508 + o)) NGX_PLAIN_OFF=$((19509 + o))
+NGX_OPEN_OFF=$((19510 + o)) MIN_MTLS=$((19600 + o)) MIN_PLAIN=$((19601 + o))
 
 PIDS=()
 cleanup() {
@@ -109,8 +118,9 @@ wait_port() {
 
 # ---------------------------------------------------------------- build, nginx, certificates
 if [[ $SKIP_BUILD != 1 ]]; then
-  (cd "$ROOT" && cargo build --release --bin mtls-proxy)
+  (cd "$ROOT" && cargo build --release --bin mtls-proxy --example minimal_server)
 fi
+if ! command -v nginx >/dev/null && [[ -x /usr/sbin/nginx ]]; then PATH=$PATH:/usr/sbin; fi
 if ! command -v nginx >/dev/null; then
   log "installing nginx from Debian"
   apt-get install -y nginx >/dev/null || { apt-get update >/dev/null && apt-get install -y nginx >/dev/null; }
@@ -154,8 +164,10 @@ taskset -c "$CLIENT_CPU" "$NGINX" -p "$WORK/ngx-origin" -c "$WORK/ngx-origin/ngi
 PIDS+=($!)
 
 # ---------------------------------------------------------------- nginx under test
-# One worker, X25519 only (OpenSSL 3.0 has no ML-KEM), TLS 1.3 (+1.2 as mtls-proxy), default
-# session tickets (stateless, like rustls's ticketer), no session cache, no access log.
+# One worker, X25519 only (OpenSSL 3.0 has no ML-KEM), TLS 1.3 (+1.2 as mtls-proxy), no access
+# log. Two flavours of each case: nginx's default session tickets (stateless like rustls's
+# ticketer; OpenSSL 3.0 issues two per TLS 1.3 handshake), and "tickets off" (no tickets, no
+# session cache: nginx's cheapest full handshake, the fair baseline for full handshakes).
 cat >"$WORK/ngx-server/nginx.conf" <<EOF
 worker_processes 1;
 pid $WORK/ngx-server/nginx.pid;
@@ -180,6 +192,20 @@ http {
            location / { return 200 "ok\n"; } }
   server { listen 127.0.0.1:$NGX_OPEN ssl; ssl_verify_client optional;
            location / { return 200 "ok\n"; } }
+  # Tickets off, no session cache.
+  server { listen 127.0.0.1:$NGX_OFF ssl; ssl_verify_client on;
+           ssl_session_tickets off; ssl_session_cache off;
+           location / { return 200 "ok\n"; } }
+  server { listen 127.0.0.1:$NGX_OFF_LOG ssl; ssl_verify_client on;
+           ssl_session_tickets off; ssl_session_cache off;
+           access_log $WORK/ngx-server/logs/access-off.log;
+           location / { return 200 "ok\n"; } }
+  server { listen 127.0.0.1:$NGX_PLAIN_OFF ssl;
+           ssl_session_tickets off; ssl_session_cache off;
+           location / { return 200 "ok\n"; } }
+  server { listen 127.0.0.1:$NGX_OPEN_OFF ssl; ssl_verify_client optional;
+           ssl_session_tickets off; ssl_session_cache off;
+           location / { return 200 "ok\n"; } }
   server { listen 127.0.0.1:$NGX_KA ssl; ssl_verify_client on;
            location / { proxy_pass http://origin; proxy_http_version 1.1;
                         proxy_set_header Connection ""; } }
@@ -191,6 +217,9 @@ http {
                         proxy_set_header Client-Cert-Subject \$ssl_client_s_dn;
                         proxy_set_header Client-Cert-Issuer \$ssl_client_i_dn;
                         proxy_set_header Client-Cert-Serial \$ssl_client_serial;
+                        proxy_set_header Client-Cert-Not-Before \$ssl_client_v_start;
+                        proxy_set_header Client-Cert-Not-After \$ssl_client_v_end;
+                        proxy_set_header Client-Cert-Fingerprint \$ssl_client_fingerprint;
                         proxy_set_header Client-Cert \$ssl_client_escaped_cert; } }
 }
 EOF
@@ -227,7 +256,22 @@ PROXY_PID=$PROXY_STARTED
 start_proxy proxy-logs "$PROXY_LOG_PORT" "$ADMIN_LOG_PORT" info
 PROXY_LOG_PID=$PROXY_STARTED
 
-wait_port "$ORIGIN_PORT"; wait_port "$NGX_MTLS"
+# ---------------------------------------------------------------- the control case
+# The same certificates; one TLS 1.3 ticket per full handshake; client certificates verified
+# against the same CA (MIN_MTLS) or not asked for (MIN_PLAIN).
+start_minimal() { # PORT ARGS...; sets MINIMAL_STARTED
+  local port=$1; shift
+  taskset -c "$SERVER_CPU" "$MINIMAL_BIN" --listen "127.0.0.1:$port" \
+    --cert "$C/bench-server.pem" --key "$C/bench-server-key.pem" "$@" 2>>"$WORK/minimal.log" &
+  MINIMAL_STARTED=$!
+  PIDS+=($MINIMAL_STARTED)
+}
+start_minimal "$MIN_MTLS" --client-ca "$C/client-ca.pem"
+MIN_MTLS_PID=$MINIMAL_STARTED
+start_minimal "$MIN_PLAIN"
+MIN_PLAIN_PID=$MINIMAL_STARTED
+
+wait_port "$ORIGIN_PORT"; wait_port "$NGX_MTLS"; wait_port "$MIN_MTLS"; wait_port "$MIN_PLAIN"
 wait_port "$ADMIN_PORT"; wait_port "$PROXY_PORT"; wait_port "$ADMIN_LOG_PORT"; wait_port "$PROXY_LOG_PORT"
 NGX_PIDS=("$NGX_MASTER" $(pgrep -P "$NGX_MASTER"))
 
@@ -270,7 +314,9 @@ if [[ $SETUP_ONLY == 1 ]]; then
       "with info logs: pid $PROXY_LOG_PID on $PROXY_LOG_PORT"
   log "nginx pids ${NGX_PIDS[*]} on $NGX_MTLS (mTLS) $NGX_PLAIN (plain) $NGX_OPEN (optional)" \
       "$NGX_KA (keep-alive) $NGX_KA_HDRS (keep-alive + headers) $NGX_MTLS_LOG (mTLS, access log);" \
-      "CA and client cert copied to $OUT"
+      "tickets off: $NGX_OFF (mTLS) $NGX_OFF_LOG (mTLS, access log) $NGX_PLAIN_OFF (plain)" \
+      "$NGX_OPEN_OFF (optional); CA and client cert copied to $OUT"
+  log "minimal server pid $MIN_MTLS_PID on $MIN_MTLS (mTLS), pid $MIN_PLAIN_PID on $MIN_PLAIN (plain)"
   log "waiting; Ctrl-C to stop"
   sleep infinity
 fi
@@ -287,7 +333,7 @@ run_bench() {
   local pids=()
   while [[ $1 != -- ]]; do pids+=("$1"); shift; done; shift
   local common=(bench --target "127.0.0.1:$port" --sni "$sni" --ca "$C/bench-ca.pem"
-                --threads 1 --concurrency "$CONCURRENCY" --json)
+                --workers 1 --concurrency "$CONCURRENCY" --json)
   taskset -c "$CLIENT_CPU" "$BIN" "${common[@]}" --duration "$WARMUP" "$@" >/dev/null
   local before after json
   before=$(cpu_ticks "${pids[@]}")
@@ -299,95 +345,80 @@ run_bench() {
     '"\(.completed) \(.elapsed_s) \(.errors.total) \($t / $hz) \(.resumed)"' <<<"$json"
 }
 
-ROWS=()
-ROW_US=
-row() { # CASE SERVER completed elapsed errors cpu_s resumed busy; sets ROW_US
-  if [[ -z $3 ]]; then log "bench failed for $1 / $2"; exit 1; fi
-  local us per_core util rate
-  us=$(awk -v c="$3" -v s="$6" 'BEGIN{ if (c>0) printf "%.1f", s*1e6/c; else print "n/a" }')
-  per_core=$(awk -v c="$3" -v s="$6" 'BEGIN{ if (s>0) printf "%.0f", c/s; else print "n/a" }')
-  util=$(awk -v e="$4" -v s="$6" 'BEGIN{ printf "%.0f", 100*s/e }')
-  rate=$(awk -v c="$3" -v e="$4" 'BEGIN{ printf "%.0f", c/e }')
-  ROWS+=("| $1 | $2 | $rate | $util % | $us | $per_core | $5 | $7 | $8 % |")
-  ROW_US=$us
+RESULTS=$WORK/results.tsv
+: >"$RESULTS"
+# measure ROUND CASE SERVER_LABEL PORT SNI SLUG SERVER_PIDS... -- BENCH_ARGS...
+# Appends one line to $RESULTS: round, case, server, µs/op, ops/s, server CPU %, errors,
+# resumed, CPUs busy before, 1-minute load before.
+measure() {
+  local round=$1 case=$2 label=$3 port=$4 sni=$5 slug=$6; shift 6
+  local busy load c e err cpu res
+  busy=$(wait_for_idle_cpus)
+  load=$(load1)
+  log "[round $round] [$case] $label (CPUs ${busy}% busy, load $load)"
+  read -r c e err cpu res < <(run_bench "$label" "$port" "$sni" "$slug" "$@")
+  if [[ -z ${c:-} ]]; then log "bench failed for $case / $label"; exit 1; fi
+  awk -v r="$round" -v k="$case" -v l="$label" -v c="$c" -v e="$e" -v s="$cpu" -v err="$err" \
+      -v res="$res" -v b="$busy" -v ld="$load" 'BEGIN{
+    us = (c > 0) ? sprintf("%.1f", s * 1e6 / c) : "n/a";
+    printf "%s\t%s\t%s\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\n", r, k, l, us, c / e, 100 * s / e, err, res, b, ld }' \
+    >>"$RESULTS"
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0>0 && b+0>0) printf "%.2f×", b/a; else print "n/a" }'; }
+FULL="full mTLS handshake + request"
+FULL_LOGS="full mTLS handshake + request, logs on"
+RESUMED="resumed mTLS handshake + request"
+PLAIN="no client auth, handshake + request"
+OPEN="fail-open, no certificate, handshake + request"
+KA="keep-alive requests to origin ($REQS/conn)"
+KA_HDRS="keep-alive requests to origin, nginx sends cert headers"
+MTLS_ARGS=(--mode request --kx x25519 "${CLIENT_CERT[@]}")
+KA_ARGS=(--mode keepalive --requests-per-conn "$REQS" --kx x25519 "${CLIENT_CERT[@]}")
 
-RATIOS=()
-compare() { # CASE SLUG MTLS_SNI NGINX_PORT NGINX_SERVER_LABEL -- BENCH_ARGS...
-  local case=$1 slug=$2 sni=$3 nport=$4 nlabel=$5; shift 6
-  local busy; busy=$(wait_for_idle_cpus)
-  log "[$case] mtls-proxy (CPUs ${busy}% busy before)"
-  read -r c e err cpu res < <(run_bench mtls-proxy "$CUR_PORT" "$sni" "$slug" "$CUR_PID" -- "$@")
-  row "$case" mtls-proxy "$c" "$e" "$err" "$cpu" "$res" "$busy"
-  local mus=$ROW_US
-  log "[$case] $nlabel"
-  read -r c e err cpu res < <(run_bench nginx "$nport" "$sni" "$slug" "${NGX_PIDS[@]}" -- "$@")
-  row "$case" "$nlabel" "$c" "$e" "$err" "$cpu" "$res" "$busy"
-  local nus=$ROW_US
-  RATIOS+=("| $case | $mus | $nus | $(ratio "$mus" "$nus") |")
-}
-
-CUR_PORT=$PROXY_PORT CUR_PID=$PROXY_PID
 wait_for_quiet_load
 LOAD_START=$(cat /proc/loadavg)
 log "load at start: $LOAD_START"
 
-compare "full mTLS handshake + request" full mtls.bench.test "$NGX_MTLS" nginx -- \
-  --mode request --kx x25519 "${CLIENT_CERT[@]}"
-compare "resumed mTLS handshake + request" resumed mtls.bench.test "$NGX_MTLS" nginx -- \
-  --mode request --kx x25519 --resume "${CLIENT_CERT[@]}"
-compare "no client auth, handshake + request" plain plain.bench.test "$NGX_PLAIN" nginx -- \
-  --mode request --kx x25519
-compare "fail-open, no certificate, handshake + request" open open.bench.test "$NGX_OPEN" nginx -- \
-  --mode request --kx x25519
-compare "keep-alive requests to origin ($REQS/conn)" keepalive ka.bench.test "$NGX_KA" nginx -- \
-  --mode keepalive --requests-per-conn "$REQS" --kx x25519 "${CLIENT_CERT[@]}"
-compare "keep-alive requests to origin, nginx sends cert headers" keepalive-hdrs ka.bench.test \
-  "$NGX_KA_HDRS" "nginx+headers" -- \
-  --mode keepalive --requests-per-conn "$REQS" --kx x25519 "${CLIENT_CERT[@]}"
-# Logs on: mtls-proxy's default info level (connection + request line) vs nginx's access log.
-CUR_PORT=$PROXY_LOG_PORT CUR_PID=$PROXY_LOG_PID
-compare "full mTLS handshake + request, logs on" full-logs mtls.bench.test "$NGX_MTLS_LOG" nginx -- \
-  --mode request --kx x25519 "${CLIENT_CERT[@]}"
-CUR_PORT=$PROXY_PORT CUR_PID=$PROXY_PID
-
-# X25519MLKEM768: mtls-proxy only (Debian 12's OpenSSL 3.0 cannot do it).
-PQ_ROWS=()
-for spec in "full mTLS handshake + request|full-pq|mtls.bench.test|${CLIENT_CERT[*]}" \
-            "resumed mTLS handshake + request|resumed-pq|mtls.bench.test|--resume ${CLIENT_CERT[*]}" \
-            "no client auth, handshake + request|plain-pq|plain.bench.test|"; do
-  IFS='|' read -r case slug sni extra <<<"$spec"
-  busy=$(wait_for_idle_cpus)
-  log "[$case, X25519MLKEM768] mtls-proxy"
-  # shellcheck disable=SC2086
-  read -r c e err cpu res < <(run_bench mtls-proxy "$PROXY_PORT" "$sni" "$slug" "$PROXY_PID" -- \
-    --mode request --kx x25519mlkem768 $extra)
-  row "$case (X25519MLKEM768)" mtls-proxy "$c" "$e" "$err" "$cpu" "$res" "$busy"
-  PQ_ROWS+=("| $case | $ROW_US |")
+for round in $(seq "$ROUNDS"); do
+  # Full handshakes: the three servers back to back, nginx both ways.
+  measure "$round" "$FULL" mtls-proxy "$PROXY_PORT" mtls.bench.test full "$PROXY_PID" -- "${MTLS_ARGS[@]}"
+  measure "$round" "$FULL" minimal "$MIN_MTLS" mtls.bench.test full "$MIN_MTLS_PID" -- "${MTLS_ARGS[@]}"
+  measure "$round" "$FULL" "nginx-tickets-off" "$NGX_OFF" mtls.bench.test full "${NGX_PIDS[@]}" -- "${MTLS_ARGS[@]}"
+  measure "$round" "$FULL" nginx "$NGX_MTLS" mtls.bench.test full "${NGX_PIDS[@]}" -- "${MTLS_ARGS[@]}"
+  # Logs on: mtls-proxy's default info level (connection + request line) vs nginx's access log.
+  measure "$round" "$FULL_LOGS" mtls-proxy "$PROXY_LOG_PORT" mtls.bench.test full-logs "$PROXY_LOG_PID" -- "${MTLS_ARGS[@]}"
+  measure "$round" "$FULL_LOGS" "nginx-tickets-off" "$NGX_OFF_LOG" mtls.bench.test full-logs "${NGX_PIDS[@]}" -- "${MTLS_ARGS[@]}"
+  # Resumption needs tickets: nginx with its default ones.
+  measure "$round" "$RESUMED" mtls-proxy "$PROXY_PORT" mtls.bench.test resumed "$PROXY_PID" -- "${MTLS_ARGS[@]}" --resume
+  measure "$round" "$RESUMED" minimal "$MIN_MTLS" mtls.bench.test resumed "$MIN_MTLS_PID" -- "${MTLS_ARGS[@]}" --resume
+  measure "$round" "$RESUMED" nginx "$NGX_MTLS" mtls.bench.test resumed "${NGX_PIDS[@]}" -- "${MTLS_ARGS[@]}" --resume
+  measure "$round" "$PLAIN" mtls-proxy "$PROXY_PORT" plain.bench.test plain "$PROXY_PID" -- --mode request --kx x25519
+  measure "$round" "$PLAIN" minimal "$MIN_PLAIN" plain.bench.test plain "$MIN_PLAIN_PID" -- --mode request --kx x25519
+  measure "$round" "$PLAIN" "nginx-tickets-off" "$NGX_PLAIN_OFF" plain.bench.test plain "${NGX_PIDS[@]}" -- --mode request --kx x25519
+  measure "$round" "$OPEN" mtls-proxy "$PROXY_PORT" open.bench.test open "$PROXY_PID" -- --mode request --kx x25519
+  measure "$round" "$OPEN" "nginx-tickets-off" "$NGX_OPEN_OFF" open.bench.test open "${NGX_PIDS[@]}" -- --mode request --kx x25519
+  measure "$round" "$KA" mtls-proxy "$PROXY_PORT" ka.bench.test keepalive "$PROXY_PID" -- "${KA_ARGS[@]}"
+  measure "$round" "$KA" nginx "$NGX_KA" ka.bench.test keepalive "${NGX_PIDS[@]}" -- "${KA_ARGS[@]}"
+  measure "$round" "$KA_HDRS" mtls-proxy "$PROXY_PORT" ka.bench.test keepalive-hdrs "$PROXY_PID" -- "${KA_ARGS[@]}"
+  measure "$round" "$KA_HDRS" "nginx+headers" "$NGX_KA_HDRS" ka.bench.test keepalive-hdrs "${NGX_PIDS[@]}" -- "${KA_ARGS[@]}"
+  # X25519MLKEM768: mtls-proxy and the minimal server only (OpenSSL 3.0 cannot do it).
+  measure "$round" "$FULL (X25519MLKEM768)" mtls-proxy "$PROXY_PORT" mtls.bench.test full-pq "$PROXY_PID" -- \
+    --mode request --kx x25519mlkem768 "${CLIENT_CERT[@]}"
+  measure "$round" "$FULL (X25519MLKEM768)" minimal "$MIN_MTLS" mtls.bench.test full-pq "$MIN_MTLS_PID" -- \
+    --mode request --kx x25519mlkem768 "${CLIENT_CERT[@]}"
 done
 
 LOAD_END=$(cat /proc/loadavg)
+cp "$RESULTS" "$OUT/compare-nginx.tsv"
 {
   echo "## Comparison run $STAMP"
   echo
   echo "Machine: $(nproc) CPUs, $(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo);" \
        "$("$NGINX" -v 2>&1 | sed 's/.*: //'), $(openssl version 2>/dev/null | cut -d' ' -f1-2)."
-  echo "Server on CPU $SERVER_CPU, client and origin on CPU $CLIENT_CPU; $DURATION per run after a" \
-       "$WARMUP warm-up; $CONCURRENCY connections in flight; X25519; loadavg at start: $LOAD_START," \
-       "at end: $LOAD_END."
+  echo "Servers on CPU $SERVER_CPU, client and origin on CPU $CLIENT_CPU; $DURATION per run after a" \
+       "$WARMUP warm-up; $CONCURRENCY connections in flight; X25519 unless stated; $ROUNDS round(s);" \
+       "loadavg at start: $LOAD_START, at end: $LOAD_END."
   echo
-  echo "| case | server | completed/s | server CPU used | server µs/op | ops/s per server core | errors | resumed | CPUs busy before |"
-  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
-  printf '%s\n' "${ROWS[@]}"
-  echo
-  echo "| case | mtls-proxy µs/op | nginx µs/op | nginx ÷ mtls-proxy |"
-  echo "|---|---:|---:|---:|"
-  printf '%s\n' "${RATIOS[@]}"
-  echo
-  echo "| mtls-proxy with X25519MLKEM768 | server µs/op |"
-  echo "|---|---:|"
-  printf '%s\n' "${PQ_ROWS[@]}"
-} | tee "$TABLE"
-log "table: $TABLE; JSON and SVG per run in $OUT"
+  python3 "$ROOT/benches/compare_table.py" "$RESULTS"
+} | tee "$OUT/compare-nginx.md"
+log "table: $OUT/compare-nginx.md; per-run figures in $OUT/compare-nginx.tsv, JSON and SVG per run in $OUT"

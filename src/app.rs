@@ -24,6 +24,7 @@ use crate::model::identity_pattern::AllowList;
 use crate::model::origin::OriginRoute;
 use crate::model::State;
 use crate::origin::{OriginClient, OriginError, OriginOptions};
+use crate::proxy::cert_headers::cache::HeaderCache;
 use crate::proxy::serve::{handler, ConnLimits, Lifecycle};
 use crate::proxy::service::ProxyContext;
 use crate::revocation::fetch::Fetcher;
@@ -535,6 +536,7 @@ fn spawn_proxy(
         origins: OriginClient::new(&origin_opts)?,
         metrics: metrics.clone(),
         live: publisher.live(),
+        cert_headers: HeaderCache::default(),
     });
     let opts = AcceptorOptions {
         handshake_timeout: p.handshake_timeout,

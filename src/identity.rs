@@ -1,6 +1,7 @@
 //! The client certificate as the proxy describes it to the origin: parsed once per connection
 //! from the peer chain rustls hands over (a leaf: the acceptor builds it, the proxy reads it).
 
+pub mod cache;
 mod dn;
 pub mod path;
 
@@ -38,6 +39,10 @@ pub struct ClientIdentity {
     /// (rule 5, docs/architecture.md). The first is never later than the verified path's earliest
     /// expiry.
     pub expiries: Vec<i64>,
+    /// The latest notBefore (unix seconds) of the leaf and of every presented certificate that
+    /// may be on its verified path: with `expiries`, the window in which every certificate of
+    /// that path is within its validity period (see [`ClientIdentity::path_valid_at`]).
+    pub valid_from: i64,
     /// True when the leaf parsed as X.509. When false, only `leaf_der`, `chain_der` and
     /// `sha256_hex` are meaningful and every other field is empty or zero.
     pub parsed: bool,
@@ -121,6 +126,17 @@ impl ClientIdentity {
             .filter_map(|&i| self.presented_der.get(i).cloned())
             .collect();
         self.expiries = traced.expiries;
+        self.valid_from = traced.valid_from;
+    }
+
+    /// Whether, at `now` (unix seconds), the leaf and every presented certificate that may be
+    /// on its verified path are within their validity periods; false for a leaf that did not
+    /// parse. A certificate counts as expired from its notAfter on (as in `expiries`), one
+    /// second before webpki does, so this never says yes where verification would say expired.
+    pub fn path_valid_at(&self, now: i64) -> bool {
+        self.parsed
+            && self.valid_from <= now
+            && self.expiries.first().is_some_and(|first| now < *first)
     }
 
     fn fill_from(&mut self, cert: &X509Certificate<'_>) {
@@ -303,6 +319,17 @@ mod tests {
         // DER needs a 0x00 sign byte before 0x8f; the header value must not show it.
         assert_eq!(id.serial_hex, "8f0102");
         assert_eq!(id.not_before, 1_767_323_045);
+        assert_eq!(
+            id.valid_from, 1_767_323_045,
+            "no intermediate on a verified path"
+        );
+        assert!(!id.path_valid_at(1_767_323_044));
+        assert!(id.path_valid_at(1_767_323_045));
+        assert!(id.path_valid_at(1_798_859_044));
+        assert!(
+            !id.path_valid_at(1_798_859_045),
+            "expired from its notAfter on"
+        );
         assert_eq!(id.not_after, 1_798_859_045);
         assert_eq!(id.dns_sans, vec!["a.example.com"]);
         assert_eq!(id.uri_sans, vec!["spiffe://example.org/client"]);
@@ -333,6 +360,10 @@ mod tests {
             hex_lower(digest::digest(&digest::SHA256, &id.leaf_der).as_ref())
         );
         assert!(id.subject.is_empty() && id.serial_hex.is_empty() && id.dns_sans.is_empty());
+        assert!(
+            !id.path_valid_at(0),
+            "an unparsed leaf is never judged by dates"
+        );
         let empty = ClientIdentity::from_chain(
             &[CertificateDer::from(Vec::new())],
             &TrustAnchors::default(),

@@ -6,7 +6,7 @@ use std::io;
 
 use rustls::server::{Accepted, Acceptor};
 use rustls::AlertDescription;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Why no ClientHello was accepted.
@@ -81,7 +81,7 @@ pub fn alert_record(description: AlertDescription) -> [u8; 7] {
 }
 
 /// Send `description` as the server's first record, unencrypted.
-pub async fn send_alert(tcp: &mut TcpStream, description: AlertDescription) {
+pub async fn send_alert<S: AsyncWrite + Unpin>(tcp: &mut S, description: AlertDescription) {
     let _ = tcp.write_all(&alert_record(description)).await;
 }
 

@@ -26,7 +26,7 @@ pub struct ConnInfo {
     /// The client-certificate verdict; None when the domain has no mutual authentication.
     pub verdict: Option<Verdict>,
     /// The presented certificate, if any.
-    pub identity: Option<ClientIdentity>,
+    pub identity: Option<Arc<ClientIdentity>>,
     /// The session was resumed (its identity is the original handshake's).
     pub resumed: bool,
     /// ALPN chose HTTP/2.

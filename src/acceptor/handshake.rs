@@ -14,6 +14,7 @@ use arc_swap::ArcSwap;
 use rustls::pki_types::UnixTime;
 use rustls::server::ServerConnection;
 use rustls::{AlertDescription, HandshakeKind};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::server::{Accept, TlsStream};
 use tokio_rustls::StartHandshake;
@@ -21,11 +22,13 @@ use tokio_rustls::StartHandshake;
 use super::client_hello::{read_client_hello, send_alert, HelloError};
 use super::connection::ConnInfo;
 use super::linger::close_after_alert;
+use super::transport::Transport;
 use crate::identity::ClientIdentity;
 use crate::snapshot::entry::{DomainEntry, Snapshot};
 use crate::snapshot::lookup::canonical_host;
 use crate::snapshot::resumption::refusing_resumption;
 use crate::snapshot::server_config::TlsVersion;
+use crate::snapshot::suites;
 use crate::snapshot::verdict::{verdict_for_error, Verdict};
 use crate::snapshot::verifier::ClientAuth;
 
@@ -165,7 +168,7 @@ pub async fn handshake(
     peer: SocketAddr,
     snapshots: Arc<ArcSwap<Snapshot>>,
     deadline: Duration,
-) -> Result<(TlsStream<TcpStream>, ConnInfo), Refused> {
+) -> Result<(TlsStream<Transport>, ConnInfo), Refused> {
     let started = Instant::now();
     tokio::time::timeout(deadline, run(tcp, peer, snapshots, started))
         .await
@@ -195,20 +198,24 @@ enum Resumption {
     /// A HelloRetryRequest is going out: rustls decides on resumption only when the second
     /// ClientHello arrives, inside the handshake future.
     Retried,
-    /// A session was resumed and its chain judged now, as a full handshake would judge it.
-    Judged(Result<(), rustls::Error>),
+    /// A session was resumed and its chain judged now, as a full handshake would judge it;
+    /// with the chain's identity, to be used for the connection.
+    Judged(Result<(), rustls::Error>, Option<Arc<ClientIdentity>>),
 }
 
 /// Judge a resumed session's chain at the current time under the current policy (rule 5,
-/// docs/architecture.md): rustls has restored the original peer chain by now. Only resumptions pay
-/// for this verification; a full handshake is verified once, by rustls.
+/// docs/architecture.md): rustls has restored the original peer chain by now. A full handshake
+/// is verified once, by rustls; a resumption is judged by `ClientAuth::judge_resumed`.
 fn judge_resumption(conn: &ServerConnection, auth: Option<&ClientAuth>) -> Resumption {
     let Some(auth) = auth else {
         return Resumption::Full;
     };
     match conn.handshake_kind() {
         Some(HandshakeKind::Resumed) => {
-            Resumption::Judged(auth.judge(conn.peer_certificates(), UnixTime::now()))
+            let peer = conn.peer_certificates();
+            let identity = peer.and_then(|chain| auth.identity(chain));
+            let judged = auth.judge_resumed(identity.as_deref(), peer, UnixTime::now());
+            Resumption::Judged(judged, identity)
         }
         Some(HandshakeKind::FullWithHelloRetryRequest) => Resumption::Retried,
         _ => Resumption::Full,
@@ -220,7 +227,7 @@ async fn run(
     peer: SocketAddr,
     snapshots: Arc<ArcSwap<Snapshot>>,
     started: Instant,
-) -> Result<(TlsStream<TcpStream>, ConnInfo), Refused> {
+) -> Result<(TlsStream<Transport>, ConnInfo), Refused> {
     let accepted = match read_client_hello(&mut tcp).await {
         Ok(accepted) => accepted,
         // read_client_hello sent rustls' alert.
@@ -244,15 +251,17 @@ async fn run(
         }
     };
     let auth = entry.client_auth.clone();
-    let mut resumption = Resumption::Full;
-    let accept = StartHandshake::from_parts(accepted, tcp).into_stream_with(
-        entry.server_config.clone(),
-        |conn| {
-            resumption = judge_resumption(conn, auth.as_deref());
-        },
+    let config = suites::config_for(
+        &entry.server_config,
+        accepted.client_hello().cipher_suites(),
     );
+    let mut resumption = Resumption::Full;
+    let transport = Transport::new(tcp);
+    let accept = StartHandshake::from_parts(accepted, transport).into_stream_with(config, |conn| {
+        resumption = judge_resumption(conn, auth.as_deref());
+    });
     let enforced = auth.as_ref().is_some_and(|a| a.enforced());
-    if let (true, Resumption::Judged(Err(err))) = (enforced, &resumption) {
+    if let (true, Resumption::Judged(Err(err), _)) = (enforced, &resumption) {
         return Err(refuse_resumption(accept, err.clone(), entry, sni));
     }
     // After a HelloRetryRequest on an enforced domain, a session offered in the second
@@ -266,7 +275,7 @@ async fn run(
         }
         false => accept.await,
     };
-    let tls = match tls {
+    let mut tls = match tls {
         Ok(tls) => tls,
         // rustls sent its alert (if it had one) before failing: close gracefully after it.
         Err((e, tcp)) if rustls_error(&e).is_some() => {
@@ -274,16 +283,24 @@ async fn run(
         }
         Err((e, _)) => return Err(failed(e, entry, sni).into()),
     };
-    let judged = match resumption {
-        Resumption::Judged(r) => Some(r),
-        _ => None,
+    tls.get_mut().0.established();
+    let (judged, identity) = match resumption {
+        Resumption::Judged(r, identity) => (Some(r), identity),
+        _ => (None, None),
+    };
+    let judged = Judged {
+        result: judged,
+        identity,
     };
     let info = conn_info(&tls, peer, snapshot, entry, sni, fallback, judged, started)?;
     Ok((tls, info))
 }
 
 /// Close `tcp` gracefully after the alert already written to it.
-fn linger_after(error: HandshakeError, mut tcp: TcpStream) -> Refused {
+fn linger_after<S>(error: HandshakeError, mut tcp: S) -> Refused
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     Refused::after_alert(error, async move { close_after_alert(&mut tcp).await })
 }
 
@@ -291,7 +308,7 @@ fn linger_after(error: HandshakeError, mut tcp: TcpStream) -> Refused {
 /// handshake would send, in place of the server's flight (still unwritten), and count it as a
 /// refused client certificate.
 fn refuse_resumption(
-    mut accept: Accept<TcpStream>,
+    mut accept: Accept<Transport>,
     err: rustls::Error,
     entry: Arc<DomainEntry>,
     sni: Option<String>,
@@ -311,21 +328,28 @@ fn refuse_resumption(
     })
 }
 
+/// What the acceptor judged of a resumed session before its flight (None: not resumed, or
+/// not judged), and the identity of its chain.
+struct Judged {
+    result: Option<Result<(), rustls::Error>>,
+    identity: Option<Arc<ClientIdentity>>,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn conn_info(
-    tls: &TlsStream<TcpStream>,
+    tls: &TlsStream<Transport>,
     peer: SocketAddr,
     snapshot: Arc<Snapshot>,
     entry: Arc<DomainEntry>,
     sni: Option<String>,
     fallback: bool,
-    judged: Option<Result<(), rustls::Error>>,
+    judged: Judged,
     started: Instant,
 ) -> Result<ConnInfo, Refused> {
     let conn = tls.get_ref().1;
     let peer_certs = conn.peer_certificates();
     let resumed = matches!(conn.handshake_kind(), Some(HandshakeKind::Resumed));
-    let verdict = entry.client_auth.as_ref().map(|auth| match judged {
+    let verdict = entry.client_auth.as_ref().map(|auth| match judged.result {
         Some(Ok(())) => Verdict::Ok,
         Some(Err(err)) => verdict_for_error(&err),
         // Never expected (a resumption is judged when rustls has processed the hello, and
@@ -348,11 +372,15 @@ fn conn_info(
         }
     }
     let identity = match &entry.client_auth {
-        Some(auth) => {
-            peer_certs.and_then(|certs| ClientIdentity::from_chain(certs, auth.anchors()))
-        }
+        Some(auth) => judged
+            .identity
+            .or_else(|| peer_certs.and_then(|certs| auth.identity(certs))),
         None => None,
     };
+    // Kept for the client's next connection with this chain (only chains judged `ok`).
+    if let (Some(auth), Some(id), Some(Verdict::Ok)) = (&entry.client_auth, &identity, verdict) {
+        auth.remember(id);
+    }
     Ok(ConnInfo {
         peer,
         snapshot,

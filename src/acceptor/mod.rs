@@ -7,6 +7,7 @@ pub mod connection;
 pub mod handshake;
 pub mod linger;
 pub mod observe;
+pub mod transport;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,11 +15,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_rustls::server::TlsStream;
 
 pub use connection::ConnInfo;
+pub use transport::Transport;
 
 use crate::metrics::Metrics;
 use crate::shutdown::stopped;
@@ -28,7 +30,7 @@ use crate::snapshot::entry::Snapshot;
 /// stops so the handler can finish in-flight requests and close.
 pub type Handler = Arc<
     dyn Fn(
-            TlsStream<TcpStream>,
+            TlsStream<Transport>,
             ConnInfo,
             watch::Receiver<bool>,
         ) -> Pin<Box<dyn Future<Output = ()> + Send>>

@@ -106,7 +106,7 @@ mod tests {
             client_cert: None,
             concurrency: 1,
             stop: Stop::Count(1),
-            threads: 1,
+            workers: 1,
             mode: Mode::Request,
             path: "/".into(),
             requests_per_conn: 1,

@@ -53,26 +53,38 @@ impl Client {
     }
 
     /// Runs one connection, recording its outcome; latency counts from `scheduled` (the
-    /// planned start, which in open-loop mode may be earlier than the actual start).
-    pub async fn run(&self, rec: &Recorder, scheduled: Instant) {
-        match tokio::time::timeout(self.timeout, self.connection(rec, scheduled)).await {
+    /// planned start, which in open-loop mode may be earlier than the actual start). Returns
+    /// how many operations it completed.
+    pub async fn run(&self, rec: &Recorder, scheduled: Instant) -> u64 {
+        let mut done = 0;
+        let outcome =
+            tokio::time::timeout(self.timeout, self.connection(rec, scheduled, &mut done)).await;
+        match outcome {
             Ok(Ok(())) => {}
             Ok(Err(failure)) => rec.failed(&failure),
             Err(_) => rec.failed(&Failure::Timeout),
         }
+        done
     }
 
-    async fn connection(&self, rec: &Recorder, scheduled: Instant) -> Result<(), Failure> {
+    async fn connection(
+        &self,
+        rec: &Recorder,
+        scheduled: Instant,
+        done: &mut u64,
+    ) -> Result<(), Failure> {
         let tls = self.handshake(rec).await?;
         match self.mode {
             Mode::Handshake => {
                 close(tls).await?;
                 rec.completed(scheduled.elapsed());
+                *done += 1;
             }
             Mode::Request => {
                 let mut http = HttpConn::start(tls, self.http2).await?;
                 http.get(&self.spec, true).await?;
                 rec.completed(scheduled.elapsed());
+                *done += 1;
                 http.finish().await;
             }
             Mode::Keepalive => {
@@ -81,6 +93,7 @@ impl Client {
                     let sent = Instant::now();
                     http.get(&self.spec, i == self.requests_per_conn).await?;
                     rec.completed(sent.elapsed());
+                    *done += 1;
                 }
                 http.finish().await;
             }

@@ -21,6 +21,7 @@ pub mod svg;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,7 +32,8 @@ pub use options::{BenchArgs, Options};
 pub use report::Summary;
 
 use connection::Client;
-use driver::Budget;
+use driver::{Budget, Share};
+use options::Trust;
 use progress::Progress;
 use recorder::Recorder;
 use report::Measured;
@@ -66,14 +68,17 @@ pub fn run_cli(args: BenchArgs) -> Result<Summary, BenchError> {
 /// full latency histogram.
 pub fn run(opts: &Options, live: bool) -> Result<(Summary, histogram::Histogram), BenchError> {
     let client = Arc::new(Client::new(opts, client_config::client_config(opts)?)?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(opts.threads)
-        .enable_all()
-        .build()
-        .map_err(BenchError::Runtime)?;
+    if opts.trust == Trust::Insecure {
+        eprintln!("warning: --insecure: the server's certificate is not verified");
+    }
     let client_before = cpu::process_cpu(None);
     let server_before = server_cpu(opts);
-    let (elapsed, rec, timeline) = runtime.block_on(drive(opts, client, live));
+    let Driven {
+        elapsed,
+        rec,
+        per_worker,
+        timeline,
+    } = drive(opts, client, live)?;
     let client_cpu = cpu::process_cpu(None)
         .zip(client_before)
         .map(|(after, before)| after.saturating_sub(before));
@@ -86,6 +91,7 @@ pub fn run(opts: &Options, live: bool) -> Result<(Summary, histogram::Histogram)
         latency: latency.clone(),
         connections: rec.connections(),
         failures: rec.failures(),
+        per_worker,
         client_cpu,
         server_cpu,
         timeline,
@@ -101,44 +107,100 @@ fn server_cpu(opts: &Options) -> Option<Duration> {
     }
 }
 
-/// Starts the connections, ticks the progress once a second until all have ended.
-async fn drive(
-    opts: &Options,
-    client: Arc<Client>,
-    live: bool,
-) -> (Duration, Arc<Recorder>, Vec<progress::Point>) {
+/// What one worker thread sends when it is done: its index and completed operations, or why
+/// it could not run.
+type WorkerDone = (usize, Result<u64, BenchError>);
+
+/// What the workers of a run produced together.
+struct Driven {
+    elapsed: Duration,
+    rec: Arc<Recorder>,
+    per_worker: Vec<u64>,
+    timeline: Vec<progress::Point>,
+}
+
+/// Runs the workers, one thread each, and ticks the progress once a second on this thread
+/// until all of them have ended.
+fn drive(opts: &Options, client: Arc<Client>, live: bool) -> Result<Driven, BenchError> {
     let rec = Arc::new(Recorder::default());
     let start = Instant::now();
-    let budget = Arc::new(Budget::new(opts.stop, start));
-    let work = match opts.rate {
-        Some(rate) => tokio::spawn(driver::open_loop(
-            client,
-            rec.clone(),
-            budget,
-            opts.concurrency,
-            rate,
-        )),
-        None => tokio::spawn(driver::closed_loop(
-            client,
-            rec.clone(),
-            budget,
-            opts.concurrency,
-        )),
-    };
-    tokio::pin!(work);
+    let (tx, rx) = std::sync::mpsc::channel::<WorkerDone>();
+    let mut per_worker = vec![0; opts.workers];
+    let mut failure = None;
     let mut progress = Progress::new(start, live);
-    let second = Duration::from_secs(1);
-    let mut ticks = tokio::time::interval_at(start + second, second);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = &mut work => break,
-            _ = ticks.tick() => progress.tick(&rec, Instant::now()),
+    let end = std::thread::scope(|scope| {
+        for index in 0..opts.workers {
+            let share = Share {
+                index,
+                of: opts.workers,
+            };
+            let (client, rec, tx) = (client.clone(), rec.clone(), tx.clone());
+            scope.spawn(move || {
+                let _ = tx.send((index, worker(opts, share, client, rec, start)));
+            });
         }
+        drop(tx);
+        let second = Duration::from_secs(1);
+        let mut next_tick = start + second;
+        let mut running = opts.workers;
+        while running > 0 {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(wait) {
+                Ok((index, outcome)) => {
+                    running -= 1;
+                    match outcome {
+                        Ok(done) => {
+                            if let Some(slot) = per_worker.get_mut(index) {
+                                *slot = done;
+                            }
+                        }
+                        Err(e) => failure = Some(e),
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    progress.tick(&rec, Instant::now());
+                    next_tick += second;
+                }
+                // Every worker has sent its result or died; the scope joins them.
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        Instant::now()
+    });
+    if let Some(e) = failure {
+        return Err(e);
     }
-    let end = Instant::now();
     let timeline = progress.finish(&rec, end);
-    (end - start, rec, timeline)
+    Ok(Driven {
+        elapsed: end - start,
+        rec,
+        per_worker,
+        timeline,
+    })
+}
+
+/// One worker thread: its own single-threaded event loop running its share of the run.
+fn worker(
+    opts: &Options,
+    share: Share,
+    client: Arc<Client>,
+    rec: Arc<Recorder>,
+    start: Instant,
+) -> Result<u64, BenchError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(BenchError::Runtime)?;
+    let budget = Arc::new(Budget::new(share.stop(opts.stop), start));
+    let concurrency = share.concurrency(opts.concurrency);
+    Ok(runtime.block_on(async move {
+        match opts.rate {
+            Some(rate) => {
+                driver::open_loop(client, rec, budget, (concurrency, share), (start, rate)).await
+            }
+            None => driver::closed_loop(client, rec, budget, concurrency).await,
+        }
+    }))
 }
 
 fn write_error(path: PathBuf, source: std::io::Error) -> BenchError {

@@ -79,7 +79,9 @@ pub struct BenchArgs {
     /// PEM file of the CA(s) that verify the server certificate.
     #[arg(long, value_name = "FILE", required_unless_present = "insecure")]
     pub ca: Option<PathBuf>,
-    /// Do not verify the server certificate (its handshake signature is still checked).
+    /// INSECURE: accept any server certificate, trusted or not (its handshake signature is
+    /// still checked, so the client's work stays the same). For measuring servers whose
+    /// certificate this client cannot verify; the report says the server was not verified.
     #[arg(long, conflicts_with = "ca")]
     pub insecure: bool,
     /// PEM client certificate chain to present.
@@ -97,9 +99,11 @@ pub struct BenchArgs {
     /// Open exactly N connections, then stop.
     #[arg(long, value_name = "N")]
     pub count: Option<u64>,
-    /// Worker threads of the async runtime (default: the CPUs this process may run on).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
+    /// Worker threads, each with its own event loop and an even share of --concurrency,
+    /// --count and --rate, so one client core is not the limit (default: the CPUs this process
+    /// may run on).
+    #[arg(long, value_name = "N", alias = "threads")]
+    pub workers: Option<usize>,
     /// What each connection does.
     #[arg(long, value_enum, default_value_t = Mode::Handshake)]
     pub mode: Mode,
@@ -175,8 +179,8 @@ pub struct Options {
     pub concurrency: usize,
     /// When to stop.
     pub stop: Stop,
-    /// Runtime worker threads.
-    pub threads: usize,
+    /// Worker threads.
+    pub workers: usize,
     /// What each connection does.
     pub mode: Mode,
     /// Request path.
@@ -233,6 +237,7 @@ impl Options {
                 ))
             }
         };
+        let concurrency = args.concurrency;
         Ok(Options {
             target: args.target,
             addr,
@@ -242,7 +247,10 @@ impl Options {
             client_cert: args.cert.zip(args.key),
             concurrency: args.concurrency,
             stop,
-            threads: args.threads.unwrap_or_else(default_threads),
+            workers: args
+                .workers
+                .unwrap_or_else(default_workers)
+                .min(concurrency),
             mode: args.mode,
             path: args.path,
             requests_per_conn: args.requests_per_conn,
@@ -282,8 +290,13 @@ fn check_numbers(args: &BenchArgs) -> Result<(), BenchError> {
     if args.duration.is_some_and(|d| d.is_zero()) {
         return fail("--duration must be more than 0");
     }
-    if args.threads == Some(0) {
-        return fail("--threads must be at least 1");
+    if args.workers == Some(0) {
+        return fail("--workers must be at least 1");
+    }
+    if args.workers.is_some_and(|w| w > args.concurrency) {
+        return fail(
+            "--workers must not exceed --concurrency (each worker keeps a connection in flight)",
+        );
     }
     if args.requests_per_conn == 0 {
         return fail("--requests-per-conn must be at least 1");
@@ -333,7 +346,7 @@ fn resolve(target: &str) -> Result<SocketAddr, BenchError> {
         .ok_or_else(|| resolve_err(std::io::Error::other("no address")))
 }
 
-fn default_threads() -> usize {
+fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
@@ -366,7 +379,7 @@ mod tests {
         assert_eq!(o.concurrency, 32);
         assert_eq!(o.trust, Trust::Insecure);
         assert_eq!(o.kx, None);
-        assert!(o.threads >= 1);
+        assert!(o.workers >= 1);
         assert_eq!(o.authority(), "127.0.0.1:8443");
     }
 
@@ -383,7 +396,7 @@ mod tests {
             "8",
             "--count",
             "50",
-            "--threads",
+            "--workers",
             "2",
             "--mode",
             "request",
@@ -412,7 +425,7 @@ mod tests {
             o.client_cert,
             Some((PathBuf::from("c.pem"), PathBuf::from("k.pem")))
         );
-        assert_eq!((o.concurrency, o.threads), (8, 2));
+        assert_eq!((o.concurrency, o.workers), (8, 2));
         assert_eq!(o.stop, Stop::Count(50));
         assert_eq!((o.mode, o.path.as_str()), (Mode::Request, "/x"));
         assert!(o.resume && o.http2 && o.json);
@@ -422,6 +435,12 @@ mod tests {
         assert_eq!(o.histogram, Some(PathBuf::from("h.svg")));
         assert_eq!(o.server_pids, vec![7, 8]);
         assert_eq!(o.authority(), "a.test:8443");
+    }
+
+    #[test]
+    fn threads_is_another_name_for_workers_and_the_default_fits_concurrency() {
+        assert_eq!(parse(&["--threads", "3"]).unwrap().workers, 3);
+        assert_eq!(parse(&["--concurrency", "1"]).unwrap().workers, 1);
     }
 
     #[test]
@@ -450,7 +469,9 @@ mod tests {
             &["--duration", "0s"],
             &["--duration", "ten"],
             &["--count", "5", "--duration", "1s"],
+            &["--workers", "0"],
             &["--threads", "0"],
+            &["--workers", "3", "--concurrency", "2"],
             &["--rate", "0"],
             &["--rate", "-3"],
             &["--rate", "NaN"],

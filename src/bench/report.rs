@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::format::{latency, thousands};
 use super::histogram::Histogram;
-use super::options::Options;
+use super::options::{Options, Trust};
 use super::progress::Point;
 
 /// Latency percentiles of completed operations, in microseconds.
@@ -71,8 +71,12 @@ pub struct Summary {
     pub resume: bool,
     /// Connections in flight (closed loop) or the cap (open loop).
     pub concurrency: usize,
-    /// Client runtime threads.
-    pub threads: usize,
+    /// Client worker threads.
+    pub workers: usize,
+    /// Operations each worker completed.
+    pub completed_per_worker: Vec<u64>,
+    /// Whether the server's certificate was verified (false with `--insecure`).
+    pub server_certificate_verified: bool,
     /// Open-loop rate, connections per second.
     pub rate: Option<f64>,
     /// Wall-clock seconds from the first start to the last end.
@@ -113,6 +117,8 @@ pub struct Measured {
     pub connections: (u64, u64),
     /// Failures by kind.
     pub failures: BTreeMap<String, u64>,
+    /// Operations completed by each worker.
+    pub per_worker: Vec<u64>,
     /// Client CPU time used.
     pub client_cpu: Option<Duration>,
     /// Server CPU time used (with `--server-pid`).
@@ -138,7 +144,9 @@ impl Summary {
             http2: opts.http2,
             resume: opts.resume,
             concurrency: opts.concurrency,
-            threads: opts.threads,
+            workers: opts.workers,
+            completed_per_worker: m.per_worker,
+            server_certificate_verified: opts.trust != Trust::Insecure,
             rate: opts.rate,
             elapsed_s: secs,
             completed,
@@ -172,6 +180,12 @@ impl Summary {
     pub fn to_text(&self) -> String {
         let mut t = String::new();
         let _ = writeln!(t, "{}", self.heading());
+        if !self.server_certificate_verified {
+            let _ = writeln!(
+                t,
+                "INSECURE     the server's certificate was not verified (--insecure)"
+            );
+        }
         let _ = writeln!(
             t,
             "completed    {} in {:.2} s: {:.1}/s",
@@ -189,6 +203,14 @@ impl Summary {
             latency(l.p99_9),
             latency(l.max)
         );
+        if self.workers > 1 {
+            let parts: Vec<String> = self
+                .completed_per_worker
+                .iter()
+                .map(|n| thousands(*n))
+                .collect();
+            let _ = writeln!(t, "per worker   {}", parts.join(" / "));
+        }
         let _ = writeln!(
             t,
             "connections  {} (resumed {})",
@@ -198,6 +220,19 @@ impl Summary {
         let _ = writeln!(t, "errors       {}", thousands(self.errors.total));
         for (kind, n) in &self.errors.by_kind {
             let _ = writeln!(t, "  {kind:<44} {:>10}", thousands(*n));
+        }
+        if self.server_certificate_verified
+            && self
+                .errors
+                .by_kind
+                .keys()
+                .any(|k| k.starts_with("tls: invalid peer certificate"))
+        {
+            let _ = writeln!(
+                t,
+                "  the server's certificate failed verification against --ca; to measure the \
+                 server anyway, --insecure skips the check"
+            );
         }
         cpu_line(
             &mut t,
@@ -220,14 +255,14 @@ impl Summary {
             None => format!("{} connections in flight", self.concurrency),
         };
         format!(
-            "{} (name {}): mode {}{}{}, kx {}, {loop_kind}, {} client threads",
+            "{} (name {}): mode {}{}{}, kx {}, {loop_kind}, {} client workers",
             self.target,
             self.server_name,
             self.mode,
             if self.http2 { " over HTTP/2" } else { "" },
             if self.resume { " with resumption" } else { "" },
             self.kx,
-            self.threads
+            self.workers
         )
     }
 }
@@ -250,7 +285,7 @@ fn cpu_line(t: &mut String, label: &str, secs: Option<f64>, per_op: Option<f64>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::options::{Kx, Mode, Stop, Trust};
+    use crate::bench::options::{Kx, Mode, Stop};
 
     fn options() -> Options {
         Options {
@@ -262,7 +297,7 @@ mod tests {
             client_cert: None,
             concurrency: 4,
             stop: Stop::Count(3),
-            threads: 1,
+            workers: 1,
             mode: Mode::Request,
             path: "/".into(),
             requests_per_conn: 1,
@@ -287,6 +322,7 @@ mod tests {
             latency,
             connections: (4, 2),
             failures: BTreeMap::from([("tls alert: unknown_ca".to_string(), 1)]),
+            per_worker: vec![3],
             client_cpu: Some(Duration::from_millis(30)),
             server_cpu: None,
             timeline: vec![],
@@ -323,6 +359,57 @@ mod tests {
         assert!(text.contains("tls alert: unknown_ca"), "{text}");
         assert!(text.contains("client CPU   0.03 s (10000.0 µs"), "{text}");
         assert!(!text.contains("server CPU"), "{text}");
+        assert!(text.contains("1 client workers"), "{text}");
+        assert!(!text.contains("per worker"), "{text}");
+    }
+
+    #[test]
+    fn insecure_runs_say_so_and_verified_ones_do_not() {
+        let insecure = Summary::new(&options(), measured());
+        assert!(!insecure.server_certificate_verified);
+        assert!(insecure
+            .to_text()
+            .contains("INSECURE     the server's certificate was not verified"));
+        let v: serde_json::Value = serde_json::from_str(&insecure.to_json()).unwrap();
+        assert_eq!(v["server_certificate_verified"], false);
+        let mut opts = options();
+        opts.trust = Trust::CaFile("ca.pem".into());
+        let verified = Summary::new(&opts, measured());
+        assert!(verified.server_certificate_verified);
+        assert!(!verified.to_text().contains("INSECURE"));
+    }
+
+    #[test]
+    fn an_untrusted_server_certificate_points_at_insecure() {
+        let mut opts = options();
+        opts.trust = Trust::CaFile("ca.pem".into());
+        let mut m = measured();
+        m.failures = BTreeMap::from([(
+            "tls: invalid peer certificate: UnknownIssuer".to_string(),
+            3,
+        )]);
+        let text = Summary::new(&opts, m.clone()).to_text();
+        assert!(text.contains("failed verification against --ca"), "{text}");
+        assert!(text.contains("--insecure skips the check"), "{text}");
+        // Other failures, or a run that already skips the check, get no such hint.
+        let plain = Summary::new(&opts, measured()).to_text();
+        assert!(!plain.contains("--insecure skips"), "{plain}");
+        let insecure = Summary::new(&options(), m).to_text();
+        assert!(!insecure.contains("--insecure skips"), "{insecure}");
+    }
+
+    #[test]
+    fn several_workers_are_reported_each() {
+        let mut opts = options();
+        opts.workers = 2;
+        let mut m = measured();
+        m.per_worker = vec![1, 2];
+        let s = Summary::new(&opts, m);
+        let text = s.to_text();
+        assert!(text.contains("2 client workers"), "{text}");
+        assert!(text.contains("per worker   1 / 2"), "{text}");
+        let v: serde_json::Value = serde_json::from_str(&s.to_json()).unwrap();
+        assert_eq!(v["completed_per_worker"], serde_json::json!([1, 2]));
     }
 
     #[test]

@@ -81,6 +81,8 @@ pub struct Names<'a> {
     pub subject: &'a [u8],
     /// DER issuer name.
     pub issuer: &'a [u8],
+    /// notBefore, unix seconds.
+    pub not_before: i64,
     /// notAfter, unix seconds.
     pub not_after: i64,
 }
@@ -91,6 +93,7 @@ impl<'a> Names<'a> {
         Names {
             subject: cert.tbs_certificate.subject.as_raw(),
             issuer: cert.tbs_certificate.issuer.as_raw(),
+            not_before: cert.tbs_certificate.validity.not_before.timestamp(),
             not_after: cert.tbs_certificate.validity.not_after.timestamp(),
         }
     }
@@ -104,6 +107,9 @@ pub struct Traced {
     pub path: Vec<usize>,
     /// The distinct notAfter times (unix seconds, ascending) of the leaf and every candidate.
     pub expiries: Vec<i64>,
+    /// The latest notBefore (unix seconds) of the leaf and every candidate: never earlier than
+    /// that of the path actually verified.
+    pub valid_from: i64,
 }
 
 /// Traces `leaf`'s path through `presented` (the certificates sent after it, None where one
@@ -118,19 +124,25 @@ pub fn trace(
         .map(|(names, der)| names.as_ref().filter(|n| !anchors.is_anchor(n, der)))
         .collect();
     let candidates = candidates(leaf, &usable, anchors);
-    let mut expiries: Vec<i64> = std::iter::once(leaf.not_after)
-        .chain(
+    let on_some_path = || {
+        std::iter::once(leaf).chain(
             usable
                 .iter()
                 .zip(&candidates)
-                .filter_map(|(n, &c)| n.filter(|_| c).map(|n| n.not_after)),
+                .filter_map(|(n, &c)| n.filter(|_| c)),
         )
-        .collect();
+    };
+    let mut expiries: Vec<i64> = on_some_path().map(|n| n.not_after).collect();
     expiries.sort_unstable();
     expiries.dedup();
+    let valid_from = on_some_path()
+        .map(|n| n.not_before)
+        .max()
+        .unwrap_or(leaf.not_before);
     Traced {
         path: forced_path(leaf, &usable, &candidates, anchors),
         expiries,
+        valid_from,
     }
 }
 
@@ -246,6 +258,7 @@ mod tests {
     struct Fake {
         subject: Vec<u8>,
         issuer: Vec<u8>,
+        not_before: i64,
         not_after: i64,
         der: Vec<u8>,
     }
@@ -254,9 +267,15 @@ mod tests {
         Fake {
             subject: subject.as_bytes().to_vec(),
             issuer: issuer.as_bytes().to_vec(),
+            not_before: 0,
             not_after,
             der: format!("{subject}<-{issuer}@{not_after}").into_bytes(),
         }
+    }
+
+    fn starting(mut fake: Fake, not_before: i64) -> Fake {
+        fake.not_before = not_before;
+        fake
     }
 
     impl Fake {
@@ -264,6 +283,7 @@ mod tests {
             Names {
                 subject: &self.subject,
                 issuer: &self.issuer,
+                not_before: self.not_before,
                 not_after: self.not_after,
             }
         }
@@ -340,6 +360,22 @@ mod tests {
         let t = run(&leaf, &[&old, &new], &anchors(&[&root1]));
         assert_eq!(t.path, Vec::<usize>::new());
         assert_eq!(t.expiries, vec![50, 600, 700]);
+    }
+
+    #[test]
+    fn valid_from_is_the_latest_not_before_on_any_path() {
+        let root = starting(fake("root", "root", 900), 400);
+        let mid = starting(fake("mid", "root", 500), 30);
+        let leaf = starting(fake("leaf", "mid", 700), 20);
+        let stranger = starting(fake("stranger", "elsewhere", 800), 600);
+        let t = run(&leaf, &[&mid, &stranger], &anchors(&[&root]));
+        // The anchor's and the stranger's dates never count.
+        assert_eq!(t.valid_from, 30);
+        let late_leaf = starting(fake("leaf", "mid", 700), 50);
+        assert_eq!(run(&late_leaf, &[&mid], &anchors(&[&root])).valid_from, 50);
+        // Both rollover intermediates may be on the path: the later start counts.
+        let new = starting(fake("mid", "root", 600), 45);
+        assert_eq!(run(&leaf, &[&mid, &new], &anchors(&[&root])).valid_from, 45);
     }
 
     #[test]

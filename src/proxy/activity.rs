@@ -30,6 +30,9 @@ pub struct Activity {
     read_at_idle: AtomicU64,
     /// Answer the partial request with 408 and end the connection (HTTP/1.1).
     timed_out: AtomicBool,
+    /// The connection's last response (its request asked to close) has been handed over
+    /// whole: its flush also carries the TLS close_notify (see `timeout_io`).
+    last_response: AtomicBool,
 }
 
 impl Activity {
@@ -43,6 +46,7 @@ impl Activity {
             read: AtomicU64::new(0),
             read_at_idle: AtomicU64::new(0),
             timed_out: AtomicBool::new(false),
+            last_response: AtomicBool::new(false),
         })
     }
 
@@ -110,6 +114,12 @@ impl Activity {
     pub fn timed_out(&self) -> bool {
         self.timed_out.load(Ordering::Acquire)
     }
+
+    /// Whether the last response of a closing connection has been handed over whole since
+    /// the previous call.
+    pub fn take_last_response(&self) -> bool {
+        self.last_response.swap(false, Ordering::AcqRel)
+    }
 }
 
 /// A request in flight; dropped when its response body has been sent (or abandoned).
@@ -126,14 +136,30 @@ impl Drop for InFlight {
 pub struct Tracked {
     body: ProxyBody,
     in_flight: Option<InFlight>,
+    /// The connection closes after this response (its request asked to).
+    last: bool,
 }
 
 impl Tracked {
-    /// `body`, in flight as `in_flight` until it ends.
-    pub fn new(body: ProxyBody, in_flight: InFlight) -> Tracked {
-        Tracked {
+    /// `body`, in flight as `in_flight` until it ends; `last` when the connection closes
+    /// after it.
+    pub fn new(body: ProxyBody, in_flight: InFlight, last: bool) -> Tracked {
+        let mut tracked = Tracked {
             body,
             in_flight: Some(in_flight),
+            last,
+        };
+        // hyper does not poll a body that is already at its end.
+        if tracked.body.is_end_stream() {
+            tracked.handed_over();
+        }
+        tracked
+    }
+
+    /// The whole body has been handed to hyper.
+    fn handed_over(&mut self) {
+        if let (true, Some(in_flight)) = (self.last, &self.in_flight) {
+            in_flight.0.last_response.store(true, Ordering::Release);
         }
     }
 }
@@ -147,8 +173,13 @@ impl Body for Tracked {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let polled = Pin::new(&mut self.body).poll_frame(cx);
-        if let Poll::Ready(None) = polled {
-            self.in_flight = None;
+        match &polled {
+            Poll::Ready(None) => {
+                self.handed_over();
+                self.in_flight = None;
+            }
+            Poll::Ready(Some(Ok(_))) if self.body.is_end_stream() => self.handed_over(),
+            _ => {}
         }
         polled
     }
@@ -172,7 +203,7 @@ mod tests {
         let a = Activity::new();
         assert!(a.idle_since().is_some());
         assert_eq!(a.requests(), 0);
-        let body = Tracked::new(crate::origin::full("hello"), a.begin_request());
+        let body = Tracked::new(crate::origin::full("hello"), a.begin_request(), false);
         let second = a.begin_request();
         assert!(a.idle_since().is_none());
         assert_eq!(a.requests(), 2);
@@ -183,6 +214,26 @@ mod tests {
         assert_eq!(&bytes[..], b"hello");
         let idle = a.idle_since().expect("idle once the body ended");
         assert!(idle >= before);
+    }
+
+    #[tokio::test]
+    async fn the_last_response_is_flagged_once_handed_over_whole() {
+        let a = Activity::new();
+        let body = Tracked::new(crate::origin::full("hello"), a.begin_request(), true);
+        assert!(
+            !a.take_last_response(),
+            "not before its bytes are handed over"
+        );
+        let bytes = body.collect().await.unwrap().to_bytes();
+        assert_eq!(&bytes[..], b"hello");
+        assert!(a.take_last_response());
+        assert!(!a.take_last_response(), "taken once");
+        // An empty body is whole at once; a keep-alive response never flags.
+        let _empty = Tracked::new(crate::origin::full(""), a.begin_request(), true);
+        assert!(a.take_last_response());
+        let kept = Tracked::new(crate::origin::full("x"), a.begin_request(), false);
+        kept.collect().await.unwrap();
+        assert!(!a.take_last_response());
     }
 
     #[test]

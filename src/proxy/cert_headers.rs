@@ -2,6 +2,7 @@
 //! contract), built once per connection, and the list of such headers stripped from every
 //! incoming request (rule 3, docs/architecture.md).
 
+pub mod cache;
 mod xfcc;
 
 use base64::engine::general_purpose::STANDARD;
@@ -129,6 +130,12 @@ pub fn strip_untrusted(headers: &mut HeaderMap) {
     }
 }
 
+/// Whether [`strip_untrusted`] removes a header with this (lower-case) name: for callers that
+/// look at each name of a request once anyway.
+pub fn is_untrusted(name: &str) -> bool {
+    STRIPPED.contains(&name) || (name.contains('_') && is_stripped_spelling(name))
+}
+
 /// True when `name` (lower-case) reads as a [`STRIPPED`] name once '_' is taken for '-'.
 fn is_stripped_spelling(name: &str) -> bool {
     STRIPPED.iter().any(|ours| {
@@ -204,6 +211,11 @@ impl PrebuiltCertHeaders {
             headers.try_insert(name.clone(), value.clone())?;
         }
         Ok(())
+    }
+
+    /// How many headers are sent.
+    pub fn len(&self) -> usize {
+        self.headers.len()
     }
 
     /// True when no header is sent (the domain has no mutual authentication).

@@ -3,9 +3,11 @@
 //! signal and its activity. Every request passes [`ConnState::admit_request`] first, so that
 //! nothing is served on a connection that a swap, its certificate's expiry or a wind-down no
 //! longer admits, whatever the client does and however late the connection's own task notices
-//! (rule 5, docs/architecture.md). Its open tunnels are requests that never end: whenever its view or verdict
-//! changes, each is routed again and closed if its route would now refuse the connection.
+//! (rule 5, docs/architecture.md). Its open tunnels are requests that never end: whenever its
+//! view or verdict changes, each is routed again and closed if its route would now refuse the
+//! connection.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +16,9 @@ use http::HeaderValue;
 use rustls::pki_types::UnixTime;
 
 use super::activity::Activity;
+use super::cert_headers::cache::HeaderCache;
 use super::cert_headers::{xfcc_value, CertHeaderOptions, PrebuiltCertHeaders};
+use super::forwarding::ForwardFor;
 use super::readmission::{readmit, Readmission};
 use super::tunnel::Tunnels;
 use super::wind_down::{Ending, WindDown};
@@ -50,6 +54,8 @@ pub struct ConnState {
     pub tunnels: Tunnels,
     /// The XFCC element, built on first use (only when enabled and the verdict is `ok`).
     xfcc: OnceLock<Option<HeaderValue>>,
+    /// The forwarding headers for the first authority its requests named.
+    forward_for: OnceLock<ForwardFor>,
 }
 
 /// Seconds since the Unix epoch, now.
@@ -61,15 +67,24 @@ pub fn unix_now() -> i64 {
 }
 
 impl ConnState {
-    /// State for a connection with no request yet, viewing the snapshot of its handshake.
-    pub fn new(info: ConnInfo) -> ConnState {
+    /// State for a connection with no request yet, viewing the snapshot of its handshake;
+    /// its `ok` headers come from `cache` when another connection of its certificate built
+    /// them.
+    pub fn new(info: ConnInfo, cache: &HeaderCache) -> ConnState {
         let next_expiry = info
             .identity
             .as_ref()
             .and_then(|id| id.expiries.first().copied());
+        let ma = info.entry.mutual_authentication_id.as_ref();
+        let headers = match (info.verdict, ma, &info.identity) {
+            (Some(Verdict::Ok), Some(ma), Some(id)) => {
+                cache.ok_headers(ma, id, || headers_for(&info, info.verdict))
+            }
+            _ => headers_for(&info, info.verdict),
+        };
         let judged = Judged {
             verdict: info.verdict,
-            headers: headers_for(&info, info.verdict),
+            headers,
             next_expiry,
         };
         ConnState {
@@ -80,6 +95,7 @@ impl ConnState {
             activity: Activity::new(),
             tunnels: Tunnels::default(),
             xfcc: OnceLock::new(),
+            forward_for: OnceLock::new(),
         }
     }
 
@@ -143,7 +159,7 @@ impl ConnState {
         }
         let view = self.view.load();
         let verdict = self.judged.load().verdict;
-        let identity = self.info.identity.as_ref();
+        let identity = self.info.identity.as_deref();
         let closed = self.tunnels.close_where(|scope| {
             match view.routing(&scope.host, &scope.path) {
                 Ok((routing, _)) => routing.route.is_some_and(|r| !r.admits(verdict, identity)),
@@ -215,6 +231,19 @@ impl ConnState {
         Ok(())
     }
 
+    /// The forwarding headers' values for a request naming `authority`: built once for the
+    /// first authority the connection's requests name, per request for any other.
+    pub fn forward_for(&self, authority: &str) -> Cow<'_, ForwardFor> {
+        let peer = self.info.peer.ip();
+        let first = self
+            .forward_for
+            .get_or_init(|| ForwardFor::new(peer, authority));
+        match first.names(authority) {
+            true => Cow::Borrowed(first),
+            false => Cow::Owned(ForwardFor::new(peer, authority)),
+        }
+    }
+
     /// The XFCC header value for this connection's certificate, when `view` enables XFCC and
     /// the current verdict is `ok` (XFCC has no verdict field: never for anything else).
     pub fn xfcc(&self, view: &Snapshot, judged: &Judged) -> Option<&HeaderValue> {
@@ -239,7 +268,7 @@ fn headers_for(info: &ConnInfo, verdict: Option<Verdict>) -> PrebuiltCertHeaders
     PrebuiltCertHeaders::new(
         Some(ma),
         verdict.as_str(),
-        info.identity.as_ref(),
+        info.identity.as_deref(),
         &CertHeaderOptions { xfcc: false },
         None,
     )

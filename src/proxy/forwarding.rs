@@ -7,7 +7,9 @@ use std::net::IpAddr;
 use http::header::{HeaderName, HeaderValue, CONNECTION, TE};
 use http::HeaderMap;
 
-use super::cert_headers::{strip_untrusted, xfcc_name, PrebuiltCertHeaders};
+#[cfg(doc)]
+use super::cert_headers::strip_untrusted;
+use super::cert_headers::{is_untrusted, xfcc_name, PrebuiltCertHeaders};
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded.
 const HOP_BY_HOP: &[&str] = &[
@@ -24,13 +26,7 @@ const HOP_BY_HOP: &[&str] = &[
 
 /// Remove hop-by-hop headers, including those the Connection header names.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
+    let named = connection_named(headers);
     for name in named {
         headers.remove(name);
     }
@@ -70,41 +66,94 @@ fn remove_proxy_headers(headers: &mut HeaderMap) {
     }
 }
 
+/// Whether a header with this (lower-case) name is never forwarded, whatever its value:
+/// hop-by-hop, `Proxy`/`Proxy-*`, or one the proxy sets itself ([`is_untrusted`]).
+fn never_forwarded(name: &str) -> bool {
+    HOP_BY_HOP.contains(&name)
+        || name == "proxy"
+        || name.starts_with("proxy-")
+        || name.starts_with("proxy_")
+        || is_untrusted(name)
+}
+
+/// The values of the forwarding headers for one client address and request authority: the
+/// same for every request of a connection that names one host, so built once per connection
+/// (see `ConnState::forward_for`).
+#[derive(Debug, Clone)]
+pub struct ForwardFor {
+    authority: Box<str>,
+    /// `x-forwarded-for`.
+    client: Option<HeaderValue>,
+    /// `x-forwarded-host`.
+    host: Option<HeaderValue>,
+    /// RFC 7239 `forwarded`.
+    forwarded: Option<HeaderValue>,
+}
+
+impl ForwardFor {
+    /// The values for requests from `peer` naming `authority`.
+    pub fn new(peer: IpAddr, authority: &str) -> ForwardFor {
+        let ip = peer.to_string();
+        let client = HeaderValue::from_str(&ip).ok();
+        let node = match peer {
+            IpAddr::V6(_) => format!("\"[{ip}]\""),
+            IpAddr::V4(_) => ip,
+        };
+        // The authority was validated by canonical_host (no quotes or controls), so quoting it
+        // as an RFC 7239 quoted-string is safe.
+        let forwarded = format!("for={node};proto=https;host=\"{authority}\"");
+        ForwardFor {
+            authority: authority.into(),
+            client,
+            host: HeaderValue::from_str(authority).ok(),
+            forwarded: HeaderValue::from_str(&forwarded).ok(),
+        }
+    }
+
+    /// Whether these are the values for requests naming `authority`.
+    pub fn names(&self, authority: &str) -> bool {
+        &*self.authority == authority
+    }
+}
+
 /// Prepare the headers of a request for the origin; `xfcc` is the connection's
-/// `x-forwarded-client-cert` value when it is to be sent.
+/// `x-forwarded-client-cert` value when it is to be sent. The same as [`remove_hop_by_hop`]
+/// and [`strip_untrusted`] followed by the forwarding and certificate headers, in one pass
+/// over the request's names (most requests have nothing to remove).
 pub fn prepare(
     headers: &mut HeaderMap,
-    peer: IpAddr,
-    authority: &str,
+    forward: &ForwardFor,
     cert: &PrebuiltCertHeaders,
     xfcc: Option<&HeaderValue>,
 ) {
     let trailers = accepts_trailers(headers);
-    remove_hop_by_hop(headers);
+    let mut doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| never_forwarded(name.as_str()))
+        .cloned()
+        .collect();
+    if doomed.contains(&CONNECTION) {
+        doomed.extend(connection_named(headers));
+    }
+    for name in doomed {
+        headers.remove(name);
+    }
     // `te: trailers` is the one TE value HTTP/2 allows; gRPC servers require it. Other
     // transfer codings are this hop's business and stay dropped.
     if trailers {
         headers.insert(TE, HeaderValue::from_static("trailers"));
     }
-    strip_untrusted(headers);
-    let ip = peer.to_string();
-    let host = HeaderValue::from_str(authority).ok();
-    if let Ok(v) = HeaderValue::from_str(&ip) {
-        headers.insert("x-forwarded-for", v);
+    // Room for everything below at once, instead of growing the map step by step.
+    let _ = headers.try_reserve(5 + cert.len());
+    if let Some(v) = &forward.client {
+        headers.insert(&X_FORWARDED_FOR, v.clone());
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));
-    if let Some(h) = &host {
-        headers.insert("x-forwarded-host", h.clone());
+    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+    if let Some(v) = &forward.host {
+        headers.insert(&X_FORWARDED_HOST, v.clone());
     }
-    let node = match peer {
-        IpAddr::V6(_) => format!("\"[{ip}]\""),
-        IpAddr::V4(_) => ip,
-    };
-    // The authority was validated by canonical_host (no quotes or controls), so quoting it
-    // as an RFC 7239 quoted-string is safe.
-    let forwarded = format!("for={node};proto=https;host=\"{authority}\"");
-    if let Ok(v) = HeaderValue::from_str(&forwarded) {
-        headers.insert("forwarded", v);
+    if let Some(v) = &forward.forwarded {
+        headers.insert(&FORWARDED, v.clone());
     }
     // A full HeaderMap cannot take more headers: the request then goes without them, which
     // the origin sees as "no certificate headers" rather than a forged value (all stripped).
@@ -112,6 +161,22 @@ pub fn prepare(
     if let Some(value) = xfcc {
         let _ = headers.try_insert(xfcc_name(), value.clone());
     }
+}
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+
+/// The names the Connection header lists.
+fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect()
 }
 
 #[cfg(test)]
@@ -146,8 +211,7 @@ mod tests {
         let peer: IpAddr = "127.0.0.1".parse().unwrap();
         prepare(
             &mut h,
-            peer,
-            "api.example.com:8443",
+            &ForwardFor::new(peer, "api.example.com:8443"),
             &PrebuiltCertHeaders::default(),
             None,
         );
@@ -193,7 +257,12 @@ mod tests {
             for v in &values {
                 h.append("te", HeaderValue::from_str(v).unwrap());
             }
-            prepare(&mut h, peer, "h", &PrebuiltCertHeaders::default(), None);
+            prepare(
+                &mut h,
+                &ForwardFor::new(peer, "h"),
+                &PrebuiltCertHeaders::default(),
+                None,
+            );
             let got: Vec<_> = h.get_all("te").iter().collect();
             match want {
                 Some(v) => assert_eq!(got, [v], "{values:?}"),
@@ -207,8 +276,7 @@ mod tests {
         let mut h = HeaderMap::new();
         prepare(
             &mut h,
-            "::1".parse().unwrap(),
-            "h",
+            &ForwardFor::new("::1".parse().unwrap(), "h"),
             &PrebuiltCertHeaders::default(),
             None,
         );

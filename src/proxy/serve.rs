@@ -17,7 +17,6 @@ use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_rustls::server::TlsStream;
@@ -26,7 +25,7 @@ use super::connection::{unix_now, ConnState};
 use super::service::{handle, ProxyContext};
 use super::timeout_io::TimeoutIo;
 use super::wind_down::Ending;
-use crate::acceptor::{observe, ConnInfo, Handler};
+use crate::acceptor::{observe, ConnInfo, Handler, Transport};
 use crate::shutdown::stopped;
 use crate::snapshot::entry::Snapshot;
 
@@ -255,7 +254,7 @@ fn builder(h2: bool, limits: &ConnLimits) -> auto::Builder<TokioExecutor> {
 }
 
 async fn serve(
-    tls: TlsStream<TcpStream>,
+    tls: TlsStream<Transport>,
     info: ConnInfo,
     mut stop: watch::Receiver<bool>,
     ctx: Arc<ProxyContext>,
@@ -263,7 +262,7 @@ async fn serve(
 ) {
     let limits = life.limits.load_full();
     let h2 = info.h2;
-    let conn = Arc::new(ConnState::new(info));
+    let conn = Arc::new(ConnState::new(info, &ctx.cert_headers));
     let service = {
         let conn = conn.clone();
         service_fn(move |req| {

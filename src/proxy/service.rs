@@ -15,6 +15,7 @@ use hyper::body::Incoming;
 use super::access_log::{self, RequestFacts};
 use super::activity::Tracked;
 use super::authority::{decide, Decision};
+use super::cert_headers::cache::HeaderCache;
 use super::connection::{ConnState, Judged};
 use super::forwarding;
 use super::grpc;
@@ -36,6 +37,8 @@ pub struct ProxyContext {
     pub metrics: Arc<Metrics>,
     /// The live snapshot: every request checks that its connection is still admitted by it.
     pub live: Arc<ArcSwap<Snapshot>>,
+    /// Client-certificate headers shared by the connections of one certificate.
+    pub cert_headers: HeaderCache,
 }
 
 /// A short JSON error answer from the proxy itself (newline-terminated, so it reads well under
@@ -81,6 +84,7 @@ pub async fn handle(
     // Cheap clones (shared bytes), kept for the log line: the URI is rewritten for the origin.
     let (method, uri, version) = (parts.method.clone(), parts.uri.clone(), parts.version);
     let grpc = grpc::is_grpc(&parts.headers);
+    let last = closes_after(&parts);
     let admitted = conn.admit_request(&ctx.live);
     // Taken once admitted: the verdict and headers this request is served with.
     let judged = conn.judged();
@@ -113,7 +117,26 @@ pub async fn handle(
         true => grpc::reshape(routed.response),
         false => routed.response,
     };
-    response.map(|body| Tracked::new(body, in_flight))
+    response.map(|body| Tracked::new(body, in_flight, last))
+}
+
+/// Whether an HTTP/1.x request ends its connection after its response, as hyper decides it
+/// (RFC 9112 §9.3): HTTP/1.1 with a `close` connection option, HTTP/1.0 without `keep-alive`.
+fn closes_after(parts: &Parts) -> bool {
+    let has = |option: &str| {
+        parts
+            .headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(option))
+    };
+    match parts.version {
+        Version::HTTP_11 => has("close"),
+        Version::HTTP_10 | Version::HTTP_09 => !has("keep-alive"),
+        _ => false,
+    }
 }
 
 /// 421 for a request on a connection that is winding down (or has just been found no longer
@@ -230,7 +253,7 @@ fn refused(
     verdict: Option<Verdict>,
     conn: &ConnInfo,
 ) -> Option<Response<ProxyBody>> {
-    let identity = conn.identity.as_ref();
+    let identity = conn.identity.as_deref();
     if route.admits(verdict, identity) {
         return None;
     }
@@ -303,8 +326,7 @@ async fn forward(
     } = *target;
     forwarding::prepare(
         &mut parts.headers,
-        conn.info.peer.ip(),
-        authority,
+        &conn.forward_for(authority),
         &judged.headers,
         conn.xfcc(view, judged),
     );
@@ -411,4 +433,40 @@ fn origin_form(uri: &Uri, path: Option<&str>) -> Uri {
         (None, _) => uri.path_and_query().map_or("/", |p| p.as_str()).parse(),
     };
     parsed.unwrap_or_else(|_| Uri::from_static("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(version: Version, connection: &[&str]) -> Parts {
+        let mut req = Request::builder().version(version).uri("/");
+        for v in connection {
+            req = req.header(CONNECTION, *v);
+        }
+        req.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn requests_close_their_connection_as_hyper_decides() {
+        use Version as V;
+        let cases: [(Version, &[&str], bool); 9] = [
+            (V::HTTP_11, &[], false),
+            (V::HTTP_11, &["close"], true),
+            (V::HTTP_11, &["Keep-Alive, CLOSE"], true),
+            (V::HTTP_11, &["upgrade"], false),
+            (V::HTTP_11, &["te", "close"], true),
+            (V::HTTP_10, &[], true),
+            (V::HTTP_10, &["keep-alive"], false),
+            (V::HTTP_2, &[], false),
+            (V::HTTP_11, &["closed"], false),
+        ];
+        for (version, connection, closes) in cases {
+            assert_eq!(
+                closes_after(&parts(version, connection)),
+                closes,
+                "{version:?} {connection:?}"
+            );
+        }
+    }
 }

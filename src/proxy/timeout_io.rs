@@ -4,6 +4,10 @@
 //! in place of more input, followed by end of input. hyper has no 408 of its own (its header
 //! timeout closes silently), and the connection must not wait for the rest of a request that
 //! a slow or malicious client drips.
+//!
+//! The flush that ends a connection's last response (its request asked to close) also carries
+//! the TLS close_notify, queued just before it: response and close_notify leave in one write
+//! instead of two when hyper then shuts the connection down.
 
 use std::io;
 use std::pin::Pin;
@@ -36,7 +40,7 @@ impl<T> TimeoutIo<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> TimeoutIo<T> {
+impl<T: AsyncWrite + CloseNotify + Unpin> TimeoutIo<T> {
     /// Write the 408 (resuming where a previous call stopped), then report end of input.
     fn reply_timeout(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let Some(rest) = REQUEST_TIMEOUT
@@ -57,7 +61,7 @@ impl<T: AsyncWrite + Unpin> TimeoutIo<T> {
     }
 }
 
-impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimeoutIo<T> {
+impl<T: AsyncRead + AsyncWrite + CloseNotify + Unpin> AsyncRead for TimeoutIo<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -76,7 +80,18 @@ impl<T: AsyncRead + AsyncWrite + Unpin> AsyncRead for TimeoutIo<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for TimeoutIo<T> {
+/// A stream that can queue a TLS close_notify to be written by its next flush.
+pub trait CloseNotify {
+    fn queue_close_notify(&mut self);
+}
+
+impl<IO> CloseNotify for tokio_rustls::server::TlsStream<IO> {
+    fn queue_close_notify(&mut self) {
+        self.get_mut().1.send_close_notify();
+    }
+}
+
+impl<T: AsyncWrite + CloseNotify + Unpin> AsyncWrite for TimeoutIo<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -98,6 +113,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimeoutIo<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.activity.take_last_response() {
+            self.inner.queue_close_notify();
+        }
         Pin::new(&mut self.inner).poll_flush(cx)
     }
 
@@ -110,6 +128,71 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimeoutIo<T> {
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    impl CloseNotify for tokio::io::DuplexStream {
+        fn queue_close_notify(&mut self) {}
+    }
+
+    /// Records what is done to it.
+    #[derive(Default)]
+    struct Recording(Vec<&'static str>);
+
+    impl CloseNotify for Recording {
+        fn queue_close_notify(&mut self) {
+            self.0.push("close_notify");
+        }
+    }
+
+    impl AsyncWrite for Recording {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.0.push("write");
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_flush(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.0.push("flush");
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.0.push("shutdown");
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_last_response_is_flushed_with_the_close_notify() {
+        use crate::proxy::activity::Tracked;
+        use http_body_util::BodyExt;
+        let activity = Activity::new();
+        let mut io = TimeoutIo::new(Recording::default(), activity.clone());
+        // A keep-alive response: flushed alone.
+        let kept = Tracked::new(crate::origin::full("a"), activity.begin_request(), false);
+        kept.collect().await.unwrap();
+        io.write_all(b"response 1").await.unwrap();
+        io.flush().await.unwrap();
+        // The last one (its request asked to close): close_notify queued before its flush.
+        let last = Tracked::new(crate::origin::full("b"), activity.begin_request(), true);
+        last.collect().await.unwrap();
+        io.write_all(b"response 2").await.unwrap();
+        io.flush().await.unwrap();
+        io.flush().await.unwrap();
+        io.shutdown().await.unwrap();
+        assert_eq!(
+            io.inner.0,
+            [
+                "write",
+                "flush",
+                "write",
+                "close_notify",
+                "flush",
+                "flush",
+                "shutdown"
+            ]
+        );
+    }
 
     #[tokio::test]
     async fn counts_reads_and_answers_408_once_timed_out() {

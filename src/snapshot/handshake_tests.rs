@@ -8,8 +8,8 @@ use rustls::crypto::aws_lc_rs;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use rustls::sign::CertifiedKey;
 use rustls::{
-    AlertDescription, CertificateError, ClientConfig, ClientConnection, Error, HandshakeKind,
-    RootCertStore, ServerConfig, ServerConnection, SignatureScheme,
+    AlertDescription, CertificateError, CipherSuite, ClientConfig, ClientConnection, Error,
+    HandshakeKind, RootCertStore, ServerConfig, ServerConnection, SignatureScheme,
 };
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -397,4 +397,189 @@ fn resumed_fail_open_session_keeps_its_verdict() {
         auth.verdict(again.server.peer_certificates()),
         Verdict::UnknownCa
     );
+}
+
+/// A client session store that counts the TLS 1.3 tickets it is given.
+#[derive(Debug)]
+struct CountingStore {
+    inner: Arc<dyn rustls::client::ClientSessionStore>,
+    tickets: std::sync::atomic::AtomicUsize,
+}
+
+impl rustls::client::ClientSessionStore for CountingStore {
+    fn set_kx_hint(&self, name: ServerName<'static>, group: rustls::NamedGroup) {
+        self.inner.set_kx_hint(name, group)
+    }
+    fn kx_hint(&self, name: &ServerName<'_>) -> Option<rustls::NamedGroup> {
+        self.inner.kx_hint(name)
+    }
+    fn set_tls12_session(
+        &self,
+        name: ServerName<'static>,
+        value: rustls::client::Tls12ClientSessionValue,
+    ) {
+        self.inner.set_tls12_session(name, value)
+    }
+    fn tls12_session(
+        &self,
+        name: &ServerName<'_>,
+    ) -> Option<rustls::client::Tls12ClientSessionValue> {
+        self.inner.tls12_session(name)
+    }
+    fn remove_tls12_session(&self, name: &ServerName<'static>) {
+        self.inner.remove_tls12_session(name)
+    }
+    fn insert_tls13_ticket(
+        &self,
+        name: ServerName<'static>,
+        value: rustls::client::Tls13ClientSessionValue,
+    ) {
+        self.tickets
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.insert_tls13_ticket(name, value)
+    }
+    fn take_tls13_ticket(
+        &self,
+        name: &ServerName<'static>,
+    ) -> Option<rustls::client::Tls13ClientSessionValue> {
+        self.inner.take_tls13_ticket(name)
+    }
+}
+
+#[test]
+fn one_ticket_per_handshake_keeps_a_client_resuming() {
+    let pki = devpki::generate().unwrap();
+    let auth = auth(&pki, true);
+    let server = server_config(&pki, TlsVersion::Tls13, Some(&auth));
+    let store = Arc::new(CountingStore {
+        inner: Arc::new(rustls::client::ClientSessionMemoryCache::new(8)),
+        tickets: Default::default(),
+    });
+    let mut client =
+        (*client_with(&pki, TlsVersion::Tls13, Some((&pki.client, &pki.client)))).clone();
+    client.resumption = rustls::client::Resumption::store(store.clone());
+    let client = Arc::new(client);
+    let tickets = || store.tickets.load(std::sync::atomic::Ordering::SeqCst);
+
+    let first = connect(&server, &client);
+    assert!(first.result.is_ok());
+    assert_eq!(first.server.handshake_kind(), Some(HandshakeKind::Full));
+    assert_eq!(tickets(), 1, "one ticket after a full handshake");
+    // Each resumption spends the ticket and brings a new one, so the client keeps resuming.
+    for round in 2..=5 {
+        let again = connect(&server, &client);
+        assert!(again.result.is_ok());
+        assert_eq!(
+            again.server.handshake_kind(),
+            Some(HandshakeKind::Resumed),
+            "connection {round}"
+        );
+        assert_eq!(tickets(), round, "one ticket per resumed handshake");
+    }
+}
+
+// ---- cipher suites ----
+
+/// A client offering exactly `suites`, in this order.
+fn client_offering(pki: &DevPki, version: TlsVersion, suites: &[CipherSuite]) -> Arc<ClientConfig> {
+    let mut provider = aws_lc_rs::default_provider();
+    provider.cipher_suites = suites
+        .iter()
+        .map(|s| {
+            *aws_lc_rs::ALL_CIPHER_SUITES
+                .iter()
+                .find(|a| a.suite() == *s)
+                .unwrap()
+        })
+        .collect();
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(CertificateDer::from(pki.server_ca.cert().cert_der.clone()))
+        .unwrap();
+    let v = match version {
+        TlsVersion::Tls12 => &rustls::version::TLS12,
+        TlsVersion::Tls13 => &rustls::version::TLS13,
+    };
+    let config = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(&[v])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_cert_resolver(Recorder::new(Some(certified(&pki.client, &pki.client))));
+    Arc::new(config)
+}
+
+#[test]
+fn aes_128_gcm_is_preferred_unless_the_client_leads_with_chacha20() {
+    use CipherSuite::*;
+    let pki = devpki::generate().unwrap();
+    let auth = auth(&pki, true);
+    let cases: [(TlsVersion, &[CipherSuite], CipherSuite); 6] = [
+        // rustls' and OpenSSL's default order puts AES-256-GCM first.
+        (
+            TlsVersion::Tls13,
+            &[
+                TLS13_AES_256_GCM_SHA384,
+                TLS13_AES_128_GCM_SHA256,
+                TLS13_CHACHA20_POLY1305_SHA256,
+            ],
+            TLS13_AES_128_GCM_SHA256,
+        ),
+        (
+            TlsVersion::Tls13,
+            &[TLS13_AES_256_GCM_SHA384],
+            TLS13_AES_256_GCM_SHA384,
+        ),
+        (
+            TlsVersion::Tls13,
+            &[TLS13_CHACHA20_POLY1305_SHA256, TLS13_AES_128_GCM_SHA256],
+            TLS13_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            TlsVersion::Tls12,
+            &[
+                TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            ],
+            TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        ),
+        (
+            TlsVersion::Tls12,
+            &[
+                TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+                TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+            ],
+            TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            TlsVersion::Tls12,
+            &[TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384],
+            TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        ),
+    ];
+    for (version, offered, expected) in cases {
+        let server = server_config(&pki, version, Some(&auth));
+        // As the acceptor does, from the suites of the hello.
+        let server = super::suites::config_for(&server, offered);
+        let outcome = connect(&server, &client_offering(&pki, version, offered));
+        assert!(outcome.result.is_ok(), "{offered:?}");
+        let chosen = outcome.server.negotiated_cipher_suite().unwrap().suite();
+        assert_eq!(chosen, expected, "{version:?} {offered:?}");
+    }
+}
+
+#[test]
+fn sessions_resume_across_the_chacha20_copy_of_a_config() {
+    use CipherSuite::*;
+    let pki = devpki::generate().unwrap();
+    let auth = auth(&pki, true);
+    let server = server_config(&pki, TlsVersion::Tls13, Some(&auth));
+    let offered = [TLS13_CHACHA20_POLY1305_SHA256, TLS13_AES_128_GCM_SHA256];
+    let mut client = (*client_offering(&pki, TlsVersion::Tls13, &offered)).clone();
+    client.resumption = rustls::client::Resumption::in_memory_sessions(8);
+    let client = Arc::new(client);
+    let first = connect(&super::suites::config_for(&server, &offered), &client);
+    assert!(first.result.is_ok());
+    let again = connect(&super::suites::config_for(&server, &offered), &client);
+    assert!(again.result.is_ok());
+    assert_eq!(again.server.handshake_kind(), Some(HandshakeKind::Resumed));
 }

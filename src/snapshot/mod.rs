@@ -10,6 +10,7 @@ pub mod publisher;
 pub mod resumption;
 pub mod route;
 pub mod server_config;
+pub mod suites;
 pub mod tickets;
 pub mod verdict;
 pub mod verifier;

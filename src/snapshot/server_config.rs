@@ -10,6 +10,7 @@ use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{ConfigBuilder, InconsistentKeys, ServerConfig, SupportedProtocolVersion};
 
 use super::resumption::{GatedSessions, GatedTicketer};
+use super::suites;
 use super::verifier::ClientAuth;
 
 /// Session-ID cache entries per config (TLS 1.2 session-ID resumption only: TLS 1.3 and TLS 1.2
@@ -130,7 +131,7 @@ pub fn server_config_for(
     client_auth: Option<&ClientAuth>,
     ticketer: Arc<dyn ProducesTickets>,
 ) -> Result<Arc<ServerConfig>, ServerConfigError> {
-    let provider = Arc::new(aws_lc_rs::default_provider());
+    let provider = Arc::new(suites::server_preferred(aws_lc_rs::default_provider()));
     let versions = protocol_versions(&params.versions)?;
     let builder =
         ServerConfig::builder_with_provider(provider).with_protocol_versions(&versions)?;
@@ -143,9 +144,14 @@ pub fn server_config_for(
         SESSION_CACHE_ENTRIES,
     )));
     config.ticketer = Arc::new(GatedTicketer(ticketer));
-    // Honour the client's cipher-suite preference (rustls' default, stated for the reader):
-    // every suite the aws-lc-rs provider offers is acceptable.
-    config.ignore_client_order = false;
+    // One TLS 1.3 ticket per handshake instead of rustls' two: a client spends one ticket per
+    // resumption and gets a fresh one back, so the second ticket only pays off for a client
+    // that opens two connections at once after its first; each ticket costs a key derivation
+    // and an encryption (about a tenth of a full handshake's server CPU; see docs/benchmarking.md).
+    config.send_tls13_tickets = 1;
+    // The server's cipher-suite order (AES-128-GCM first), except for clients that prefer
+    // ChaCha20 (the acceptor picks `suites::config_for`); every suite stays acceptable.
+    config.ignore_client_order = true;
     // max_early_data_size stays 0: no 0-RTT data, which is replayable and would reach the
     // origin before the client certificate is verified.
     Ok(Arc::new(config))

@@ -16,7 +16,8 @@ use rustls::{
 };
 
 use super::verdict::{verdict_for_error, Verdict};
-use crate::identity::TrustAnchors;
+use crate::identity::cache::IdentityCache;
+use crate::identity::{ClientIdentity, TrustAnchors};
 
 /// Errors from building a [`ClientAuth`].
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +46,8 @@ pub struct ClientAuth {
     mode: Mode,
     /// The bundle's names, to tell which presented certificates form the verified path.
     anchors: Arc<TrustAnchors>,
+    /// Identities of chains this policy judged `ok` (see `identity::cache`).
+    identities: Arc<IdentityCache>,
 }
 
 #[derive(Debug, Clone)]
@@ -118,7 +121,46 @@ impl ClientAuth {
         Ok(ClientAuth {
             mode,
             anchors: Arc::new(TrustAnchors::from_bundle(bundle_der)),
+            identities: Arc::default(),
         })
+    }
+
+    /// The identity of a presented chain (leaf first) under this policy: the one kept from an
+    /// earlier connection with exactly this chain, else parsed now. None without a leaf.
+    pub fn identity(&self, chain: &[CertificateDer<'_>]) -> Option<Arc<ClientIdentity>> {
+        self.identities
+            .get(chain)
+            .or_else(|| ClientIdentity::from_chain(chain, &self.anchors).map(Arc::new))
+    }
+
+    /// Keep `identity` for the next connection presenting the same chain. Only for a chain
+    /// this policy has judged `ok`.
+    pub fn remember(&self, identity: &Arc<ClientIdentity>) {
+        self.identities.insert(identity);
+    }
+
+    /// Judges a resumed session at `now` as a full handshake would (see [`ClientAuth::judge`]),
+    /// given the identity of its chain.
+    ///
+    /// On an enforced domain the session's chain was verified by this very policy when the
+    /// session was made: a ticket or session ID is honoured only by the `ServerConfig` (or, in
+    /// a fleet, the policy) that issued it, and that config completes no handshake without a
+    /// verified chain. The only input of that verification that has changed since is the time,
+    /// so while every certificate that may be on the verified path is within its validity
+    /// period, the answer is the same and the signatures are not checked again (they cost as
+    /// much as the rest of a resumed handshake). Outside that window, and on a fail-open domain
+    /// (whose sessions may carry any chain), the chain is verified in full.
+    pub fn judge_resumed(
+        &self,
+        identity: Option<&ClientIdentity>,
+        peer: Option<&[CertificateDer<'_>]>,
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        let now_secs = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        if self.enforced() && identity.is_some_and(|id| id.path_valid_at(now_secs)) {
+            return Ok(());
+        }
+        self.judge(peer, now)
     }
 
     /// The bundle's trust anchors by name (see `identity::path`).
@@ -598,5 +640,72 @@ mod tests {
         // Not re-verified: the handshake already did it (garbage could never get this far).
         assert_eq!(auth.verdict(Some(&chain(&[b"x"]))), Verdict::Ok);
         assert_eq!(auth.verdict(None), Verdict::Missing);
+    }
+
+    fn at(unix: i64) -> UnixTime {
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs(unix.try_into().unwrap()))
+    }
+
+    #[test]
+    fn resumed_sessions_are_judged_by_dates_on_enforced_domains_only() {
+        let ca = Ca::new("ca").unwrap();
+        let other = Ca::new("other").unwrap();
+        let good = ca.issue_client("good", Validity::Current).unwrap();
+        let stranger = other.issue_client("stranger", Validity::Current).unwrap();
+        let enforced = ClientAuth::new(&der(&ca), true).unwrap();
+        let open = ClientAuth::new(&der(&ca), false).unwrap();
+        let judge = |auth: &ClientAuth, der: &[u8], now: UnixTime| {
+            let peer = chain(&[der]);
+            let identity = auth.identity(&peer).unwrap();
+            auth.judge_resumed(Some(&identity), Some(&peer), now)
+        };
+        let now = UnixTime::now();
+        assert!(judge(&enforced, &good.cert_der, now).is_ok());
+        assert!(judge(&open, &good.cert_der, now).is_ok());
+        // Past its notAfter, or before its notBefore: verified in full, with the error a full
+        // handshake would give.
+        let identity = enforced.identity(&chain(&[&good.cert_der])).unwrap();
+        let expired = judge(&enforced, &good.cert_der, at(identity.not_after + 1));
+        assert!(
+            matches!(
+                expired,
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::Expired
+                        | rustls::CertificateError::ExpiredContext { .. }
+                ))
+            ),
+            "{expired:?}"
+        );
+        let early = judge(&enforced, &good.cert_der, at(identity.not_before - 1));
+        assert!(early.is_err(), "{early:?}");
+        // A fail-open session may carry any chain: always verified.
+        assert!(judge(&open, &stranger.cert_der, now).is_err());
+        // No identity (nothing parsed): verified.
+        let peer = chain(&[&stranger.cert_der]);
+        assert!(enforced.judge_resumed(None, Some(&peer), now).is_err());
+        assert!(enforced.judge_resumed(None, None, now).is_err());
+    }
+
+    #[test]
+    fn remembered_identities_are_shared_by_later_connections() {
+        let ca = Ca::new("ca").unwrap();
+        let auth = ClientAuth::new(&der(&ca), true).unwrap();
+        let a = ca.issue_client("a", Validity::Current).unwrap();
+        let b = ca.issue_client("b", Validity::Current).unwrap();
+        let first = auth.identity(&chain(&[&a.cert_der])).unwrap();
+        let unremembered = auth.identity(&chain(&[&a.cert_der])).unwrap();
+        assert!(
+            !Arc::ptr_eq(&first, &unremembered),
+            "nothing kept until judged ok"
+        );
+        auth.remember(&first);
+        let again = auth.identity(&chain(&[&a.cert_der])).unwrap();
+        assert!(Arc::ptr_eq(&first, &again));
+        let other = auth.identity(&chain(&[&b.cert_der])).unwrap();
+        assert_eq!(other.leaf_der, b.cert_der);
+        // Another policy (even over the same bundle) keeps its own.
+        let rebuilt = ClientAuth::new(&der(&ca), true).unwrap();
+        let fresh = rebuilt.identity(&chain(&[&a.cert_der])).unwrap();
+        assert!(!Arc::ptr_eq(&first, &fresh));
     }
 }

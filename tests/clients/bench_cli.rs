@@ -55,14 +55,29 @@ fn files(dir: &Path, f: &Fixture, client: Option<&Issued>) -> Vec<String> {
 /// `extra` says otherwise.
 async fn bench(f: &Fixture, files: &[String], extra: &[&str]) -> Value {
     let target = f.proxy().to_string();
-    let mut defaults = vec!["--threads", "1"];
-    for (flag, value) in [("--count", "50"), ("--concurrency", "4")] {
+    let mut defaults = vec![];
+    for (flag, value) in [
+        ("--count", "50"),
+        ("--concurrency", "4"),
+        ("--workers", "1"),
+    ] {
         if !extra.contains(&flag) {
             defaults.extend([flag, value]);
         }
     }
+    let (summary, _) = bench_with_stderr(&target, files, &defaults, extra).await;
+    summary
+}
+
+/// Runs the binary with --json against `target`; the summary and what it wrote on stderr.
+async fn bench_with_stderr(
+    target: &str,
+    files: &[String],
+    defaults: &[&str],
+    extra: &[&str],
+) -> (Value, String) {
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_mtls-proxy"))
-        .args(["bench", "--target", &target, "--sni", DOMAIN, "--json"])
+        .args(["bench", "--target", target, "--sni", DOMAIN, "--json"])
         .args(defaults)
         .args(files)
         .args(extra)
@@ -70,12 +85,10 @@ async fn bench(f: &Fixture, files: &[String], extra: &[&str]) -> Value {
         .await
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let summary = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    (summary, stderr)
 }
 
 fn assert_all_completed(s: &Value, mode: &str) {
@@ -161,15 +174,19 @@ async fn resumed_handshakes_are_counted() {
     let f = enforced().await;
     let dir = tempfile::tempdir().unwrap();
     let args = files(dir.path(), &f, Some(&f.client(Validity::Current)));
-    let s = bench(
-        &f,
-        &args,
-        &["--mode", "request", "--resume", "--concurrency", "1"],
-    )
-    .await;
-    assert_all_completed(&s, "request");
-    // One connection at a time: every connection after the first finds a ticket.
-    assert_eq!(s["resumed"], 49, "{s:#}");
+    // Handshake mode sends no request: the ticket held back for the first response must
+    // still reach the client, at the close.
+    for mode in ["request", "handshake"] {
+        let s = bench(
+            &f,
+            &args,
+            &["--mode", mode, "--resume", "--concurrency", "1"],
+        )
+        .await;
+        assert_all_completed(&s, mode);
+        // One connection at a time: every connection after the first finds a ticket.
+        assert_eq!(s["resumed"], 49, "{mode}: {s:#}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,5 +234,141 @@ async fn text_summary_and_svg() {
     assert!(
         plot.starts_with("<svg") && plot.contains("Latency of 20 completed"),
         "{plot}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_workers_share_the_connections_and_complete_all_of_them() {
+    let f = enforced().await;
+    let dir = tempfile::tempdir().unwrap();
+    let args = files(dir.path(), &f, Some(&f.client(Validity::Current)));
+    let s = bench(
+        &f,
+        &args,
+        &[
+            "--mode",
+            "request",
+            "--workers",
+            "3",
+            "--count",
+            "61",
+            "--concurrency",
+            "6",
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s["completed"].as_u64(), s["workers"].as_u64()),
+        (Some(61), Some(3)),
+        "{s:#}"
+    );
+    assert_eq!(s["errors"]["total"], 0, "{s:#}");
+    // --count is split between the workers: 21 + 20 + 20.
+    assert_eq!(
+        s["completed_per_worker"],
+        serde_json::json!([21, 20, 20]),
+        "{s:#}"
+    );
+    // Keep-alive: each worker's connections carry their requests.
+    let s = bench(
+        &f,
+        &args,
+        &[
+            "--mode",
+            "keepalive",
+            "--requests-per-conn",
+            "4",
+            "--workers",
+            "2",
+            "--count",
+            "6",
+        ],
+    )
+    .await;
+    assert_eq!(
+        s["completed_per_worker"],
+        serde_json::json!([12, 12]),
+        "{s:#}"
+    );
+    // The open loop keeps its overall rate when split: 20 at 100/s take at least 190 ms.
+    let s = bench(
+        &f,
+        &args,
+        &[
+            "--mode",
+            "request",
+            "--workers",
+            "2",
+            "--rate",
+            "100",
+            "--count",
+            "20",
+        ],
+    )
+    .await;
+    assert_eq!(
+        s["completed_per_worker"],
+        serde_json::json!([10, 10]),
+        "{s:#}"
+    );
+    assert!(s["elapsed_s"].as_f64().unwrap() >= 0.18, "{s:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insecure_skips_the_server_certificate_check_and_says_so() {
+    let f = enforced().await;
+    let dir = tempfile::tempdir().unwrap();
+    let client = f.client(Validity::Current);
+    let target = f.proxy().to_string();
+    // Trusting another CA than the one that issued the server's certificate: every
+    // connection fails, and the report says why.
+    let mut untrusting = files(dir.path(), &f, Some(&client));
+    let other = dir.path().join("other-ca.pem");
+    std::fs::write(&other, &f.other_ca.cert().cert_pem).unwrap();
+    untrusting[1] = other.to_str().unwrap().to_string();
+    let (s, _) = bench_with_stderr(&target, &untrusting, &["--count", "5"], &[]).await;
+    assert_eq!(
+        (s["completed"].as_u64(), s["errors"]["total"].as_u64()),
+        (Some(0), Some(5)),
+        "{s:#}"
+    );
+    assert_eq!(
+        s["errors"]["by_kind"]["tls: invalid peer certificate: UnknownIssuer"], 5,
+        "{s:#}"
+    );
+    assert_eq!(s["server_certificate_verified"], true, "{s:#}");
+    // The text report names the cause and the way out.
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_mtls-proxy"))
+        .args([
+            "bench", "--target", &target, "--sni", DOMAIN, "--count", "2",
+        ])
+        .args(&untrusting)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("invalid peer certificate: UnknownIssuer"),
+        "{text}"
+    );
+    assert!(text.contains("failed verification against --ca"), "{text}");
+    // --insecure instead of --ca: the same untrusted server is measured, labelled as such.
+    let insecure: Vec<String> = untrusting[2..].to_vec();
+    let (s, stderr) = bench_with_stderr(
+        &target,
+        &insecure,
+        &["--count", "5", "--mode", "request"],
+        &["--insecure"],
+    )
+    .await;
+    assert_eq!(
+        (s["completed"].as_u64(), s["errors"]["total"].as_u64()),
+        (Some(5), Some(0)),
+        "{s:#}"
+    );
+    assert_eq!(s["server_certificate_verified"], false, "{s:#}");
+    assert!(
+        stderr.contains("--insecure: the server's certificate is not verified"),
+        "{stderr}"
     );
 }

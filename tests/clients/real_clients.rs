@@ -242,6 +242,43 @@ async fn s_client_enforced_accepts_a_valid_client_and_refuses_the_rest() {
 }
 
 #[tokio::test]
+async fn s_client_gets_aes_128_gcm_unless_it_leads_with_chacha20() {
+    let Some(e) = Env::new().await else { return };
+    let (_, valid) = e.valid();
+    let cases: [(Tls, Option<&str>, &str); 5] = [
+        // OpenSSL's default order leads with AES-256-GCM in both versions.
+        (Tls::V13, None, "TLS_AES_128_GCM_SHA256"),
+        (
+            Tls::V13,
+            Some("TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"),
+            "TLS_CHACHA20_POLY1305_SHA256",
+        ),
+        (
+            Tls::V13,
+            Some("TLS_AES_256_GCM_SHA384"),
+            "TLS_AES_256_GCM_SHA384",
+        ),
+        (Tls::V12, None, "ECDHE-ECDSA-AES128-GCM-SHA256"),
+        (
+            Tls::V12,
+            Some("ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-ECDSA-AES128-GCM-SHA256"),
+            "ECDHE-ECDSA-CHACHA20-POLY1305",
+        ),
+    ];
+    for (tls, offered, expected) in cases {
+        let mut s = e.c.s_client(Some("a.test")).tls(tls).cert(&valid);
+        s = match (tls, offered) {
+            (Tls::V13, Some(list)) => s.ciphersuites(list),
+            (_, Some(list)) => s.cipher(list),
+            (_, None) => s,
+        };
+        let r = s.run().await;
+        assert_s_ok(&r, &e.ma_a);
+        assert_eq!(r.cipher(), Some(expected), "{tls:?} {offered:?}: {r:#?}");
+    }
+}
+
+#[tokio::test]
 async fn s_client_sees_the_bundle_ca_names_and_no_request_without_mutual_authentication() {
     let Some(e) = Env::new().await else { return };
     let (_, valid) = e.valid();

@@ -332,6 +332,7 @@ pub struct SClient<'a> {
     trace: bool,
     no_ticket: bool,
     groups: Option<String>,
+    ciphers: Option<(&'static str, String)>,
 }
 
 /// What s_client printed.
@@ -384,6 +385,15 @@ impl SClientResult {
     /// True when s_client reports a resumed session ("Reused, TLSv1.x, …").
     pub fn reused(&self) -> bool {
         self.stdout.lines().any(|l| l.starts_with("Reused,"))
+    }
+
+    /// The negotiated cipher suite in OpenSSL's name, from "New, TLSv1.3, Cipher is X".
+    pub fn cipher(&self) -> Option<&str> {
+        self.stdout
+            .lines()
+            .find(|l| l.starts_with("New,") || l.starts_with("Reused,"))
+            .and_then(|l| l.split("Cipher is ").nth(1))
+            .map(str::trim)
     }
 
     /// True when s_client reports a full handshake ("New, TLSv1.x, …").
@@ -451,6 +461,7 @@ impl<'a> SClient<'a> {
             trace: false,
             no_ticket: false,
             groups: None,
+            ciphers: None,
         }
     }
 
@@ -503,6 +514,18 @@ impl<'a> SClient<'a> {
         self
     }
 
+    /// `-ciphersuites LIST`: the TLS 1.3 suites offered, in this order.
+    pub fn ciphersuites(mut self, list: &str) -> Self {
+        self.ciphers = Some(("-ciphersuites", list.to_string()));
+        self
+    }
+
+    /// `-cipher LIST`: the TLS 1.2 suites offered, in this order.
+    pub fn cipher(mut self, list: &str) -> Self {
+        self.ciphers = Some(("-cipher", list.to_string()));
+        self
+    }
+
     fn args(&self) -> Vec<OsString> {
         let c = self.clients;
         let mut args: Vec<OsString> = vec!["s_client".into(), "-connect".into()];
@@ -535,6 +558,9 @@ impl<'a> SClient<'a> {
         }
         if let Some(groups) = &self.groups {
             args.extend(["-groups".into(), groups.into()]);
+        }
+        if let Some((option, list)) = &self.ciphers {
+            args.extend([(*option).into(), list.into()]);
         }
         args.push("-ign_eof".into());
         args

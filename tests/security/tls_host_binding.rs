@@ -87,10 +87,21 @@ async fn other_hosts_are_misdirected_unless_they_share_the_policy() {
             (Req::get(A), 200),
         ];
         expect(&mut conn, &cases, &format!("{proto:?} on {A}")).await;
-        // What the origin sees for a coalesced request is this connection's identity.
-        let h = seen(&conn.send(&Req::get(C)).await.unwrap());
-        assert_eq!(h["client-cert-verdict"], "ok");
-        assert_eq!(h["host"], C);
+        // What the origin sees for a coalesced request is this connection's identity, and
+        // forwarding headers naming the host of each request (built once per connection for
+        // its first host: never reused for another).
+        for host in [C, A, C] {
+            let h = seen(&conn.send(&Req::get(host)).await.unwrap());
+            assert_eq!(h["client-cert-verdict"], "ok");
+            assert_eq!(h["host"], host);
+            assert_eq!(h["x-forwarded-host"], host, "{proto:?}");
+            assert_eq!(
+                h["forwarded"],
+                format!("for=127.0.0.1;proto=https;host=\"{host}\""),
+                "{proto:?}"
+            );
+            assert_eq!(h["x-forwarded-for"], "127.0.0.1");
+        }
     }
 }
 

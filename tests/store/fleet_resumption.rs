@@ -125,81 +125,93 @@ async fn a_session_resumes_on_another_node_until_its_policy_is_tightened() {
     }
 
     // Fail-open, certificate-less sessions: resumable across nodes while the policy lasts...
+    // One client per node it will be refused by: the proxy issues one TLS 1.3 ticket per
+    // handshake and a refused offer spends it, so each node must be offered a ticket of its own.
     let mut open_sessions = Vec::new();
     for tls in BOTH {
-        let sessions = Sessions::one_bucket(&f.server_ca);
-        let bare = TlsClient::new(&f.server_ca, OPEN)
-            .tls(tls)
-            .sessions(&sessions);
-        let (_, r) = bare.attempt(f.proxy(1), OPEN).await;
-        assert_eq!(seen(&r.unwrap())["client-cert-verdict"], "missing");
-        assert_resumed(
-            &f,
-            2,
-            &bare,
-            OPEN,
-            "",
-            "missing",
-            &format!("{tls:?} fail-open"),
-        )
-        .await;
-        open_sessions.push((tls, sessions, bare));
+        for node in 0..3 {
+            let sessions = Sessions::one_bucket(&f.server_ca);
+            let bare = TlsClient::new(&f.server_ca, OPEN)
+                .tls(tls)
+                .sessions(&sessions);
+            let (_, r) = bare.attempt(f.proxy(1), OPEN).await;
+            assert_eq!(seen(&r.unwrap())["client-cert-verdict"], "missing");
+            assert_resumed(
+                &f,
+                2,
+                &bare,
+                OPEN,
+                "",
+                "missing",
+                &format!("{tls:?} fail-open"),
+            )
+            .await;
+            open_sessions.push((tls, node, sessions, bare));
+        }
     }
     // ...then node 2 enforces it: no node resumes a session made without a certificate.
     let r = flows::set_enforced(&f.nodes[2], &open, true).await;
     assert_eq!(r.status, 200, "{}", r.detail());
     settle(&f).await;
-    for (tls, sessions, bare) in &open_sessions {
-        for node in 0..3 {
-            let offered = sessions.offered();
-            assert_refused_fresh(
-                &f,
-                node,
-                bare,
-                OPEN,
-                &format!("{tls:?} node-{node} after enforcing"),
-            )
-            .await;
-            assert!(
-                sessions.offered() > offered,
-                "{tls:?} node-{node}: no session was offered"
-            );
-        }
-    }
-
-    // A session made on A before its bundle is rotated through node 1 resumes nowhere after.
-    for tls in BOTH {
-        let sessions = Sessions::one_bucket(&f.server_ca);
-        let sha = first_visit(&f, 0, tls, A, &sessions).await;
-        let bare = TlsClient::new(&f.server_ca, A).tls(tls).sessions(&sessions);
-        assert_resumed(
+    for (tls, node, sessions, bare) in &open_sessions {
+        let offered = sessions.offered();
+        assert_refused_fresh(
             &f,
-            2,
-            &bare,
-            A,
-            &sha,
-            "ok",
-            &format!("{tls:?} before rotation"),
+            *node,
+            bare,
+            OPEN,
+            &format!("{tls:?} node-{node} after enforcing"),
         )
         .await;
-        let bundle = format!(
-            "{}{}",
-            f.client_ca.cert().cert_pem,
-            f.other_ca.cert().cert_pem
+        assert!(
+            sessions.offered() > offered,
+            "{tls:?} node-{node}: no session was offered"
         );
-        let r = flows::set_bundle(&f.nodes[1], &ma, &bundle).await;
-        assert_eq!(r.status, 200, "{}", r.detail());
-        settle(&f).await;
+    }
+
+    // A session made on A before its bundle is rotated through node 1 resumes nowhere after
+    // (again one client per node, each holding a ticket of its own).
+    let mut before = Vec::new();
+    for tls in BOTH {
         for node in 0..3 {
-            assert_refused_fresh(
+            let sessions = Sessions::one_bucket(&f.server_ca);
+            let sha = first_visit(&f, 0, tls, A, &sessions).await;
+            let bare = TlsClient::new(&f.server_ca, A).tls(tls).sessions(&sessions);
+            assert_resumed(
                 &f,
-                node,
+                2,
                 &bare,
                 A,
-                &format!("{tls:?} node-{node} after rotation"),
+                &sha,
+                "ok",
+                &format!("{tls:?} before rotation"),
             )
             .await;
+            before.push((tls, node, sessions, bare));
         }
+    }
+    let bundle = format!(
+        "{}{}",
+        f.client_ca.cert().cert_pem,
+        f.other_ca.cert().cert_pem
+    );
+    let r = flows::set_bundle(&f.nodes[1], &ma, &bundle).await;
+    assert_eq!(r.status, 200, "{}", r.detail());
+    settle(&f).await;
+    for (tls, node, sessions, bare) in &before {
+        let offered = sessions.offered();
+        assert_refused_fresh(
+            &f,
+            *node,
+            bare,
+            A,
+            &format!("{tls:?} node-{node} after rotation"),
+        )
+        .await;
+        assert!(
+            sessions.offered() > offered,
+            "{tls:?} node-{node}: no session was offered after rotation"
+        );
     }
 }
 
