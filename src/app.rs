@@ -20,14 +20,19 @@ use crate::admin::{self, token, AdminState, AdminToken};
 use crate::control::{Control, ControlError, Prepare};
 use crate::fleet::{self, Cache, CacheError, CacheWriter, FleetOptions, FleetView};
 use crate::metrics::Metrics;
+use crate::model::identity_pattern::AllowList;
+use crate::model::origin::OriginRoute;
 use crate::model::State;
 use crate::origin::{OriginClient, OriginError, OriginOptions};
 use crate::proxy::cert_headers::cache::HeaderCache;
 use crate::proxy::serve::{handler, ConnLimits, Lifecycle};
 use crate::proxy::service::ProxyContext;
+use crate::revocation::fetch::Fetcher;
+use crate::revocation::refresher::{FetchGate, Refresher};
 use crate::settings::{ProxySettings, Settings, SettingsError};
 use crate::snapshot::build::BuildInputs;
 use crate::snapshot::publisher::Publisher;
+use crate::snapshot::route::Route;
 use crate::snapshot::tickets::TicketKeys;
 use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::{SqliteStore, Store, StoreError};
@@ -51,6 +56,8 @@ pub enum AppError {
     Origin(#[from] OriginError),
     #[error("invalid origin {0:?}: {1}")]
     OriginSpec(String, String),
+    #[error("route {0}: {1}")]
+    Route(String, String),
     #[error("{field}: {error}")]
     OriginIdentity { field: String, error: OriginError },
     #[error("demo import failed: {0}")]
@@ -61,6 +68,8 @@ pub enum AppError {
     Metrics(#[from] prometheus::Error),
     #[error("server task failed: {0}")]
     Task(String),
+    #[error(transparent)]
+    Fetcher(#[from] crate::revocation::fetch::FetcherError),
     #[error(
         "refusing to serve: the store is unreachable ({store}) and this node has no local cache \
          at {cache} (a node writes it once it has applied a revision from the store); start it \
@@ -330,6 +339,14 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         },
         shutdown_rx.clone(),
     );
+    let refresher = spawn_refresher(
+        &settings,
+        &control,
+        &publisher,
+        &metrics,
+        &view,
+        &shutdown_rx,
+    )?;
     let limits = Arc::new(ArcSwap::from_pointee(conn_limits(&settings.proxy)));
     let proxy_task = spawn_proxy(
         &settings,
@@ -354,7 +371,7 @@ pub async fn start(settings: Settings) -> Result<Running, AppError> {
         settings: std::sync::Mutex::new(settings),
         limits,
         shutdown,
-        tasks: vec![admin_task, proxy_task, sampler, follower],
+        tasks: vec![admin_task, proxy_task, sampler, follower, refresher],
     })
 }
 
@@ -434,15 +451,59 @@ fn resolve_token(settings: &Settings) -> Result<(String, token::TokenSource), Ap
 /// files for origins are read here, on every start and reload), with the node's session-ticket
 /// secrets.
 fn build_inputs(settings: &Settings, tickets: &TicketKeys) -> Result<BuildInputs, AppError> {
-    let (routes, default_origin) = origins::routes(settings)?;
+    let (origins, default_origin) = origins::routes(settings)?;
+    let mut routes = Vec::new();
+    for (r, (domain, origin)) in settings.routes.iter().zip(origins) {
+        routes.push((domain, Arc::new(route(r, origin)?)));
+    }
     Ok(BuildInputs {
         routes,
         default_origin,
         default_domain: settings.proxy.default_domain.clone(),
         preserve_host: settings.proxy.preserve_host,
         xfcc: settings.proxy.xfcc,
+        require_fresh: settings.revocation.require_fresh,
         tickets: tickets.clone(),
     })
+}
+
+/// One `[[routes]]` entry for the data plane, with its origin resolved (settings validated the
+/// patterns already; a failure here names the route all the same).
+fn route(r: &crate::settings::Route, origin: OriginRoute) -> Result<Route, AppError> {
+    let allow = match &r.allow {
+        Some(patterns) => {
+            Some(AllowList::parse(patterns).map_err(|e| AppError::Route(r.name(), e.to_string()))?)
+        }
+        None => None,
+    };
+    Ok(Route {
+        name: Arc::from(r.name()),
+        path_prefix: r.path_prefix.clone(),
+        origin: Arc::new(origin),
+        allow,
+    })
+}
+
+/// The task keeping revocation lists with a `url` current (it writes through control only).
+/// Only the node that leads the fleet (the first live node by id, which a single node always
+/// is once its heartbeat is stored) fetches; every node follows the lists.
+fn spawn_refresher(
+    settings: &Settings,
+    control: &Arc<Control>,
+    publisher: &Publisher,
+    metrics: &Arc<Metrics>,
+    fleet: &Arc<FleetView>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<JoinHandle<()>, AppError> {
+    let r = &settings.revocation;
+    let fetcher = Fetcher::new(r.fetch_timeout, r.ca_file.as_deref())?;
+    let fleet = fleet.clone();
+    let leads: FetchGate = Arc::new(move || fleet.leads());
+    let refresher = Refresher::new(control.clone(), fetcher, metrics.clone(), r.refresh)
+        .fetch_when(leads, settings.store.poll_interval);
+    Ok(tokio::spawn(
+        refresher.run(publisher.subscribe(), shutdown.clone()),
+    ))
 }
 
 /// The connection timeouts `[proxy]` sets (reloadable).

@@ -35,6 +35,9 @@ pub enum DevPkiError {
     /// A validity bound fell outside the representable date range.
     #[error("certificate validity is out of range")]
     TimeRange,
+    /// What was given as a certificate does not parse.
+    #[error("not a DER certificate")]
+    NotACertificate,
     /// A server certificate needs at least one DNS name or IP address.
     #[error("a server certificate needs at least one DNS name or IP address")]
     NoSubjectName,
@@ -87,6 +90,14 @@ pub enum Validity {
     /// Valid from yesterday until this instant (a short-lived certificate that expires while
     /// a test runs). X.509 times have whole seconds: sub-second parts are dropped.
     Until(OffsetDateTime),
+}
+
+/// A subjectAltName of a client certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientSan {
+    Dns(String),
+    Uri(String),
+    Email(String),
 }
 
 /// A certificate authority able to issue certificates.
@@ -151,6 +162,25 @@ impl Ca {
         self.sign_leaf(&params)
     }
 
+    /// A current client certificate (clientAuth EKU) carrying `sans` as subjectAltNames, for
+    /// identity rules.
+    pub fn issue_client_with_sans(
+        &self,
+        common_name: &str,
+        sans: &[ClientSan],
+    ) -> Result<Issued, DevPkiError> {
+        let mut params = leaf_params(common_name, Validity::Current)?;
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        for san in sans {
+            params.subject_alt_names.push(match san {
+                ClientSan::Dns(name) => SanType::DnsName(name.as_str().try_into()?),
+                ClientSan::Uri(uri) => SanType::URI(uri.as_str().try_into()?),
+                ClientSan::Email(mail) => SanType::Rfc822Name(mail.as_str().try_into()?),
+            });
+        }
+        self.sign_leaf(&params)
+    }
+
     /// An intermediate CA signed by this CA (path length 0: it issues leaves only).
     pub fn issue_intermediate(&self, common_name: &str) -> Result<Ca, DevPkiError> {
         let mut params = ca_params(common_name, BasicConstraints::Constrained(0))?;
@@ -162,6 +192,37 @@ impl Ca {
             issuer: Issuer::new(params, key),
             cert: issued,
         })
+    }
+
+    /// A CRL (PEM) signed by this CA revoking the certificates in `revoked` (DER), with CRL
+    /// number `number`, valid from `this_update` to `next_update`.
+    pub fn crl(
+        &self,
+        revoked: &[&[u8]],
+        number: u64,
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> Result<String, DevPkiError> {
+        let mut revoked_certs = Vec::new();
+        for der in revoked {
+            let (_, cert) = x509_parser::parse_x509_certificate(der)
+                .map_err(|_| DevPkiError::NotACertificate)?;
+            revoked_certs.push(rcgen::RevokedCertParams {
+                serial_number: rcgen::SerialNumber::from_slice(cert.raw_serial()),
+                revocation_time: this_update,
+                reason_code: None,
+                invalidity_date: None,
+            });
+        }
+        let params = rcgen::CertificateRevocationListParams {
+            this_update,
+            next_update,
+            crl_number: rcgen::SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.issuer)?.pem()?)
     }
 
     fn sign_leaf(&self, params: &CertificateParams) -> Result<Issued, DevPkiError> {

@@ -16,6 +16,8 @@ use x509_parser::prelude::FromDer;
 pub use path::TrustAnchors;
 use path::{trace, Names};
 
+use crate::model::identity_pattern::Presented;
+
 /// What the proxy tells the origin about a client certificate, computed once per connection.
 ///
 /// String fields hold what the certificate says; they are escaped only when a header is built
@@ -64,6 +66,10 @@ pub struct ClientIdentity {
     pub email_sans: Vec<String>,
     /// iPAddress SANs in text form ("10.0.0.1", "2001:db8::1").
     pub ip_sans: Vec<String>,
+    /// The subject's common name when it has exactly one (for `cn:` identity rules).
+    pub common_name: Option<String>,
+    /// SHA-256 of the SubjectPublicKeyInfo DER (for `spki-sha256:` identity rules).
+    pub spki_sha256: Option<[u8; 32]>,
 }
 
 impl ClientIdentity {
@@ -140,6 +146,9 @@ impl ClientIdentity {
         self.serial_hex = serial_hex(cert.raw_serial());
         self.not_before = cert.validity().not_before.timestamp();
         self.not_after = cert.validity().not_after.timestamp();
+        self.common_name = single_common_name(cert);
+        let spki = digest::digest(&digest::SHA256, cert.public_key().raw);
+        self.spki_sha256 = <[u8; 32]>::try_from(spki.as_ref()).ok();
         // A duplicated or malformed SAN extension is an error here; the identity then simply
         // carries no SANs (verification, not this code, decides whether the cert is good).
         if let Ok(Some(san)) = cert.subject_alternative_name() {
@@ -161,6 +170,38 @@ impl ClientIdentity {
             }
             _ => {}
         }
+    }
+}
+
+/// The subject CN when there is exactly one and it is a string: with two, which one an origin
+/// or a rule should read is ambiguous, so none is taken.
+fn single_common_name(cert: &X509Certificate<'_>) -> Option<String> {
+    let mut names = cert.subject().iter_common_name();
+    let first = names.next()?;
+    if names.next().is_some() {
+        return None;
+    }
+    first.as_str().ok().map(str::to_owned)
+}
+
+impl Presented for ClientIdentity {
+    fn uri_sans(&self) -> &[String] {
+        &self.uri_sans
+    }
+    fn dns_sans(&self) -> &[String] {
+        &self.dns_sans
+    }
+    fn email_sans(&self) -> &[String] {
+        &self.email_sans
+    }
+    fn common_name(&self) -> Option<&str> {
+        self.common_name.as_deref()
+    }
+    fn spki_sha256(&self) -> Option<&[u8; 32]> {
+        self.spki_sha256.as_ref()
+    }
+    fn cert_sha256_hex(&self) -> &str {
+        &self.sha256_hex
     }
 }
 
@@ -294,6 +335,15 @@ mod tests {
         assert_eq!(id.uri_sans, vec!["spiffe://example.org/client"]);
         assert_eq!(id.email_sans, vec!["a@example.com"]);
         assert_eq!(id.ip_sans, vec!["10.0.0.1", "2001:db8::1"]);
+        assert_eq!(id.common_name.as_deref(), Some("client"));
+        let spki = digest::digest(
+            &digest::SHA256,
+            &rcgen::PublicKeyData::subject_public_key_info(&leaf_key),
+        );
+        assert_eq!(
+            id.spki_sha256.as_ref().map(|d| d.as_slice()),
+            Some(spki.as_ref())
+        );
         let expected = digest::digest(&digest::SHA256, leaf.der());
         assert_eq!(id.sha256_hex, hex_lower(expected.as_ref()));
         assert_eq!(id.sha256_hex.len(), 64);

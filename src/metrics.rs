@@ -2,6 +2,7 @@
 //! Hot-path recording is an atomic add on a handle resolved ahead of time ([`DomainMetrics`]
 //! per domain, arrays per closed label set); nothing here allocates per handshake or request.
 
+pub mod crl;
 #[cfg(test)]
 mod dashboard_tests;
 pub mod domain;
@@ -65,6 +66,8 @@ pub struct Metrics {
     pub config_build_duration: Histogram,
     certificate_not_after: ExpiryGauge,
     client_ca_not_after: ExpiryGauge,
+    /// Revocation list gauges and fetches.
+    pub crl: crl::CrlMetrics,
     history: History,
 }
 
@@ -186,6 +189,7 @@ impl Metrics {
                 "notAfter (Unix seconds) of each CA in the bundles of mutual authentications in use",
                 ["mutual_authentication", "subject"],
             )?,
+            crl: crl::CrlMetrics::register(&r)?,
             history: History::default(),
             domains: Mutex::new(HashMap::new()),
             families,
@@ -324,6 +328,7 @@ impl Metrics {
 
     /// The text exposition format.
     pub fn render(&self) -> String {
+        self.crl.update_stale(history::now_ms().div_euclid(1000));
         let mut buf = Vec::new();
         // Encoding into a Vec cannot fail for I/O reasons; a metric family error yields a
         // partial page rather than none.

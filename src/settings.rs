@@ -34,6 +34,7 @@ pub struct Settings {
     pub store: StoreSettings,
     pub proxy: ProxySettings,
     pub routes: Vec<Route>,
+    pub revocation: RevocationSettings,
     pub log: LogSettings,
     /// Import the demo configuration into an empty store (set when serving without a config).
     #[serde(skip)]
@@ -229,6 +230,35 @@ impl Default for ProxySettings {
     }
 }
 
+/// `[revocation]`: how revocation lists are applied and refreshed.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RevocationSettings {
+    /// A chain whose issuer's CRL is past its nextUpdate fails like a revoked one (enforced) or
+    /// gets verdict `revoked` (fail-open). Off: a stale CRL still applies its revocations and
+    /// is reported. Reloaded with SIGHUP.
+    pub require_fresh: bool,
+    /// Lists with a `url` are fetched at least this often (and before their nextUpdate).
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub refresh: Duration,
+    /// One deadline for a whole fetch: connect, TLS, redirects and body.
+    #[serde(deserialize_with = "duration::deserialize")]
+    pub fetch_timeout: Duration,
+    /// PEM CAs trusted for `https://` CRL URLs instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for RevocationSettings {
+    fn default() -> Self {
+        RevocationSettings {
+            require_fresh: false,
+            refresh: Duration::from_secs(3600),
+            fetch_timeout: Duration::from_secs(10),
+            ca_file: None,
+        }
+    }
+}
+
 /// `[log]`: what the process logs to stderr. Read at start (a change needs a restart).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -260,8 +290,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// `[[routes]]`: a domain (exact or `*.` wildcard) to an origin. (`Default` is for code that
-/// builds routes: `Route { domain, origin, ..Route::default() }`; a config must name both.)
+/// `[[routes]]`: a domain (exact or `*.` wildcard), optionally a path prefix, to an origin,
+/// optionally admitting only some client identities. (`Default` is for code that builds
+/// routes: `Route { domain, origin, ..Route::default() }`; a config must name both.)
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Route {
@@ -277,6 +308,26 @@ pub struct Route {
     /// PEM private key of `origin_client_cert`.
     #[serde(default)]
     pub origin_client_key: Option<PathBuf>,
+    /// Requests whose (normalised) path starts with this; among the routes of one domain the
+    /// longest matching prefix wins, and a route without one matches every path.
+    #[serde(default)]
+    pub path_prefix: Option<String>,
+    /// Identity patterns (`uri:`, `dns:`, `email:`, `cn:`, `spki-sha256:`, `sha256:`): when set,
+    /// only connections with verdict `ok` whose leaf matches one of them are forwarded.
+    #[serde(default)]
+    pub allow: Option<Vec<String>>,
+}
+
+impl Route {
+    /// How the route is named in 403 answers and logs: its domain and path prefix as written
+    /// (`api.example.com/admin`), never its patterns.
+    pub fn name(&self) -> String {
+        format!(
+            "{}{}",
+            self.domain,
+            self.path_prefix.as_deref().unwrap_or("")
+        )
+    }
 }
 
 impl Settings {
@@ -307,17 +358,22 @@ impl Settings {
             &self.proxy.origin_client_cert,
             &self.proxy.origin_client_key,
         )?;
-        for (i, r) in self.routes.iter().enumerate() {
-            crate::model::pki::canonical_domain(&r.domain)
-                .map_err(|e| (format!("routes[{i}].domain"), e.to_string()))?;
-            check_route(r).map_err(|(field, p)| (format!("routes[{i}].{field}"), p))?;
-        }
+        check_routes(&self.routes)?;
         if let Some(d) = &self.proxy.default_domain {
             crate::model::pki::canonical_domain(d)
                 .map_err(|e| ("proxy.default_domain".to_string(), e.to_string()))?;
         }
         if self.proxy.max_connections == 0 {
             return Err(("proxy.max_connections".into(), "must be at least 1".into()));
+        }
+        if self.revocation.refresh < Duration::from_secs(1) {
+            return Err(("revocation.refresh".into(), "must be at least 1s".into()));
+        }
+        if self.revocation.fetch_timeout.is_zero() {
+            return Err((
+                "revocation.fetch_timeout".into(),
+                "must be more than 0".into(),
+            ));
         }
         let p = &self.proxy;
         for (field, value) in [
@@ -392,6 +448,60 @@ impl Settings {
         }
         Ok(())
     }
+}
+
+/// Each route on its own, then that no two share a domain and path prefix (the second would
+/// never be used).
+fn check_routes(routes: &[Route]) -> Result<(), (String, String)> {
+    let mut seen: std::collections::HashMap<(String, Option<&str>), usize> =
+        std::collections::HashMap::new();
+    for (i, r) in routes.iter().enumerate() {
+        let domain = crate::model::pki::canonical_domain(&r.domain)
+            .map_err(|e| (format!("routes[{i}].domain"), e.to_string()))?;
+        check_route(r).map_err(|(field, p)| (format!("routes[{i}].{field}"), p))?;
+        if let Some(prefix) = &r.path_prefix {
+            check_path_prefix(prefix).map_err(|p| (format!("routes[{i}].path_prefix"), p))?;
+        }
+        if let Some(allow) = &r.allow {
+            check_allow(allow).map_err(|(field, p)| (format!("routes[{i}].allow{field}"), p))?;
+        }
+        if let Some(first) = seen.insert((domain, r.path_prefix.as_deref()), i) {
+            return Err((
+                format!("routes[{i}]"),
+                format!(
+                    "has the same domain and path_prefix as routes[{first}] ({})",
+                    r.name()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A path prefix must be a normalised absolute path, as request paths are when matched.
+fn check_path_prefix(prefix: &str) -> Result<(), String> {
+    use crate::model::request_path::normalize;
+    match normalize(prefix) {
+        Ok(n) if n == prefix => Ok(()),
+        Ok(n) => Err(format!("{prefix:?} is not in normal form; write {n:?}")),
+        Err(e) => Err(format!(
+            "{prefix:?}: {}",
+            e.to_string().replace("the request path ", "")
+        )),
+    }
+}
+
+/// Every pattern parses, and the list is not empty (it would admit nobody).
+fn check_allow(allow: &[String]) -> Result<(), (String, String)> {
+    if allow.is_empty() {
+        return Err((
+            String::new(),
+            "is empty; remove it to admit every client, or list at least one pattern".into(),
+        ));
+    }
+    crate::model::identity_pattern::AllowList::parse(allow)
+        .map(|_| ())
+        .map_err(|e| (format!("[{}]", e.index), e.to_string()))
 }
 
 /// An origin as `OriginSpec` parses it (one parser for config and runtime).
@@ -505,6 +615,7 @@ mod tests {
         assert_eq!(s.store, d.store);
         assert_eq!(s.proxy.ticket_key_rotation, d.proxy.ticket_key_rotation);
         assert_eq!(s.log, d.log);
+        assert_eq!(s.revocation, d.revocation);
         assert!(s.routes.is_empty());
     }
 
@@ -551,6 +662,55 @@ mod tests {
         assert!(e.to_string().contains("tokn"), "{e}");
         let e = parse("[nope]\n").unwrap_err();
         assert!(e.to_string().contains("nope"), "{e}");
+    }
+
+    #[test]
+    fn routes_take_path_prefixes_and_allow_lists() {
+        let s = parse(
+            r#"
+            [[routes]]
+            domain = "api.example.com"
+            origin = "echo"
+            [[routes]]
+            domain = "api.example.com"
+            origin = "echo"
+            path_prefix = "/admin"
+            allow = ["uri:spiffe://example.org/ns/prod/*", "cn:billing"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(s.routes[1].name(), "api.example.com/admin");
+        assert_eq!(s.routes[0].name(), "api.example.com");
+        assert_eq!(s.routes[1].allow.as_ref().map(Vec::len), Some(2));
+    }
+
+    #[test]
+    fn bad_routes_name_the_route_and_the_pattern() {
+        let route = |extra: &str| {
+            format!("[[routes]]\ndomain = \"a.example.com\"\norigin = \"echo\"\n{extra}\n")
+        };
+        let e = parse(&route("allow = [\"cn:a\", \"dns:a*.example.org\"]")).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("routes[0].allow[1]"), "{text}");
+        assert!(text.contains("\"dns:a*.example.org\""), "{text}");
+        let e = parse(&route("allow = []")).unwrap_err();
+        assert!(e.to_string().contains("routes[0].allow"), "{e}");
+        let e = parse(&route("path_prefix = \"admin\"")).unwrap_err();
+        assert!(e.to_string().contains("routes[0].path_prefix"), "{e}");
+        let e = parse(&route("path_prefix = \"//admin\"")).unwrap_err();
+        assert!(e.to_string().contains("\"/admin\""), "{e}");
+        let e = parse(&route("path_prefix = \"/a/../b\"")).unwrap_err();
+        assert!(e.to_string().contains("routes[0].path_prefix"), "{e}");
+        let twice = format!(
+            "{}{}",
+            route("path_prefix = \"/x\""),
+            route("path_prefix = \"/x\"")
+        );
+        let e = parse(&twice).unwrap_err();
+        assert!(e.to_string().contains("routes[1]"), "{e}");
+        assert!(e.to_string().contains("routes[0]"), "{e}");
+        let e = parse(&route("alow = [\"cn:a\"]")).unwrap_err();
+        assert!(e.to_string().contains("alow"), "{e}");
     }
 
     #[test]

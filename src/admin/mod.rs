@@ -28,6 +28,7 @@ pub use auth::AdminToken;
 use error::ApiError;
 use handlers::{
     activations, certificates, configurations, domains, mutual_authentications, private_keys,
+    revocation_lists,
 };
 
 use crate::control::Control;
@@ -96,6 +97,16 @@ pub fn router(state: AdminState) -> Router {
             get(activations::get)
                 .patch(activations::update)
                 .delete(activations::delete),
+        )
+        .route(
+            "/tls/revocation_lists",
+            get(revocation_lists::list).post(revocation_lists::create),
+        )
+        .route(
+            "/tls/revocation_lists/{id}",
+            get(revocation_lists::get)
+                .patch(revocation_lists::update)
+                .delete(revocation_lists::delete),
         )
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(axum::middleware::from_fn_with_state(

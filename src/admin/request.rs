@@ -95,6 +95,18 @@ impl ResourceObject {
         }
     }
 
+    /// A string attribute that may be cleared: absent → None; null → Some(None).
+    pub fn nullable_string(&self, name: &str) -> Result<Option<Option<String>>, ApiError> {
+        match self.attributes.get(name) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
+            Some(_) => Err(ApiError::bad_request(format!(
+                "data.attributes.{name} must be a string or null"
+            ))),
+        }
+    }
+
     /// A boolean attribute; absent or null → None.
     pub fn boolean(&self, name: &str) -> Result<Option<bool>, ApiError> {
         match self.attribute(name) {

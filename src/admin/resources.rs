@@ -6,7 +6,9 @@ use serde_json::{json, Value};
 
 use super::document::{identifier, to_many, to_one};
 use crate::model::timestamp::{format_ms, format_secs};
-use crate::model::{Activation, Certificate, Configuration, MutualAuthentication, PrivateKey};
+use crate::model::{
+    Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, RevocationList,
+};
 
 /// Type strings (singular; the Python client validates them).
 pub mod kind {
@@ -17,6 +19,8 @@ pub mod kind {
     pub const CONFIGURATION: &str = "tls_configuration";
     pub const PRIVATE_KEY: &str = "tls_private_key";
     pub const SUBSCRIPTION: &str = "tls_subscription";
+    /// Our extension: not a Fastly type.
+    pub const REVOCATION_LIST: &str = "tls_revocation_list";
 }
 
 fn ids(list: &[String]) -> impl Iterator<Item = &str> {
@@ -86,6 +90,28 @@ pub fn certificate(c: &Certificate, activations: Option<&[String]>) -> Value {
         }
     }
     v
+}
+
+/// A revocation list (our extension): what the CRL says, never the CRL itself.
+pub fn revocation_list(l: &RevocationList) -> Value {
+    json!({
+        "id": l.id,
+        "type": kind::REVOCATION_LIST,
+        "attributes": {
+            "created_at": format_ms(l.created_at),
+            "issuer": l.issuer,
+            "last_fetch_error": l.last_fetch_error,
+            "name": l.name,
+            "next_update": format_secs(l.next_update),
+            "revoked_count": l.revoked_count,
+            "this_update": format_secs(l.this_update),
+            "updated_at": format_ms(l.updated_at),
+            "url": l.url,
+        },
+        "relationships": {
+            "mutual_authentication": to_one(kind::MUTUAL_AUTHENTICATION, Some(&l.mutual_authentication_id)),
+        },
+    })
 }
 
 /// A private key: type, length and public-key hash only.

@@ -18,7 +18,7 @@ use super::AdminState;
 use crate::metrics::history::{self, Reading, Sample};
 use crate::metrics::labels::{HANDSHAKE_ERROR_REASONS, VERDICTS};
 use crate::model::timestamp::{format_ms, format_secs};
-use crate::snapshot::inventory::{ActivationInfo, Inventory};
+use crate::snapshot::inventory::{ActivationInfo, Inventory, RevocationListInfo};
 
 /// Activations listed on the page (the rest are counted): the page must stay small with
 /// 10,000 domains.
@@ -62,6 +62,11 @@ impl StatusView {
         }
     }
 
+    /// Whether a revocation list with this nextUpdate (Unix seconds) is stale now.
+    pub fn is_stale(&self, next_update: i64) -> bool {
+        next_update.saturating_mul(1000) <= self.now_ms
+    }
+
     /// Whole days from now until `not_after` (Unix seconds); negative once past.
     pub fn days_left(&self, not_after: i64) -> i64 {
         (not_after.saturating_mul(1000) - self.now_ms).div_euclid(86_400_000)
@@ -85,6 +90,9 @@ impl StatusView {
             "activations_total": self.inventory.total,
             "activations": self.inventory.activations.iter().take(MAX_LISTED)
                 .map(|a| self.activation_json(a)).collect::<Vec<_>>(),
+            "revocation_lists_total": self.inventory.revocation_lists_total,
+            "revocation_lists": self.inventory.revocation_lists.iter()
+                .map(|l| self.revocation_list_json(l)).collect::<Vec<_>>(),
             "totals": self.totals_json(),
             "history": self.history_json(),
         })
@@ -102,6 +110,21 @@ impl StatusView {
             "mutual_authentication": a.mutual_authentication.as_ref().map(|m| json!({
                 "id": m.id, "name": m.name, "enforced": m.enforced,
             })),
+        })
+    }
+
+    fn revocation_list_json(&self, l: &RevocationListInfo) -> Value {
+        json!({
+            "id": l.id,
+            "name": l.name,
+            "mutual_authentication": l.mutual_authentication_id,
+            "issuer": l.issuer,
+            "this_update": format_secs(l.this_update),
+            "next_update": format_secs(l.next_update),
+            "stale": self.is_stale(l.next_update),
+            "revoked_count": l.revoked_count,
+            "refreshed": l.refreshed,
+            "last_fetch_error": l.last_fetch_error,
         })
     }
 
@@ -212,6 +235,31 @@ mod tests {
             inventory: Arc::new(Inventory {
                 activations: vec![activation],
                 total: 1,
+                revocation_lists: vec![
+                    RevocationListInfo {
+                        id: "r1".into(),
+                        name: "partner CRL <x>".into(),
+                        mutual_authentication_id: "ma1".into(),
+                        issuer: "CN=Partner CA".into(),
+                        this_update: 999_000,
+                        next_update: 999_999,
+                        revoked_count: 4,
+                        refreshed: true,
+                        last_fetch_error: Some("HTTP 503".into()),
+                    },
+                    RevocationListInfo {
+                        id: "r2".into(),
+                        name: "fresh".into(),
+                        mutual_authentication_id: "ma1".into(),
+                        issuer: "CN=Other CA".into(),
+                        this_update: 999_000,
+                        next_update: 2_000_000,
+                        revoked_count: 0,
+                        refreshed: false,
+                        last_fetch_error: None,
+                    },
+                ],
+                revocation_lists_total: 2,
             }),
             totals,
             connections_active: 2,
@@ -241,6 +289,11 @@ mod tests {
         assert_eq!(v["last_error"], "TLS activation x: <bad>");
         assert_eq!(v["store"]["reachable"], false);
         assert_eq!(v["nodes"][1]["id"], "b");
+        assert_eq!(v["revocation_lists"][0]["stale"], true);
+        assert_eq!(v["revocation_lists"][0]["last_fetch_error"], "HTTP 503");
+        assert_eq!(v["revocation_lists"][1]["stale"], false);
+        assert_eq!(v["revocation_lists"][1]["revoked_count"], 0);
+        assert_eq!(v["revocation_lists_total"], 2);
     }
 
     #[test]

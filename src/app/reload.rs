@@ -20,7 +20,8 @@ pub struct ReloadReport {
 /// Keys whose change needs a restart, compared between the running and the new settings.
 fn restart_only(old: &Settings, new: &Settings) -> Vec<&'static str> {
     let (o, n) = (&old.proxy, &new.proxy);
-    let checks: [(&'static str, bool); 13] = [
+    let (ro, rn) = (&old.revocation, &new.revocation);
+    let checks: [(&'static str, bool); 14] = [
         ("admin.listen", old.admin.listen != new.admin.listen),
         (
             "admin.max_connections",
@@ -53,6 +54,12 @@ fn restart_only(old: &Settings, new: &Settings) -> Vec<&'static str> {
             o.ticket_key_rotation != n.ticket_key_rotation,
         ),
         ("log.level / log.format", old.log != new.log),
+        (
+            "revocation.refresh / fetch_timeout / ca_file",
+            ro.refresh != rn.refresh
+                || ro.fetch_timeout != rn.fetch_timeout
+                || ro.ca_file != rn.ca_file,
+        ),
     ];
     checks
         .into_iter()
@@ -92,6 +99,9 @@ pub fn apply(running: &Running, new: Settings) -> Result<ReloadReport, AppError>
     kept.proxy.origin_ca_file = current.proxy.origin_ca_file.clone();
     kept.proxy.ticket_key_rotation = current.proxy.ticket_key_rotation;
     kept.log = current.log.clone();
+    kept.revocation.refresh = current.revocation.refresh;
+    kept.revocation.fetch_timeout = current.revocation.fetch_timeout;
+    kept.revocation.ca_file = current.revocation.ca_file.clone();
     kept.demo = current.demo;
     *current = kept;
     Ok(ReloadReport {

@@ -6,16 +6,31 @@
 pub enum Change {
     CreateMutualAuthentication(MutualAuthenticationFields),
     UpdateMutualAuthentication(Update<MutualAuthenticationFields>),
-    DeleteMutualAuthentication { id: String },
+    DeleteMutualAuthentication {
+        id: String,
+    },
     CreatePrivateKey(PrivateKeyFields),
-    DeletePrivateKey { id: String },
+    DeletePrivateKey {
+        id: String,
+    },
     CreateCertificate(CertificateFields),
     UpdateCertificate(Update<CertificateFields>),
-    DeleteCertificate { id: String },
+    DeleteCertificate {
+        id: String,
+    },
     UpdateConfiguration(Update<ConfigurationFields>),
     CreateActivation(ActivationFields),
     UpdateActivation(Update<ActivationFields>),
-    DeleteActivation { id: String },
+    DeleteActivation {
+        id: String,
+    },
+    CreateRevocationList(RevocationListFields),
+    UpdateRevocationList(Update<RevocationListFields>),
+    DeleteRevocationList {
+        id: String,
+    },
+    /// What a fetch of a list's `url` brought (the refresher's only change).
+    RecordRevocationFetch(RevocationFetch),
 }
 
 /// An update of the resource `id` with the fields that were present.
@@ -71,4 +86,25 @@ pub struct ActivationFields {
     pub certificate: RelationshipChange,
     pub configuration: RelationshipChange,
     pub mutual_authentication: RelationshipChange,
+}
+
+/// Attributes of a revocation list. `url: Some(None)` clears the URL.
+#[derive(Debug, Clone, Default)]
+pub struct RevocationListFields {
+    pub name: Option<String>,
+    /// PEM.
+    pub crl: Option<String>,
+    pub url: Option<Option<String>>,
+    /// The mutual authentication (create only).
+    pub mutual_authentication: Option<String>,
+}
+
+/// The outcome of fetching a revocation list from its URL.
+#[derive(Debug, Clone)]
+pub struct RevocationFetch {
+    pub id: String,
+    /// The URL fetched: the outcome is dropped if the list's URL changed meanwhile.
+    pub url: String,
+    /// The CRL fetched (PEM), or why the fetch failed.
+    pub outcome: Result<String, String>,
 }

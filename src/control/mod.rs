@@ -14,6 +14,7 @@ mod error;
 mod health;
 mod mutual_authentications;
 mod private_keys;
+mod revocation_lists;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -29,7 +30,7 @@ pub use health::StoreHealth;
 pub mod reads {
     pub use crate::store::{
         ActivationQuery, CertificateQuery, CertificateSort, Counts, DomainQuery, DomainSort,
-        NotAfter, Page, Reads, Uses, Window,
+        NotAfter, Page, Reads, RevocationListQuery, Uses, Window,
     };
 }
 
@@ -172,6 +173,25 @@ impl Control {
         Ok(update.revision())
     }
 
+    /// Hand the data plane the update to the store's last commit even when nothing was
+    /// committed (then an empty delta at the revision it is at), and publish it: nothing stored
+    /// changed, but time did, and the data plane re-places what depends on the clock (policies
+    /// whose revocation lists went stale under `[revocation] require_fresh`) so that open
+    /// connections are judged again. Costs what it re-places, never a rebuild.
+    pub fn reevaluate(&self) -> Result<u64, ControlError> {
+        let mut applied = self.serial();
+        let update = {
+            let view = self.health.observe(self.store.read(), None)?;
+            let now = self.health.observe(view.revision(), None)?;
+            self.health.succeeded(Some(now));
+            self.health.observe(update_since(&*view, *applied), None)?
+        };
+        let publish = (self.prepare)(&update).map_err(ControlError::Build)?;
+        publish();
+        *applied = Some(update.revision());
+        Ok(update.revision())
+    }
+
     /// Build and publish the stored state as it is, from scratch (at start-up).
     pub fn publish_current(&self) -> Result<u64, ControlError> {
         let mut applied = self.serial();
@@ -242,6 +262,10 @@ fn apply_change(tx: &mut dyn WriteTx, change: Change, now: i64) -> Result<String
         CreateActivation(c) => activations::create(tx, c, now),
         UpdateActivation(u) => activations::update(tx, u, now),
         DeleteActivation { id } => activations::delete(tx, &id),
+        CreateRevocationList(c) => revocation_lists::create(tx, c, now),
+        UpdateRevocationList(u) => revocation_lists::update(tx, u, now),
+        DeleteRevocationList { id } => revocation_lists::delete(tx, &id),
+        RecordRevocationFetch(f) => revocation_lists::record_fetch(tx, f, now),
     }
 }
 

@@ -70,6 +70,7 @@ pub fn update(
     }
     if let Some(bundle) = u.fields.cert_bundle {
         check_bundle(&bundle)?;
+        super::revocation_lists::check_bundle_keeps_issuers(tx, &ma.id, &bundle)?;
         ma.cert_bundle = bundle;
     }
     if let Some(enforced) = u.fields.enforced {
@@ -81,7 +82,8 @@ pub fn update(
     Ok(id)
 }
 
-/// Delete; refused while an activation uses it.
+/// Delete, with its revocation lists (each deletion logged like any other); refused while an
+/// activation uses it.
 pub fn delete(tx: &mut dyn WriteTx, id: &str) -> Result<String, ControlError> {
     if tx.mutual_authentication(id)?.is_none() {
         return Err(ControlError::NotFound { resource: RESOURCE });
@@ -92,6 +94,7 @@ pub fn delete(tx: &mut dyn WriteTx, id: &str) -> Result<String, ControlError> {
             "the mutual authentication is attached to {n} TLS activation(s); detach it first"
         )));
     }
+    super::revocation_lists::delete_of(tx, id)?;
     tx.delete(Kind::MutualAuthentication, id)?;
     Ok(id.to_string())
 }

@@ -9,6 +9,8 @@ use crate::devpki::Ca;
 use crate::model::{Kind, Record, RowChange};
 use crate::store::SqliteStore;
 
+mod revocation_lists;
+
 /// A control plane whose data plane records every update it is given and refuses any that
 /// holds a mutual authentication named "refuse".
 fn recording(store: Arc<dyn Store>) -> (Control, Arc<Mutex<Vec<Update>>>) {

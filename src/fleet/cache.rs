@@ -79,6 +79,7 @@ fn body(record: &Record) -> Result<Vec<u8>, serde_json::Error> {
         Record::Certificate(r) => serde_json::to_vec(r),
         Record::Configuration(r) => serde_json::to_vec(r),
         Record::Activation(r) => serde_json::to_vec(r),
+        Record::RevocationList(r) => serde_json::to_vec(r),
     }
 }
 
@@ -91,6 +92,7 @@ fn add_to(state: &mut State, kind: Kind, body: &[u8]) -> Result<(), serde_json::
         Kind::Certificate => state.certificates.push(serde_json::from_slice(body)?),
         Kind::Configuration => state.configurations.push(serde_json::from_slice(body)?),
         Kind::Activation => state.activations.push(serde_json::from_slice(body)?),
+        Kind::RevocationList => state.revocation_lists.push(serde_json::from_slice(body)?),
     }
     Ok(())
 }
@@ -112,6 +114,13 @@ fn records(state: &State) -> impl Iterator<Item = Record> + '_ {
                 .map(Record::Configuration),
         )
         .chain(state.activations.iter().cloned().map(Record::Activation))
+        .chain(
+            state
+                .revocation_lists
+                .iter()
+                .cloned()
+                .map(Record::RevocationList),
+        )
 }
 
 impl Cache {

@@ -86,10 +86,33 @@ impl FleetView {
         self.nodes.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Whether this node does the fleet's singleton work (fetching revocation lists from their
+    /// URLs): it is the first, by id, of the nodes whose heartbeat the store saw lately. None
+    /// (not yet known) until this node's own heartbeat is listed, so a node that cannot reach
+    /// the store never takes the part; a stopped or cut-off node loses it once its heartbeat is
+    /// `stale_after_ms` old. Two nodes may both hold it briefly (a node with a lower id just
+    /// joined and the holder has not read the list since): the work must tolerate that.
+    pub fn leads(&self) -> Option<bool> {
+        let nodes = self.nodes()?;
+        nodes
+            .nodes
+            .iter()
+            .any(|n| n.id == self.node_id)
+            .then(|| first_live(&nodes, &self.node_id, self.stale_after_ms))
+    }
+
     /// The local cache's state (a shared store only).
     pub fn cache(&self) -> Option<CacheStatus> {
         self.cache.as_ref().map(|c| c.status())
     }
+}
+
+/// Whether `me` is the first, by id, among the nodes seen within `stale_after` of the store's
+/// now (and is itself among them).
+fn first_live(nodes: &Nodes, me: &str, stale_after: Millis) -> bool {
+    let live = |n: &&NodeBeat| nodes.now.saturating_sub(n.last_seen) <= stale_after;
+    let first = nodes.nodes.iter().filter(live).map(|n| n.id.as_str()).min();
+    first == Some(me)
 }
 
 /// This node's default id: `<hostname>/<proxy listen address>`.
@@ -267,4 +290,41 @@ pub fn spawn(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn beat(id: &str, last_seen: Millis) -> NodeBeat {
+        NodeBeat {
+            id: id.into(),
+            proxy_listen: String::new(),
+            admin_listen: String::new(),
+            applied_revision: 0,
+            started_at: 0,
+            last_seen,
+        }
+    }
+
+    #[test]
+    fn the_first_live_node_by_id_leads() {
+        let nodes = |beats: Vec<NodeBeat>| Nodes {
+            now: 10_000,
+            nodes: beats,
+        };
+        let fleet = nodes(vec![beat("a", 9_000), beat("b", 10_000), beat("c", 10_000)]);
+        assert!(first_live(&fleet, "a", 5_000));
+        assert!(!first_live(&fleet, "b", 5_000));
+        // "a" stopped beating: "b" takes over once a's heartbeat is too old.
+        let fleet = nodes(vec![beat("a", 4_000), beat("b", 10_000), beat("c", 10_000)]);
+        assert!(!first_live(&fleet, "a", 5_000));
+        assert!(first_live(&fleet, "b", 5_000));
+        assert!(!first_live(&fleet, "c", 5_000));
+        // A node that is not listed (its heartbeat never reached the store) never leads.
+        let fleet = nodes(vec![beat("b", 10_000)]);
+        assert!(!first_live(&fleet, "a", 5_000));
+        assert!(first_live(&nodes(vec![beat("a", 10_000)]), "a", 5_000));
+        assert!(!first_live(&nodes(vec![]), "a", 5_000));
+    }
 }

@@ -16,6 +16,13 @@ fn exported() -> HashSet<String> {
     d.resumed();
     d.fail_open(1);
     d.misdirected();
+    d.forbidden();
+    m.crl.replace(vec![super::crl::CrlSample {
+        id: "r".into(),
+        mutual_authentication_id: "m".into(),
+        next_update: 1,
+        revoked: 1,
+    }]);
     d.request(200);
     d.origin_error("connect");
     m.set_certificate_expiry([("c", "a.example", 1)]);

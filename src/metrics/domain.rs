@@ -33,6 +33,7 @@ pub struct Families {
     resumed: IntCounterVec,
     fail_open: IntCounterVec,
     misdirected: IntCounterVec,
+    forbidden: IntCounterVec,
     requests: IntCounterVec,
     origin_errors: IntCounterVec,
     /// Sums over all domains.
@@ -78,6 +79,12 @@ impl Families {
                 "Requests answered 421 (SNI/Host binding), by the domain the request asked for",
                 &["domain"],
             )?,
+            forbidden: family(
+                r,
+                "mtls_proxy_forbidden_requests_total",
+                "Requests answered 403 because the route's identity rules did not admit the client certificate, by the domain the request asked for",
+                &["domain"],
+            )?,
             requests: family(
                 r,
                 "mtls_proxy_requests_total",
@@ -102,16 +109,18 @@ enum Family {
     Resumed,
     FailOpen,
     Misdirected,
+    Forbidden,
     Requests,
     OriginErrors,
 }
 
 impl Family {
-    const ALL: [Family; 6] = [
+    const ALL: [Family; 7] = [
         Family::Handshakes,
         Family::Resumed,
         Family::FailOpen,
         Family::Misdirected,
+        Family::Forbidden,
         Family::Requests,
         Family::OriginErrors,
     ];
@@ -122,6 +131,7 @@ impl Family {
             Family::Resumed => &f.resumed,
             Family::FailOpen => &f.fail_open,
             Family::Misdirected => &f.misdirected,
+            Family::Forbidden => &f.forbidden,
             Family::Requests => &f.requests,
             Family::OriginErrors => &f.origin_errors,
         }
@@ -132,7 +142,7 @@ impl Family {
             Family::Handshakes | Family::FailOpen => &VERDICTS,
             Family::Requests => &STATUS_CLASSES,
             Family::OriginErrors => &ORIGIN_ERROR_KINDS,
-            Family::Resumed | Family::Misdirected => return None,
+            Family::Resumed | Family::Misdirected | Family::Forbidden => return None,
         };
         list.get(slot).copied()
     }
@@ -152,6 +162,7 @@ pub struct DomainMetrics {
     resumed: Cell,
     fail_open: [Cell; VERDICTS.len()],
     misdirected: Cell,
+    forbidden: Cell,
     requests: [Cell; STATUS_CLASSES.len()],
     origin_errors: [Cell; ORIGIN_ERROR_KINDS.len()],
 }
@@ -185,6 +196,7 @@ impl DomainMetrics {
             resumed: Cell::new(),
             fail_open: Default::default(),
             misdirected: Cell::new(),
+            forbidden: Cell::new(),
             requests: Default::default(),
             origin_errors: Default::default(),
         }
@@ -218,6 +230,11 @@ impl DomainMetrics {
         self.total(|t| Some(&t.misdirected));
     }
 
+    /// One 403 from a route's identity rules.
+    pub fn forbidden(&self) {
+        self.bump(Family::Forbidden, 0);
+    }
+
     /// One answered request with `status`.
     pub fn request(&self, status: u16) {
         self.bump(Family::Requests, status_class(status));
@@ -245,6 +262,7 @@ impl DomainMetrics {
             Family::Resumed => std::slice::from_ref(&self.resumed),
             Family::FailOpen => &self.fail_open,
             Family::Misdirected => std::slice::from_ref(&self.misdirected),
+            Family::Forbidden => std::slice::from_ref(&self.forbidden),
             Family::Requests => &self.requests,
             Family::OriginErrors => &self.origin_errors,
         }
@@ -346,6 +364,7 @@ mod tests {
         d.handshake(7);
         d.request(421);
         d.misdirected();
+        d.forbidden();
         d.fail_open(1);
         d.origin_error("connect");
         d.origin_error("something new");
@@ -356,6 +375,7 @@ mod tests {
             r#"mtls_proxy_tls_handshakes_total{domain="a.example",verdict="not_requested"} 1"#,
             r#"mtls_proxy_requests_total{domain="a.example",status_class="4xx"} 1"#,
             r#"mtls_proxy_misdirected_requests_total{domain="a.example"} 1"#,
+            r#"mtls_proxy_forbidden_requests_total{domain="a.example"} 1"#,
             r#"mtls_proxy_fail_open_requests_total{domain="a.example",verdict="missing"} 1"#,
             r#"mtls_proxy_origin_errors_total{domain="a.example",kind="connect"} 1"#,
             r#"mtls_proxy_origin_errors_total{domain="a.example",kind="other"} 1"#,

@@ -3,7 +3,7 @@
 //! writes and another node's commits travel the same way.
 
 use super::resources::{
-    Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, State,
+    Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, RevocationList, State,
 };
 
 /// The kinds of stored record.
@@ -14,16 +14,18 @@ pub enum Kind {
     Certificate,
     Configuration,
     Activation,
+    RevocationList,
 }
 
 impl Kind {
     /// Every kind, in the order a delta lists them.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::MutualAuthentication,
         Kind::PrivateKey,
         Kind::Certificate,
         Kind::Configuration,
         Kind::Activation,
+        Kind::RevocationList,
     ];
 
     /// The stable name a store records the kind under (never change a shipped one).
@@ -34,6 +36,7 @@ impl Kind {
             Kind::Certificate => "certificate",
             Kind::Configuration => "configuration",
             Kind::Activation => "activation",
+            Kind::RevocationList => "revocation_list",
         }
     }
 
@@ -51,6 +54,7 @@ pub enum Record {
     Certificate(Certificate),
     Configuration(Configuration),
     Activation(Activation),
+    RevocationList(RevocationList),
 }
 
 impl Record {
@@ -62,6 +66,7 @@ impl Record {
             Record::Certificate(_) => Kind::Certificate,
             Record::Configuration(_) => Kind::Configuration,
             Record::Activation(_) => Kind::Activation,
+            Record::RevocationList(_) => Kind::RevocationList,
         }
     }
 
@@ -73,6 +78,7 @@ impl Record {
             Record::Certificate(r) => &r.id,
             Record::Configuration(r) => &r.id,
             Record::Activation(r) => &r.id,
+            Record::RevocationList(r) => &r.id,
         }
     }
 }

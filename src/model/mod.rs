@@ -4,8 +4,10 @@
 
 pub mod delta;
 pub mod id;
+pub mod identity_pattern;
 pub mod origin;
 pub mod pki;
+pub mod request_path;
 pub mod resources;
 pub mod tables;
 pub mod timestamp;
@@ -13,6 +15,6 @@ pub mod validate;
 
 pub use delta::{Delta, Kind, Record, RowChange, Update};
 pub use resources::{
-    Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, State,
+    Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, RevocationList, State,
 };
 pub use tables::{Tables, Touched};

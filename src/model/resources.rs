@@ -80,6 +80,34 @@ pub struct Activation {
     pub updated_at: Millis,
 }
 
+/// A certificate revocation list of one issuer of a mutual authentication's bundle (our
+/// extension of the Fastly resources). Derived attributes are computed from the CRL when it is
+/// stored; the CRL itself is never returned by the API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationList {
+    pub id: String,
+    pub mutual_authentication_id: String,
+    pub name: String,
+    /// Where the proxy fetches newer versions (http or https), if anywhere.
+    pub url: Option<String>,
+    /// The CRL, PEM (`X509 CRL`).
+    pub crl_pem: String,
+    /// The CRL issuer's DN.
+    pub issuer: String,
+    /// Unix seconds.
+    pub this_update: i64,
+    /// Unix seconds; past it the list is stale.
+    pub next_update: i64,
+    /// Decimal CRL number.
+    pub crl_number: String,
+    pub revoked_count: u64,
+    /// Why the last fetch from `url` failed; None after a successful one (or before any).
+    pub last_fetch_error: Option<String>,
+    pub created_at: Millis,
+    /// Bumped when the CRL, name or url change (not by a fetch that changed nothing).
+    pub updated_at: Millis,
+}
+
 /// Every stored resource at one revision: the input of a snapshot build.
 #[derive(Debug, Clone, Default)]
 pub struct State {
@@ -89,6 +117,7 @@ pub struct State {
     pub certificates: Vec<Certificate>,
     pub configurations: Vec<Configuration>,
     pub activations: Vec<Activation>,
+    pub revocation_lists: Vec<RevocationList>,
 }
 
 impl State {
@@ -105,6 +134,16 @@ impl State {
     /// The configuration with this id.
     pub fn configuration(&self, id: &str) -> Option<&Configuration> {
         self.configurations.iter().find(|c| c.id == id)
+    }
+
+    /// The revocation lists of a mutual authentication.
+    pub fn revocation_lists_of<'a>(
+        &'a self,
+        mutual_authentication_id: &'a str,
+    ) -> impl Iterator<Item = &'a RevocationList> + 'a {
+        self.revocation_lists
+            .iter()
+            .filter(move |r| r.mutual_authentication_id == mutual_authentication_id)
     }
 
     /// The private key whose public key matches the certificate's.

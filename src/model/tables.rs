@@ -1,6 +1,7 @@
 //! The stored resources held in memory as persistent maps, with the reverse indexes a change
 //! needs to find what it affects (the activations of a mutual authentication, of a certificate,
-//! of a configuration; the certificates of a key). Cloning is O(1) and a clone shares every
+//! of a configuration; the certificates of a key; the revocation lists of a mutual
+//! authentication). Cloning is O(1) and a clone shares every
 //! unchanged entry, so a dry run can apply a delta to a copy and drop it if the result does
 //! not build. Applying a delta costs O(rows changed × log n), never O(n).
 
@@ -11,7 +12,7 @@ use imbl::{HashMap, HashSet, OrdMap};
 
 use super::delta::{Delta, Kind, Record, RowChange};
 use super::resources::{
-    Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, State,
+    Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, RevocationList, State,
 };
 
 /// Ids of activations using one resource.
@@ -35,6 +36,9 @@ pub struct Tables {
     by_mutual_authentication: HashMap<String, Users>,
     by_certificate: HashMap<String, Users>,
     by_configuration: HashMap<String, Users>,
+    revocation_lists: HashMap<String, Arc<RevocationList>>,
+    /// Mutual authentication id → ids of its revocation lists.
+    lists_by_mutual_authentication: HashMap<String, HashSet<String>>,
 }
 
 /// What a delta affected, for whoever derives data from the tables.
@@ -49,6 +53,11 @@ pub struct Touched {
     pub attachments: BTreeSet<String>,
     /// Certificates changed or removed, or whose key changed.
     pub certificates: BTreeSet<String>,
+    /// Revocation lists changed or removed.
+    pub revocation_lists: BTreeSet<String>,
+    /// Mutual authentications whose revocation lists changed: their policy changed with them,
+    /// so their activations are touched too (the mutual authentication itself did not change).
+    pub policies: BTreeSet<String>,
 }
 
 fn add_user(index: &mut HashMap<String, Users>, key: &str, user: &str) {
@@ -88,7 +97,14 @@ impl Tables {
                     .cloned()
                     .map(Record::Configuration),
             )
-            .chain(state.activations.iter().cloned().map(Record::Activation));
+            .chain(state.activations.iter().cloned().map(Record::Activation))
+            .chain(
+                state
+                    .revocation_lists
+                    .iter()
+                    .cloned()
+                    .map(Record::RevocationList),
+            );
         let mut ignored = Touched::default();
         for record in records {
             t.put(record, &mut ignored);
@@ -116,9 +132,13 @@ impl Tables {
         touched
     }
 
-    /// Add the activations that use a touched mutual authentication or certificate.
+    /// Add the activations that use a touched mutual authentication, policy or certificate.
     fn expand(&self, touched: &mut Touched) {
-        for id in &touched.mutual_authentications {
+        for id in touched
+            .mutual_authentications
+            .iter()
+            .chain(&touched.policies)
+        {
             if let Some(users) = self.by_mutual_authentication.get(id) {
                 touched.activations.extend(users.iter().cloned());
             }
@@ -169,6 +189,15 @@ impl Tables {
                 self.domains.insert(a.domain.clone(), a.id.clone());
                 self.activations.insert(a.id.clone(), Arc::new(a));
             }
+            Record::RevocationList(l) => {
+                self.remove_revocation_list(&l.id, touched);
+                touched.policies.insert(l.mutual_authentication_id.clone());
+                self.lists_by_mutual_authentication
+                    .entry(l.mutual_authentication_id.clone())
+                    .or_default()
+                    .insert(l.id.clone());
+                self.revocation_lists.insert(l.id.clone(), Arc::new(l));
+            }
         }
     }
 
@@ -187,6 +216,24 @@ impl Tables {
                 self.configurations.remove(id);
             }
             Kind::Activation => self.remove_activation(id, touched),
+            Kind::RevocationList => self.remove_revocation_list(id, touched),
+        }
+    }
+
+    fn remove_revocation_list(&mut self, id: &str, touched: &mut Touched) {
+        touched.revocation_lists.insert(id.to_string());
+        let Some(old) = self.revocation_lists.remove(id) else {
+            return;
+        };
+        touched
+            .policies
+            .insert(old.mutual_authentication_id.clone());
+        let ma = &old.mutual_authentication_id;
+        if let Some(lists) = self.lists_by_mutual_authentication.get_mut(ma) {
+            lists.remove(id);
+            if lists.is_empty() {
+                self.lists_by_mutual_authentication.remove(ma);
+            }
         }
     }
 
@@ -293,6 +340,41 @@ impl Tables {
             .filter_map(|id| self.activations.get(id))
     }
 
+    /// The activations using a mutual authentication, in no particular order: O(k).
+    pub fn activations_using_mutual_authentication(
+        &self,
+        id: &str,
+    ) -> impl Iterator<Item = &Arc<Activation>> {
+        self.by_mutual_authentication
+            .get(id)
+            .into_iter()
+            .flat_map(|users| users.iter())
+            .filter_map(|a| self.activations.get(a))
+    }
+
+    /// The revocation list with this id.
+    pub fn revocation_list(&self, id: &str) -> Option<&Arc<RevocationList>> {
+        self.revocation_lists.get(id)
+    }
+
+    /// The revocation lists of a mutual authentication, by id.
+    pub fn revocation_lists_of(&self, mutual_authentication_id: &str) -> Vec<&Arc<RevocationList>> {
+        let mut lists: Vec<&Arc<RevocationList>> = self
+            .lists_by_mutual_authentication
+            .get(mutual_authentication_id)
+            .into_iter()
+            .flat_map(|ids| ids.iter())
+            .filter_map(|id| self.revocation_lists.get(id))
+            .collect();
+        lists.sort_by(|a, b| a.id.cmp(&b.id));
+        lists
+    }
+
+    /// Every revocation list, in no particular order.
+    pub fn revocation_lists(&self) -> impl Iterator<Item = &Arc<RevocationList>> {
+        self.revocation_lists.values()
+    }
+
     /// Every mutual authentication, in no particular order.
     pub fn mutual_authentications(&self) -> impl Iterator<Item = &Arc<MutualAuthentication>> {
         self.mutual_authentications.values()
@@ -325,6 +407,9 @@ impl Tables {
                 (!r.default, r.created_at, r.id.clone())
             }),
             activations: sorted(&self.activations, |r| (false, r.created_at, r.id.clone())),
+            revocation_lists: sorted(&self.revocation_lists, |r| {
+                (false, r.created_at, r.id.clone())
+            }),
         }
     }
 }

@@ -21,6 +21,10 @@ pub enum ValidateError {
     Unsupported(String, String),
     #[error("contains a control character (byte {0:#04x} at offset {1}); PEM is plain text")]
     ControlInPem(u8, usize),
+    #[error("is too long ({0} bytes; at most {MAX_URL_BYTES})")]
+    TooLongUrl(usize),
+    #[error("{0}")]
+    BadUrl(&'static str),
 }
 
 /// A resource name: at most 255 bytes, no control characters (they end up in logs and pages).
@@ -47,6 +51,38 @@ pub fn pem_text(s: &str) -> Result<(), ValidateError> {
         Some((i, b)) => Err(ValidateError::ControlInPem(b, i)),
         None => Ok(()),
     }
+}
+
+/// Longest accepted URL, in bytes.
+pub const MAX_URL_BYTES: usize = 2048;
+
+/// A URL the proxy fetches from: `http://` or `https://`, a host, no credentials (they would be
+/// shown in API responses and logs), no whitespace or control characters.
+pub fn fetch_url(s: &str) -> Result<(), ValidateError> {
+    if s.len() > MAX_URL_BYTES {
+        return Err(ValidateError::TooLongUrl(s.len()));
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ValidateError::BadUrl(
+            "holds whitespace or a control character",
+        ));
+    }
+    let lower = s.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("http://")
+        .or_else(|| lower.strip_prefix("https://"))
+        .ok_or(ValidateError::BadUrl("must start with http:// or https://"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err(ValidateError::BadUrl(
+            "must not carry credentials (user@host)",
+        ));
+    }
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    if host.is_empty() || host == "[" {
+        return Err(ValidateError::BadUrl("has no host"));
+    }
+    Ok(())
 }
 
 /// A protocol list against its allowed values; duplicates are removed, order kept.
@@ -88,6 +124,31 @@ mod tests {
             pem_text("\x1b[31m"),
             Err(ValidateError::ControlInPem(0x1b, 0))
         );
+    }
+
+    #[test]
+    fn fetch_urls() {
+        for ok in [
+            "http://crl.example.org/root.crl",
+            "HTTPS://crl.example.org:8443/a?b",
+            "http://127.0.0.1:8080",
+            "http://[::1]:80/x",
+        ] {
+            assert_eq!(fetch_url(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "ftp://crl.example.org/x",
+            "file:///etc/passwd",
+            "crl.example.org/x",
+            "http://",
+            "http:///x",
+            "http://user:pw@crl.example.org/x",
+            "http://crl.example.org/a b",
+            "http://crl.example.org/\n",
+        ] {
+            assert!(fetch_url(bad).is_err(), "{bad}");
+        }
+        assert!(fetch_url(&format!("http://a/{}", "x".repeat(3000))).is_err());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! TLS client configuration for https origins: roots from `ca_file`, else the system store;
+//! TLS client configuration for https origins: roots from `ca_file`, else the system store
+//! (both loaded by [`crate::tls_roots`]);
 //! optionally a client certificate (mTLS to origins), loaded and checked here so that a bad
 //! file is refused when the settings are applied, naming it.
 
@@ -16,10 +17,9 @@ use crate::model::origin::OriginIdentity;
 /// The roots https origins are verified against: `ca_file` (replacing the system roots) or,
 /// without one, the system roots. Fails only on an unusable `ca_file`.
 pub(super) fn roots(ca_file: Option<&Path>) -> Result<Arc<RootCertStore>, OriginError> {
-    Ok(Arc::new(match ca_file {
-        Some(path) => roots_from_file(path)?,
-        None => system_roots(),
-    }))
+    crate::tls_roots::load(ca_file, "https origins (proxy.origin_ca_file)")
+        .map(Arc::new)
+        .map_err(|e| OriginError::Config(format!("ca_file {e}")))
 }
 
 /// A client config verifying origins against `roots`, presenting `identity` when an origin
@@ -70,38 +70,6 @@ pub fn load_identity(cert_file: &Path, key_file: &Path) -> Result<OriginIdentity
         )
     })?;
     Ok(identity)
-}
-
-fn roots_from_file(path: &Path) -> Result<RootCertStore, OriginError> {
-    let shown = path.display();
-    let problem = |e: &dyn std::fmt::Display| OriginError::Config(format!("ca_file {shown}: {e}"));
-    let mut roots = RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(path).map_err(|e| problem(&e))? {
-        let cert = cert.map_err(|e| problem(&e))?;
-        roots.add(cert).map_err(|e| problem(&e))?;
-    }
-    if roots.is_empty() {
-        return Err(problem(&"no PEM certificates found"));
-    }
-    Ok(roots)
-}
-
-/// The platform's roots. Unreadable entries are logged and skipped: http and echo origins
-/// must keep working on a machine without a CA store; https origins then fail with "tls".
-fn system_roots() -> RootCertStore {
-    let loaded = rustls_native_certs::load_native_certs();
-    for err in &loaded.errors {
-        tracing::warn!(error = %err, "loading system CA certificates");
-    }
-    let mut roots = RootCertStore::empty();
-    let (added, ignored) = roots.add_parsable_certificates(loaded.certs);
-    if ignored > 0 {
-        tracing::debug!(ignored, "skipped unparsable system CA certificates");
-    }
-    if added == 0 {
-        tracing::warn!("no system CA certificates found; https origins need ca_file");
-    }
-    roots
 }
 
 #[cfg(test)]

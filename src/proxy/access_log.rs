@@ -19,6 +19,8 @@ pub struct RequestFacts<'a> {
     pub domain: Option<&'a str>,
     /// The canonical host asked for (None: no usable Host).
     pub host: Option<&'a str>,
+    /// The `[[routes]]` entry that decided (None: no route; the default origin).
+    pub route: Option<&'a str>,
     pub method: &'a str,
     /// Path without the query.
     pub path: &'a str,
@@ -43,6 +45,7 @@ pub fn request(f: &RequestFacts<'_>) {
         sni = c.sni.as_deref(),
         domain = f.domain,
         host = f.host,
+        route = f.route,
         method = f.method,
         path = f.path,
         status = f.status,

@@ -3,7 +3,9 @@
 //! signal and its activity. Every request passes [`ConnState::admit_request`] first, so that
 //! nothing is served on a connection that a swap, its certificate's expiry or a wind-down no
 //! longer admits, whatever the client does and however late the connection's own task notices
-//! (rule 5, docs/architecture.md).
+//! (rule 5, docs/architecture.md). Its open tunnels are requests that never end: whenever its
+//! view or verdict changes, each is routed again and closed if its route would now refuse the
+//! connection.
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
@@ -17,7 +19,7 @@ use super::activity::Activity;
 use super::cert_headers::cache::HeaderCache;
 use super::cert_headers::{xfcc_value, CertHeaderOptions, PrebuiltCertHeaders};
 use super::forwarding::ForwardFor;
-use super::readmission::readmits;
+use super::readmission::{readmit, Readmission};
 use super::tunnel::Tunnels;
 use super::wind_down::{Ending, WindDown};
 use crate::acceptor::ConnInfo;
@@ -119,19 +121,60 @@ impl ConnState {
         Ok(self.view.load_full())
     }
 
-    /// Move the connection's view to the live snapshot if that still admits it; false when it
-    /// does not (its view then stays where it was).
+    /// Move the connection's view to the live snapshot if that still admits it, with the
+    /// verdict it gives now (a fail-open connection whose certificate was revoked since carries
+    /// on as `revoked`); false when it does not (its view then stays where it was).
     pub fn follow(&self, live: &ArcSwap<Snapshot>) -> bool {
         let live = live.load();
         // The common case, on every request: no swap since the last look.
         if Arc::ptr_eq(&live, &self.view.load()) {
             return true;
         }
-        if !readmits(&live, &self.info, self.judged.load().verdict) {
-            return false;
+        let judged = self.judged.load();
+        match readmit(&live, &self.info, judged.verdict) {
+            Readmission::Refused => return false,
+            Readmission::Same => {}
+            Readmission::Rejudged(now) => {
+                tracing::debug!(peer = %self.info.peer, verdict = now.as_str(), "connection judged again");
+                self.judged.store(Arc::new(Judged {
+                    verdict: Some(now),
+                    headers: headers_for(&self.info, Some(now)),
+                    next_expiry: judged.next_expiry,
+                }));
+            }
         }
         self.view.store(Arc::clone(&live));
+        self.recheck_tunnels();
         true
+    }
+
+    /// Close the open tunnels whose route the connection's current view and verdict no longer
+    /// admit: a fail-open connection judged `revoked` or `expired` since it opened a tunnel on
+    /// a route with identity rules, or rules reloaded that its certificate no longer matches.
+    /// A new request there gets 403; a tunnel there must not carry on either (rule 5, docs/architecture.md).
+    /// Tunnels on routes that still admit it carry on.
+    fn recheck_tunnels(&self) {
+        if self.tunnels.count() == 0 {
+            return;
+        }
+        let view = self.view.load();
+        let verdict = self.judged.load().verdict;
+        let identity = self.info.identity.as_deref();
+        let closed = self.tunnels.close_where(|scope| {
+            match view.routing(&scope.host, &scope.path) {
+                Ok((routing, _)) => routing.route.is_some_and(|r| !r.admits(verdict, identity)),
+                // It was routed by this path once: now unroutable, it is refused.
+                Err(_) => true,
+            }
+        });
+        if closed > 0 {
+            tracing::debug!(
+                peer = %self.info.peer,
+                closed,
+                verdict = verdict.map(Verdict::as_str),
+                "tunnels closed: their route no longer admits the connection"
+            );
+        }
     }
 
     /// The policy the connection is under now: its domain's in the current view.
@@ -172,15 +215,19 @@ impl ConnState {
         }
         let next_expiry = identity.expiries.iter().copied().find(|t| *t >= at);
         let verdict = Some(verdict);
-        let headers = match verdict == judged.verdict {
-            true => judged.headers.clone(),
-            false => headers_for(&self.info, verdict),
+        let changed = verdict != judged.verdict;
+        let headers = match changed {
+            false => judged.headers.clone(),
+            true => headers_for(&self.info, verdict),
         };
         self.judged.store(Arc::new(Judged {
             verdict,
             headers,
             next_expiry,
         }));
+        if changed {
+            self.recheck_tunnels();
+        }
         Ok(())
     }
 

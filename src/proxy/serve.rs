@@ -161,6 +161,18 @@ where
     Some(wind_down(conn, why))
 }
 
+/// What a timer firing means once hyper handed an HTTP/1.1 connection's socket to a tunnel:
+/// the certificate's expiry (an enforced connection ends; a fail-open one is judged `expired`,
+/// which closes a tunnel on a route with identity rules) and `max_connection_age` still apply.
+/// The header and idle timeouts do not (an open tunnel is never idle).
+fn on_tunnel_timer(conn: &ConnState, limits: &ConnLimits) -> Option<Ended> {
+    if let Err(why) = conn.judge_time(unix_now()) {
+        return Some(wind_down(conn, why));
+    }
+    let age = limits.max_connection_age?;
+    (Instant::now() >= conn.activity.started() + age).then(|| wind_down(conn, Ending::MaxAge))
+}
+
 /// Serve until the connection ends (and its tunnels with it) or a wind-down starts. `served`
 /// is set once hyper is done with the connection (an HTTP/1.1 upgrade hands the socket to a
 /// tunnel), after which it must not be polled again.
@@ -205,8 +217,12 @@ where
                     return wind_down(conn, Ending::PolicyChanged);
                 }
             }
-            _ = &mut timer, if !*served => {
-                if let Some(ended) = on_timer(connection.as_mut(), conn, &limits, h2).await {
+            _ = &mut timer => {
+                let ended = match *served {
+                    false => on_timer(connection.as_mut(), conn, &limits, h2).await,
+                    true => on_tunnel_timer(conn, &limits),
+                };
+                if let Some(ended) = ended {
                     return ended;
                 }
             }

@@ -20,11 +20,15 @@ use super::connection::{ConnState, Judged};
 use super::forwarding;
 use super::grpc;
 use super::origin_failure;
+use super::tunnel::TunnelScope;
 use super::upgrade::{self, Detected, Handshake, WebSocket};
 use super::wind_down::Ending;
+use crate::acceptor::ConnInfo;
 use crate::metrics::{DomainMetrics, Metrics};
+use crate::model::origin::OriginRoute;
 use crate::origin::{full, OriginClient, ProxyBody, ProxyError};
 use crate::snapshot::entry::{DomainEntry, Snapshot};
+use crate::snapshot::route::Route;
 use crate::snapshot::verdict::Verdict;
 
 /// Shared by every connection.
@@ -59,6 +63,8 @@ struct Routed<'c> {
     /// The activated domain the request named.
     domain: Option<&'c DomainEntry>,
     host: Option<String>,
+    /// The `[[routes]]` entry that decided (its name).
+    route: Option<&'c str>,
     /// Time spent waiting for the origin.
     origin: Option<Duration>,
     origin_error: Option<&'static str>,
@@ -97,6 +103,7 @@ pub async fn handle(
         verdict: judged.verdict,
         domain: domain.map(|d| d.name.as_str()),
         host: routed.host.as_deref(),
+        route: routed.route,
         method: method.as_str(),
         path: uri.path(),
         status,
@@ -194,17 +201,36 @@ async fn route<'c>(
         }
     };
     let meters = meters(domain, &ctx.metrics);
+    let (routing, rewritten) = match view.routing(&host, parts.uri.path()) {
+        Ok(r) => r,
+        Err(e) => {
+            let response = answer(StatusCode::BAD_REQUEST, "bad_request", &e.to_string());
+            return Routed::local(response, domain, Some(host));
+        }
+    };
+    let route = routing.route;
+    let decided = |response, host| {
+        let mut routed = Routed::local(response, domain, Some(host));
+        routed.route = route.map(|r| &*r.name);
+        routed
+    };
+    if let Some(refusal) = route.and_then(|r| refused(r, judged.verdict, &conn.info)) {
+        meters.forbidden();
+        return decided(refusal, host);
+    }
     // CONNECT (but WebSocket's extended CONNECT) is refused here: the proxy opens no tunnels.
     let websocket = match upgrade::detect(&parts) {
         Detected::Plain => None,
         Detected::WebSocket(kind) => Some(kind),
-        Detected::Refused(response) => return Routed::local(*response, domain, Some(host)),
+        Detected::Refused(response) => return decided(*response, host),
     };
     count_fail_open(judged.verdict, meters);
     let target = Target {
         host: &host,
         authority: &authority,
         view,
+        origin: view.origin_of(&routing),
+        path: rewritten.as_ref().map(|r| r.0.as_str()),
         websocket,
     };
     let forwarded = forward(parts, body, &target, (conn, judged), ctx, meters).await;
@@ -212,19 +238,61 @@ async fn route<'c>(
         response: forwarded.response,
         domain,
         host: Some(host),
+        route: route.map(|r| &*r.name),
         origin: Some(forwarded.waited),
         origin_error: forwarded.error,
         request_id: forwarded.request_id,
     }
 }
 
-/// Where a request goes: its canonical host, the authority as sent, the snapshot routing it,
-/// and whether it is a WebSocket handshake.
+/// The 403 of a route whose identity rules do not admit this connection: its verdict must be
+/// `ok` and its leaf must match one of the route's patterns. The answer names the route, never
+/// the patterns (they would tell a prober which identity to obtain).
+fn refused(
+    route: &Route,
+    verdict: Option<Verdict>,
+    conn: &ConnInfo,
+) -> Option<Response<ProxyBody>> {
+    let identity = conn.identity.as_deref();
+    if route.admits(verdict, identity) {
+        return None;
+    }
+    let detail = match (verdict, identity) {
+        (Some(Verdict::Ok), Some(_)) => {
+            format!(
+                "route {} does not admit this client certificate",
+                route.name
+            )
+        }
+        _ => format!(
+            "route {} requires a verified client certificate",
+            route.name
+        ),
+    };
+    let mut response = answer(StatusCode::FORBIDDEN, "forbidden", &detail);
+    // The client learns the verdict it was judged with (as the origin would have), not the
+    // patterns it failed.
+    if let Some(v) = verdict {
+        response
+            .headers_mut()
+            .insert(VERDICT_HEADER, HeaderValue::from_static(v.as_str()));
+    }
+    Some(response)
+}
+
+/// The verdict header, as origins receive it.
+const VERDICT_HEADER: &str = "client-cert-verdict";
+
+/// Where a request goes: its canonical host, the authority as sent, the snapshot and the origin
+/// its route chose, the normalised path when path rules rewrote it, and whether it is a
+/// WebSocket handshake.
 #[derive(Clone, Copy)]
 struct Target<'a> {
     host: &'a str,
     authority: &'a str,
     view: &'a Snapshot,
+    origin: &'a Arc<OriginRoute>,
+    path: Option<&'a str>,
     websocket: Option<WebSocket>,
 }
 
@@ -252,6 +320,8 @@ async fn forward(
         host,
         authority,
         view,
+        origin,
+        path,
         websocket,
     } = *target;
     forwarding::prepare(
@@ -267,9 +337,11 @@ async fn forward(
             parts.headers.insert(HOST, v);
         }
     }
-    parts.uri = origin_form(&parts.uri);
+    // The path the route was chosen by: an open tunnel is routed again by it after a change.
+    let routed_path = path.map_or_else(|| parts.uri.path().to_string(), str::to_string);
+    parts.uri = origin_form(&parts.uri, path);
     parts.version = http::Version::HTTP_11;
-    let spec = view.origin_for(host).clone();
+    let spec = origin.clone();
     let sent = Instant::now();
     let result = match websocket {
         None => {
@@ -281,6 +353,10 @@ async fn forward(
                 kind,
                 route: &spec,
                 preserve_host,
+                scope: TunnelScope {
+                    host: host.to_string(),
+                    path: routed_path,
+                },
             };
             upgrade::websocket(hs, parts, body, conn, &ctx.origins).await
         }
@@ -327,6 +403,7 @@ impl<'c> Routed<'c> {
             response,
             domain,
             host,
+            route: None,
             origin: None,
             origin_error: None,
             request_id: None,
@@ -347,10 +424,15 @@ fn count_fail_open(verdict: Option<Verdict>, meters: &DomainMetrics) {
     }
 }
 
-/// The path and query only (origin-form), whatever form the client used.
-fn origin_form(uri: &Uri) -> Uri {
-    let pq = uri.path_and_query().map_or("/", |p| p.as_str());
-    pq.parse().unwrap_or_else(|_| Uri::from_static("/"))
+/// The path and query only (origin-form), whatever form the client used; `path` replaces the
+/// path when path rules normalised it, so the origin gets the path that was judged.
+fn origin_form(uri: &Uri, path: Option<&str>) -> Uri {
+    let parsed = match (path, uri.query()) {
+        (Some(p), Some(q)) => format!("{p}?{q}").parse(),
+        (Some(p), None) => p.parse(),
+        (None, _) => uri.path_and_query().map_or("/", |p| p.as_str()).parse(),
+    };
+    parsed.unwrap_or_else(|_| Uri::from_static("/"))
 }
 
 #[cfg(test)]

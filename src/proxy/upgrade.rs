@@ -24,6 +24,7 @@ use hyper::upgrade::OnUpgrade;
 use super::connection::ConnState;
 use super::forwarding::remove_hop_by_hop;
 use super::service::answer;
+use super::tunnel::TunnelScope;
 use crate::model::origin::OriginRoute;
 use crate::origin::{full, OriginClient, OriginError, ProxyBody};
 
@@ -124,6 +125,8 @@ pub struct Handshake<'a> {
     pub kind: WebSocket,
     pub route: &'a OriginRoute,
     pub preserve_host: bool,
+    /// What the tunnel was routed by, to route it again after a change.
+    pub scope: TunnelScope,
 }
 
 /// Forward a WebSocket handshake whose headers were prepared like any request's, and on the
@@ -177,6 +180,7 @@ pub async fn websocket(
         origin_side,
         conn.wind_down.token(),
         conn.activity.hold(),
+        hs.scope,
     );
     let mut out = Response::new(full(""));
     *out.status_mut() = status;

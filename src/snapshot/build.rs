@@ -1,8 +1,9 @@
 //! Builds the data-plane snapshot and keeps it current. [`Served`] holds the snapshot's parts
 //! and everything they were built from in persistent maps; [`Served::apply`] makes its
 //! successor from a delta by rebuilding only the entries the delta touched (the activations of
-//! a changed mutual authentication, certificate, key or configuration, and changed
-//! activations), so a change costs what it touches and never O(n); the successor shares every
+//! a changed mutual authentication, certificate, key or configuration, of a mutual
+//! authentication whose revocation lists changed, and changed activations), so a change costs
+//! what it touches and never O(n); the successor shares every
 //! other entry with its predecessor. [`Served::build`] builds from a whole state (start-up,
 //! reload), reusing a predecessor's TLS objects whose inputs are unchanged. Both place entries
 //! with the same code, and a property test checks that any sequence of deltas yields what a
@@ -10,27 +11,36 @@
 //!
 //! TLS objects are shared and reused by the content versions of their inputs (resource id +
 //! `updated_at`, which control makes strictly increasing per resource): one client verifier per
-//! mutual authentication version, one loaded key pair per certificate version and key, one
-//! server config per (certificate, key, configuration, mutual authentication) versions, counted
-//! by the entries using it and dropped with the last one. A new server config has fresh
-//! resumption state, so a changed policy never honours a session made under the old one
-//! (rule 2, docs/architecture.md).
+//! policy (a mutual authentication version with its revocation list versions), one loaded key
+//! pair per certificate version and key, one server config per (certificate, key,
+//! configuration, policy) versions, counted by the entries using it and dropped with the last
+//! one. A new server config has fresh resumption state, so a changed policy (a new CRL
+//! included) never honours a session made under the old one (rule 2, docs/architecture.md).
+//!
+//! Under `[revocation] require_fresh` a policy also depends on the clock: which of its lists
+//! are past their nextUpdate. [`Served`] keeps the lists still fresh ordered by nextUpdate, and
+//! every successor re-places the policies whose lists went stale since (an empty delta is how
+//! control asks for that when nothing else changed).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use imbl::HashMap;
+use imbl::{HashMap, OrdSet};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 
 use super::entry::{DomainEntry, Snapshot};
 use super::lookup::DomainTable;
+use super::route::{HostRoutes, Route};
 use super::server_config::{load_certified_key, server_config_for, TlsParams, TlsVersion};
 use super::tickets::TicketKeys;
-use super::verifier::ClientAuth;
+use super::verifier::{ClientAuth, Revocation};
+use crate::metrics::crl::CrlSample;
 use crate::metrics::{labels::OTHER_DOMAIN, DomainMetrics, Metrics};
 use crate::model::origin::OriginRoute;
-use crate::model::{pki, Activation, Certificate, Delta, PrivateKey, State, Tables, Touched};
+use crate::model::{
+    pki, Activation, Certificate, Delta, PrivateKey, RevocationList, State, Tables, Touched,
+};
 
 /// Why a snapshot could not be built; names the resource at fault.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -50,8 +60,8 @@ fn err(resource: impl Into<String>, problem: impl std::fmt::Display) -> BuildErr
 /// Static inputs of a build that do not live in the store (hot-reloadable settings).
 #[derive(Debug, Clone, Default)]
 pub struct BuildInputs {
-    /// `[[routes]]` as (domain, origin).
-    pub routes: Vec<(String, OriginRoute)>,
+    /// `[[routes]]` as (domain, route).
+    pub routes: Vec<(String, Arc<Route>)>,
     /// `[proxy] default_origin`.
     pub default_origin: OriginRoute,
     /// `[proxy] default_domain`: an activated domain whose certificate serves handshakes
@@ -61,6 +71,8 @@ pub struct BuildInputs {
     pub preserve_host: bool,
     /// `[proxy] xfcc`.
     pub xfcc: bool,
+    /// `[revocation] require_fresh`: a stale CRL fails the chains it covers.
+    pub require_fresh: bool,
     /// The session-ticket secrets (shared through the store); every server config derives its
     /// own policy's ticket key from them.
     pub tickets: TicketKeys,
@@ -69,6 +81,19 @@ pub struct BuildInputs {
 /// A content version: resource id and its strictly increasing `updated_at`.
 pub type Version = (String, i64);
 
+/// What a client policy is made of: the mutual authentication, its revocation lists (by id)
+/// and whether stale lists fail chains. A new CRL makes a new policy, and so new server configs
+/// with their own session caches and ticket keys: no session resumes across it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AuthKey {
+    pub mutual_authentication: Version,
+    pub crls: Vec<Version>,
+    pub require_fresh: bool,
+    /// Under `require_fresh`, the lists stale when the policy was placed: a list going stale
+    /// changes the policy, so open connections are judged again (their chains now fail).
+    pub stale: Vec<String>,
+}
+
 /// What a server config is made of.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConfigKey {
@@ -76,7 +101,7 @@ pub struct ConfigKey {
     /// The private key's id.
     pub key: String,
     pub configuration: Version,
-    pub client_auth: Option<Version>,
+    pub client_auth: Option<AuthKey>,
 }
 
 impl ConfigKey {
@@ -98,10 +123,23 @@ impl ConfigKey {
         field(conf.as_bytes());
         field(&conf_at.to_be_bytes());
         match &self.client_auth {
-            Some((ma, ma_at)) => {
+            Some(auth) => {
+                let (ma, ma_at) = &auth.mutual_authentication;
                 field(b"mutual authentication");
                 field(ma.as_bytes());
                 field(&ma_at.to_be_bytes());
+                for (list, list_at) in &auth.crls {
+                    field(b"revocation list");
+                    field(list.as_bytes());
+                    field(&list_at.to_be_bytes());
+                }
+                if auth.require_fresh {
+                    field(b"fresh lists required");
+                    for list in &auth.stale {
+                        field(b"stale");
+                        field(list.as_bytes());
+                    }
+                }
             }
             None => field(b"no mutual authentication"),
         }
@@ -126,10 +164,10 @@ struct Counted {
     users: usize,
 }
 
-/// The verifier of one mutual authentication version.
+/// The verifier of one policy.
 #[derive(Debug, Clone)]
 struct Auth {
-    version: i64,
+    key: AuthKey,
     auth: Arc<ClientAuth>,
 }
 
@@ -154,10 +192,16 @@ pub struct Placed {
 pub struct Served {
     tables: Tables,
     inputs: Arc<BuildInputs>,
-    routes: DomainTable<Arc<OriginRoute>>,
+    routes: DomainTable<Arc<HostRoutes>>,
     default_origin: Arc<OriginRoute>,
-    /// Per mutual authentication id, its current version's verifier (only while attached).
+    /// Per mutual authentication id, its current policy's verifier (only while attached).
     auths: HashMap<String, Auth>,
+    /// Per revocation list id, the version the verifier accepted (see
+    /// [`Builder::check_list`]).
+    lists_checked: HashMap<String, i64>,
+    /// Under `require_fresh`: (nextUpdate, list id) of the lists fresh when last placed, so a
+    /// successor finds the ones gone stale since without looking at the others.
+    fresh_until: OrdSet<(i64, String)>,
     /// Per certificate id, its current version's key pair (only while activated).
     certified: HashMap<String, Certified>,
     configs: HashMap<ConfigKey, Counted>,
@@ -180,6 +224,10 @@ pub struct Effects {
     /// Mutual authentications whose client-CA expiry series are replaced by these
     /// (subject, notAfter); empty when no longer attached.
     pub client_cas: Vec<(String, Vec<(String, i64)>)>,
+    /// Revocation lists whose series go: (list id, mutual authentication id).
+    pub crl_removed: Vec<(String, String)>,
+    /// Revocation lists whose series are set.
+    pub crl_set: Vec<CrlSample>,
 }
 
 impl Served {
@@ -189,16 +237,14 @@ impl Served {
     }
 
     fn empty(inputs: Arc<BuildInputs>, tables: Tables) -> Served {
-        let mut routes = DomainTable::new();
-        for (domain, origin) in &inputs.routes {
-            routes.insert(domain, Arc::new(origin.clone()));
-        }
         Served {
             tables,
             default_origin: Arc::new(inputs.default_origin.clone()),
+            routes: route_table(&inputs.routes),
             inputs,
-            routes,
             auths: HashMap::new(),
+            lists_checked: HashMap::new(),
+            fresh_until: OrdSet::new(),
             certified: HashMap::new(),
             configs: HashMap::new(),
             placed: HashMap::new(),
@@ -215,11 +261,27 @@ impl Served {
         donor: Option<&Served>,
         metrics: Option<&Metrics>,
     ) -> Result<(Served, BuildStats), BuildError> {
+        Served::build_at(state, inputs, donor, metrics, now_secs())
+    }
+
+    /// [`Served::build`] at `now` (Unix seconds: what revocation list staleness is judged at).
+    fn build_at(
+        state: &State,
+        inputs: Arc<BuildInputs>,
+        donor: Option<&Served>,
+        metrics: Option<&Metrics>,
+        now: i64,
+    ) -> Result<(Served, BuildStats), BuildError> {
         let tables = Tables::from_state(state);
-        let mut b = Builder::new(Served::empty(inputs, tables), donor, metrics);
+        let mut b = Builder::new(Served::empty(inputs, tables), donor, metrics, now);
         // In the store's order, so the first failure named is the same on every build.
         for a in &state.activations {
             b.place(a)?;
+        }
+        // Every list, attached or not, must be one the verifier can use (in the store's order).
+        for list in &state.revocation_lists {
+            b.check_list(list)?;
+            b.watch(list);
         }
         b.refresh_fallback(true)?;
         Ok(b.finish())
@@ -232,9 +294,24 @@ impl Served {
         delta: &Delta,
         metrics: Option<&Metrics>,
     ) -> Result<(Served, BuildStats, Effects), BuildError> {
-        let mut b = Builder::new(self.clone(), None, metrics);
-        let touched = b.next.tables.apply(delta);
-        match b.update(&touched) {
+        self.apply_at(delta, metrics, now_secs())
+    }
+
+    /// [`Served::apply`] at `now` (Unix seconds).
+    fn apply_at(
+        &self,
+        delta: &Delta,
+        metrics: Option<&Metrics>,
+        now: i64,
+    ) -> Result<(Served, BuildStats, Effects), BuildError> {
+        let mut b = Builder::new(self.clone(), None, metrics, now);
+        let mut touched = b.next.tables.apply(delta);
+        b.unwatch_changed(&touched, &self.tables);
+        b.touch_gone_stale(&mut touched);
+        match b
+            .update(&touched)
+            .and_then(|old| b.lists(&touched).map(|()| old))
+        {
             Ok(old) => {
                 let effects = b.effects(&old, &touched, &self.tables);
                 let (served, stats) = b.finish();
@@ -245,6 +322,18 @@ impl Served {
                 Err(e)
             }
         }
+    }
+
+    /// The revocation list versions the verifier accepted, by id (tests compare incremental
+    /// and whole builds with it).
+    pub fn lists_checked(&self) -> Vec<(String, i64)> {
+        let mut all: Vec<(String, i64)> = self
+            .lists_checked
+            .iter()
+            .map(|(id, v)| (id.clone(), *v))
+            .collect();
+        all.sort();
+        all
     }
 
     /// The snapshot of this configuration: O(1), sharing every entry.
@@ -343,17 +432,111 @@ struct Builder<'a> {
     /// Server configs whose last user went during this build: dropped at the end unless
     /// placed again (an entry rebuilt with the same inputs keeps its config and sessions).
     released: BTreeSet<ConfigKey>,
+    /// Unix seconds, for revocation list staleness.
+    now: i64,
 }
 
 impl<'a> Builder<'a> {
-    fn new(next: Served, donor: Option<&'a Served>, metrics: Option<&'a Metrics>) -> Self {
+    fn new(
+        next: Served,
+        donor: Option<&'a Served>,
+        metrics: Option<&'a Metrics>,
+        now: i64,
+    ) -> Self {
         Builder {
             next,
             donor,
             meters: Meters::new(metrics),
             stats: BuildStats::default(),
             released: BTreeSet::new(),
+            now,
         }
+    }
+
+    /// Stop watching the old nextUpdate of every changed or removed list.
+    fn unwatch_changed(&mut self, touched: &Touched, before: &Tables) {
+        for id in &touched.revocation_lists {
+            if let Some(old) = before.revocation_list(id) {
+                self.next.fresh_until.remove(&(old.next_update, id.clone()));
+            }
+        }
+    }
+
+    /// Under `require_fresh`, watch a list until its nextUpdate.
+    fn watch(&mut self, list: &RevocationList) {
+        if self.next.inputs.require_fresh && list.next_update > self.now {
+            self.next
+                .fresh_until
+                .insert((list.next_update, list.id.clone()));
+        }
+    }
+
+    /// Touch the activations of every policy with a list gone stale since it was placed (only
+    /// under `require_fresh`: otherwise staleness does not change a policy).
+    fn touch_gone_stale(&mut self, touched: &mut Touched) {
+        let bound = (self.now.saturating_add(1), String::new());
+        let due: Vec<(i64, String)> = self.next.fresh_until.range(..bound).cloned().collect();
+        for item in due {
+            self.next.fresh_until.remove(&item);
+            let tables = &self.next.tables;
+            let Some(list) = tables.revocation_list(&item.1) else {
+                continue;
+            };
+            let ma = &list.mutual_authentication_id;
+            touched.policies.insert(ma.clone());
+            let users = tables.activations_using_mutual_authentication(ma);
+            touched.activations.extend(users.map(|a| a.id.clone()));
+        }
+    }
+
+    /// Check and watch the lists a delta changed; forget the removed ones.
+    fn lists(&mut self, touched: &Touched) -> Result<(), BuildError> {
+        for id in &touched.revocation_lists {
+            match self.next.tables.revocation_list(id).cloned() {
+                Some(list) => {
+                    self.check_list(&list)?;
+                    self.watch(&list);
+                }
+                None => {
+                    self.next.lists_checked.remove(id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A revocation list must be one the handshake's verifier can use, whether or not its
+    /// mutual authentication is attached: the verifier's own parser judges it once per list
+    /// version, so an unusable list is refused when it is uploaded rather than when its mutual
+    /// authentication is attached.
+    fn check_list(&mut self, list: &RevocationList) -> Result<(), BuildError> {
+        let checked = |all: &HashMap<String, i64>| all.get(&list.id) == Some(&list.updated_at);
+        if checked(&self.next.lists_checked)
+            || self.donor.is_some_and(|d| checked(&d.lists_checked))
+        {
+            self.next
+                .lists_checked
+                .insert(list.id.clone(), list.updated_at);
+            return Ok(());
+        }
+        let what = || format!("revocation list {}", list.id);
+        let ma = self
+            .next
+            .tables
+            .mutual_authentication(&list.mutual_authentication_id)
+            .ok_or_else(|| err(what(), "its mutual authentication does not exist"))?;
+        let bundle = pki::parse_ca_bundle(&ma.cert_bundle).map_err(|e| err(what(), e))?;
+        let crls = [crl_der(list)?];
+        let revocation = Revocation {
+            crls: &crls,
+            require_fresh: false,
+        };
+        ClientAuth::with_revocation(&bundle.certs_der, true, revocation)
+            .map_err(|e| err(what(), e))?;
+        self.next
+            .lists_checked
+            .insert(list.id.clone(), list.updated_at);
+        Ok(())
     }
 
     /// Re-place the touched activations; returns the placements they replaced.
@@ -388,7 +571,12 @@ impl<'a> Builder<'a> {
     fn forget_unused(&mut self, old: &[Placed], touched: &Touched) {
         let auths = old
             .iter()
-            .filter_map(|p| p.key.client_auth.as_ref().map(|v| &v.0))
+            .filter_map(|p| {
+                p.key
+                    .client_auth
+                    .as_ref()
+                    .map(|v| &v.mutual_authentication.0)
+            })
             .chain(&touched.mutual_authentications)
             .chain(&touched.attachments);
         for id in auths.cloned().collect::<Vec<_>>() {
@@ -519,7 +707,23 @@ impl<'a> Builder<'a> {
             .unwrap_or_default()
     }
 
-    fn client_auth(&mut self, id: &str) -> Result<(Version, Arc<ClientAuth>), BuildError> {
+    /// The policy of a mutual authentication as of now: O(its lists).
+    fn auth_key(&self, ma: &crate::model::MutualAuthentication) -> AuthKey {
+        let lists = self.next.tables.revocation_lists_of(&ma.id);
+        let require_fresh = self.next.inputs.require_fresh && !lists.is_empty();
+        AuthKey {
+            mutual_authentication: (ma.id.clone(), ma.updated_at),
+            crls: lists.iter().map(|l| (l.id.clone(), l.updated_at)).collect(),
+            require_fresh,
+            stale: lists
+                .iter()
+                .filter(|l| require_fresh && l.next_update <= self.now)
+                .map(|l| l.id.clone())
+                .collect(),
+        }
+    }
+
+    fn client_auth(&mut self, id: &str) -> Result<(AuthKey, Arc<ClientAuth>), BuildError> {
         // Error texts are built only on failure: this runs once per placed entry.
         let what = || format!("mutual authentication {id}");
         let ma = self
@@ -528,31 +732,42 @@ impl<'a> Builder<'a> {
             .mutual_authentication(id)
             .cloned()
             .ok_or_else(|| err(what(), "does not exist"))?;
-        let version = (ma.id.clone(), ma.updated_at);
+        let key = self.auth_key(&ma);
         let current = |auths: &HashMap<String, Auth>| {
             auths
                 .get(id)
-                .filter(|a| a.version == ma.updated_at)
+                .filter(|a| a.key == key)
                 .map(|a| a.auth.clone())
         };
         if let Some(auth) = current(&self.next.auths) {
-            return Ok((version, auth));
+            return Ok((key, auth));
         }
         let auth = match self.donor.and_then(|d| current(&d.auths)) {
             Some(auth) => auth,
             None => {
                 let bundle = pki::parse_ca_bundle(&ma.cert_bundle).map_err(|e| err(what(), e))?;
-                Arc::new(
-                    ClientAuth::new(&bundle.certs_der, ma.enforced).map_err(|e| err(what(), e))?,
-                )
+                let crls = self
+                    .next
+                    .tables
+                    .revocation_lists_of(id)
+                    .into_iter()
+                    .map(|l| crl_der(l))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let revocation = Revocation {
+                    crls: &crls,
+                    require_fresh: key.require_fresh,
+                };
+                let auth = ClientAuth::with_revocation(&bundle.certs_der, ma.enforced, revocation)
+                    .map_err(|e| err(what(), e))?;
+                Arc::new(auth)
             }
         };
         let entry = Auth {
-            version: ma.updated_at,
+            key: key.clone(),
             auth: auth.clone(),
         };
         self.next.auths.insert(ma.id.clone(), entry);
-        Ok((version, auth))
+        Ok((key, auth))
     }
 
     fn certified(
@@ -591,7 +806,7 @@ impl<'a> Builder<'a> {
     fn server_config(
         &mut self,
         a: &Activation,
-        client_auth: Option<&(Version, Arc<ClientAuth>)>,
+        client_auth: Option<&(AuthKey, Arc<ClientAuth>)>,
     ) -> Result<(ConfigKey, Arc<ServerConfig>), BuildError> {
         let what = || format!("TLS activation {} ({})", a.id, a.domain);
         let tables = &self.next.tables;
@@ -687,8 +902,57 @@ impl<'a> Builder<'a> {
             };
             fx.client_cas.push((id.clone(), cas));
         }
+        for id in &touched.revocation_lists {
+            match (tables.revocation_list(id), before.revocation_list(id)) {
+                (Some(list), _) => fx.crl_set.push(crl_sample(list)),
+                (None, Some(old)) => fx
+                    .crl_removed
+                    .push((id.clone(), old.mutual_authentication_id.clone())),
+                (None, None) => {}
+            }
+        }
         fx
     }
+}
+
+fn now_secs() -> i64 {
+    crate::model::timestamp::now_ms().div_euclid(1000)
+}
+
+/// A revocation list as its gauges describe it.
+pub fn crl_sample(list: &RevocationList) -> CrlSample {
+    CrlSample {
+        id: list.id.clone(),
+        mutual_authentication_id: list.mutual_authentication_id.clone(),
+        next_update: list.next_update,
+        revoked: i64::try_from(list.revoked_count).unwrap_or(i64::MAX),
+    }
+}
+
+/// The DER of a stored list's CRL.
+fn crl_der(list: &RevocationList) -> Result<Vec<u8>, BuildError> {
+    pki::parse_crl(&list.crl_pem)
+        .map(|info| info.der)
+        .map_err(|e| err(format!("revocation list {}", list.id), e))
+}
+
+/// The routes grouped by domain (canonicalised by the table, so `A.example.com` and
+/// `a.example.com` are one host).
+fn route_table(routes: &[(String, Arc<Route>)]) -> DomainTable<Arc<HostRoutes>> {
+    let mut grouped: std::collections::HashMap<String, HostRoutes> =
+        std::collections::HashMap::new();
+    for (domain, route) in routes {
+        // Settings validated every domain; a name the table would refuse is left out as the
+        // table itself would.
+        if let Some(name) = super::lookup::canonical_name(domain) {
+            grouped.entry(name).or_default().push(route.clone());
+        }
+    }
+    let mut table = DomainTable::new();
+    for (name, host) in grouped {
+        table.insert(&name, Arc::new(host));
+    }
+    table
 }
 
 /// (subject, notAfter) of each CA in a bundle; a bundle that does not parse shows none (a

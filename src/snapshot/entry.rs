@@ -6,6 +6,7 @@ use std::sync::Arc;
 use rustls::ServerConfig;
 
 use super::lookup::DomainTable;
+use super::route::{HostRoutes, Rewritten, Routing};
 use super::server_config::TlsParams;
 use super::verifier::ClientAuth;
 use crate::metrics::DomainMetrics;
@@ -59,8 +60,8 @@ pub struct Snapshot {
     /// Serves handshakes without SNI or with an unknown SNI, when configured. Built without
     /// client authentication: such a connection can never reach an mTLS domain.
     pub fallback: Option<Arc<DomainEntry>>,
-    /// `[[routes]]`: request host → origin.
-    pub routes: DomainTable<Arc<OriginRoute>>,
+    /// `[[routes]]`: request host → its routes by path prefix.
+    pub routes: DomainTable<Arc<HostRoutes>>,
     /// Origin for hosts without a route.
     pub default_origin: Arc<OriginRoute>,
     /// Forward the client's Host to origins.
@@ -100,8 +101,21 @@ impl Snapshot {
         }
     }
 
-    /// The origin for a canonical request host.
-    pub fn origin_for(&self, host: &str) -> &Arc<OriginRoute> {
-        self.routes.lookup(host).unwrap_or(&self.default_origin)
+    /// The route for a canonical request host and its path (origin-form, no query), with the
+    /// normalised path to forward when path rules needed it and it differs.
+    pub fn routing(
+        &self,
+        host: &str,
+        path: &str,
+    ) -> Result<(Routing<'_>, Option<Rewritten>), crate::model::request_path::PathError> {
+        match self.routes.lookup(host) {
+            Some(routes) => routes.pick(path),
+            None => Ok((Routing { route: None }, None)),
+        }
+    }
+
+    /// The origin a routing decision sends to.
+    pub fn origin_of<'a>(&'a self, routing: &Routing<'a>) -> &'a Arc<OriginRoute> {
+        routing.route.map_or(&self.default_origin, |r| &r.origin)
     }
 }

@@ -1,12 +1,12 @@
 //! What the status page shows about the served configuration, read from its tables when the
 //! page asks (never maintained per change): the first activations by domain with their
-//! certificate and policy. No secrets: ids, names, domains, flags and dates only (never key
+//! certificate and policy, and the first revocation lists with their freshness. No secrets: ids, names, domains, flags and dates only (never key
 //! material, bundles or certificates).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::model::Tables;
+use crate::model::{RevocationList, Tables};
 
 /// The first activations being served, by domain, and how many there are in all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -15,6 +15,44 @@ pub struct Inventory {
     pub activations: Vec<ActivationInfo>,
     /// Every served activation.
     pub total: usize,
+    /// By mutual authentication, then oldest first; at most the limit asked for.
+    pub revocation_lists: Vec<RevocationListInfo>,
+    /// Every revocation list.
+    pub revocation_lists_total: usize,
+}
+
+/// One revocation list as the status page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevocationListInfo {
+    pub id: String,
+    pub name: String,
+    pub mutual_authentication_id: String,
+    /// The CRL issuer's DN.
+    pub issuer: String,
+    /// Unix seconds.
+    pub this_update: i64,
+    /// Unix seconds; past it the list is stale.
+    pub next_update: i64,
+    pub revoked_count: u64,
+    /// Refreshed from a URL (the URL itself is not shown: it may name internal hosts).
+    pub refreshed: bool,
+    pub last_fetch_error: Option<String>,
+}
+
+impl RevocationListInfo {
+    fn of(l: &RevocationList) -> RevocationListInfo {
+        RevocationListInfo {
+            id: l.id.clone(),
+            name: l.name.clone(),
+            mutual_authentication_id: l.mutual_authentication_id.clone(),
+            issuer: l.issuer.clone(),
+            this_update: l.this_update,
+            next_update: l.next_update,
+            revoked_count: l.revoked_count,
+            refreshed: l.url.is_some(),
+            last_fetch_error: l.last_fetch_error.clone(),
+        }
+    }
 }
 
 /// One activation.
@@ -63,9 +101,25 @@ pub fn list(tables: &Tables, limit: usize) -> Inventory {
             mutual_authentication: policy,
         });
     }
+    // Lists are few (one per issuer of a bundle): sorting them all per page view is cheap.
+    let mut lists: Vec<&Arc<RevocationList>> = tables.revocation_lists().collect();
+    let revocation_lists_total = lists.len();
+    lists.sort_by(|x, y| {
+        (&x.mutual_authentication_id, x.created_at, &x.id).cmp(&(
+            &y.mutual_authentication_id,
+            y.created_at,
+            &y.id,
+        ))
+    });
     Inventory {
         activations,
         total: tables.activation_count(),
+        revocation_lists: lists
+            .into_iter()
+            .take(limit)
+            .map(|l| RevocationListInfo::of(l))
+            .collect(),
+        revocation_lists_total,
     }
 }
 

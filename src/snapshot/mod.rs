@@ -8,6 +8,7 @@ pub mod inventory;
 pub mod lookup;
 pub mod publisher;
 pub mod resumption;
+pub mod route;
 pub mod server_config;
 pub mod suites;
 pub mod tickets;

@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use arc_swap::ArcSwap;
 use tokio::sync::watch;
 
-use super::build::{bundle_cas, BuildError, BuildInputs, Effects, Served};
+use super::build::{bundle_cas, crl_sample, BuildError, BuildInputs, Effects, Served};
 use super::entry::Snapshot;
 use super::inventory::{self, Inventory};
 use crate::metrics::Metrics;
@@ -213,6 +213,9 @@ impl Publisher {
             .collect();
         self.metrics
             .set_client_ca_expiry(cas.iter().map(|(m, s, t)| (m.as_str(), s.as_str(), *t)));
+        self.metrics
+            .crl
+            .replace(tables.revocation_lists().map(|l| crl_sample(l)).collect());
     }
 
     /// After a delta: only the series of what it changed.
@@ -224,6 +227,12 @@ impl Publisher {
             .update_certificate_expiry(&effects.expiry_removed, &effects.expiry_set);
         for (id, cas) in &effects.client_cas {
             self.metrics.replace_client_ca_expiry(id, cas);
+        }
+        for (id, mutual_authentication) in &effects.crl_removed {
+            self.metrics.crl.remove(id, mutual_authentication);
+        }
+        for sample in &effects.crl_set {
+            self.metrics.crl.set(sample.clone());
         }
     }
 

@@ -65,6 +65,7 @@ impl Verdict {
 /// | `InvalidCertificate(Expired \| ExpiredContext \| NotValidYet \| NotValidYetContext)` | `Expired` |
 /// | `InvalidCertificate(UnknownIssuer)` | `UnknownCa` |
 /// | `InvalidCertificate(Revoked)` | `Revoked` |
+/// | `InvalidCertificate(ExpiredRevocationList*)` (only with `[revocation] require_fresh`) | `Revoked` |
 /// | `InvalidCertificate(BadEncoding \| BadSignature \| UnsupportedSignatureAlgorithm* \| UnhandledCriticalExtension)` | `Bad` |
 /// | `NoCertificatesPresented` | `Missing` |
 /// | anything else (wrong EKU, unknown revocation status, CRL problems, `Other`, …) | `Unknown` |
@@ -88,7 +89,10 @@ fn verdict_for_cert_error(err: &CertificateError) -> Verdict {
             Verdict::Expired
         }
         E::UnknownIssuer => Verdict::UnknownCa,
-        E::Revoked => Verdict::Revoked,
+        // A stale CRL only fails a chain under `require_fresh`, where it counts as revoked.
+        E::Revoked | E::ExpiredRevocationList | E::ExpiredRevocationListContext { .. } => {
+            Verdict::Revoked
+        }
         E::BadEncoding
         | E::BadSignature
         | E::UnsupportedSignatureAlgorithm
@@ -152,6 +156,10 @@ mod tests {
     fn issuer_revocation_and_corruption() {
         assert_eq!(cert(CertificateError::UnknownIssuer), Verdict::UnknownCa);
         assert_eq!(cert(CertificateError::Revoked), Verdict::Revoked);
+        assert_eq!(
+            cert(CertificateError::ExpiredRevocationList),
+            Verdict::Revoked
+        );
         assert_eq!(cert(CertificateError::BadEncoding), Verdict::Bad);
         assert_eq!(cert(CertificateError::BadSignature), Verdict::Bad);
         assert_eq!(

@@ -1,14 +1,19 @@
 //! Client-certificate verification for one mutual authentication: the rustls verifier a
 //! `ServerConfig` uses during the handshake, and the verdict computed once it completed.
+//! Revocation lists are part of the policy: every certificate of the chain whose issuer has a
+//! CRL is checked against it, in the handshake, in the fail-open verdict and in `rejudge`
+//! alike (rule 5, docs/architecture.md).
 
 use std::sync::Arc;
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::aws_lc_rs;
-use rustls::pki_types::{CertificateDer, UnixTime};
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{VerifierBuilderError, WebPkiClientVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme,
+};
 
 use super::verdict::{verdict_for_error, Verdict};
 use crate::identity::cache::IdentityCache;
@@ -54,21 +59,61 @@ enum Mode {
     FailOpen(Arc<FailOpenVerifier>),
 }
 
+/// The revocation lists of a policy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Revocation<'a> {
+    /// DER CRLs (at most one per issuer: control refuses a second list for an issuer).
+    pub crls: &'a [Vec<u8>],
+    /// `[revocation] require_fresh`: a CRL past its nextUpdate fails the chains it covers like
+    /// a revocation, instead of still applying its revocations only.
+    pub require_fresh: bool,
+}
+
 impl ClientAuth {
-    /// Builds the policy for a bundle of DER CA certificates.
+    /// Builds the policy for a bundle of DER CA certificates, without revocation lists.
+    pub fn new(bundle_der: &[Vec<u8>], enforced: bool) -> Result<ClientAuth, VerifierError> {
+        Self::with_revocation(bundle_der, enforced, Revocation::default())
+    }
+
+    /// Builds the policy for a bundle of DER CA certificates and its revocation lists.
     ///
     /// The trust anchors are exactly the bundle: an empty bundle is an error, never "no
     /// restriction". Caddy CVE-2026-27586 accepted any publicly issued client certificate when its
     /// CA file failed to load, because Go then fell back to the system roots; rustls has no such
     /// fallback and we never add one (no native/webpki roots anywhere in this crate).
-    pub fn new(bundle_der: &[Vec<u8>], enforced: bool) -> Result<ClientAuth, VerifierError> {
+    ///
+    /// Revocation: every certificate of a client chain (leaf and intermediates) whose issuer has
+    /// a CRL is checked; a certificate whose issuer has none is not failed for it (unknown status
+    /// allowed), since lists are uploaded per issuer and most issuers may have none. A stale CRL
+    /// still applies its revocations; with `require_fresh` it fails the chain instead.
+    pub fn with_revocation(
+        bundle_der: &[Vec<u8>],
+        enforced: bool,
+        revocation: Revocation<'_>,
+    ) -> Result<ClientAuth, VerifierError> {
         let roots = Arc::new(root_store(bundle_der)?);
-        let builder = WebPkiClientVerifier::builder_with_provider(
+        let mut builder = WebPkiClientVerifier::builder_with_provider(
             roots,
             Arc::new(aws_lc_rs::default_provider()),
         );
+        if !revocation.crls.is_empty() {
+            let crls = revocation
+                .crls
+                .iter()
+                .map(|der| CertificateRevocationListDer::from(der.clone()));
+            builder = builder.with_crls(crls).allow_unknown_revocation_status();
+            if revocation.require_fresh {
+                builder = builder.enforce_revocation_expiration();
+            }
+        }
         let mode = if enforced {
-            Mode::Enforced(builder.build()?)
+            let verifier = builder.build()?;
+            Mode::Enforced(
+                match revocation.require_fresh && !revocation.crls.is_empty() {
+                    true => Arc::new(StaleAsRevoked { inner: verifier }),
+                    false => verifier,
+                },
+            )
         } else {
             let inner = builder.allow_unauthenticated().build()?;
             Mode::FailOpen(Arc::new(FailOpenVerifier { inner }))
@@ -209,6 +254,67 @@ fn root_store(bundle_der: &[Vec<u8>]) -> Result<RootCertStore, VerifierError> {
     Ok(roots)
 }
 
+/// Enforced with `require_fresh`: a chain refused because its issuer's CRL is stale fails as a
+/// revoked one (alert `certificate_revoked`, verdict `revoked`) rather than as rustls' default
+/// for that error (`unknown_ca`), which would send operators looking at the bundle.
+#[derive(Debug)]
+struct StaleAsRevoked {
+    inner: Arc<dyn ClientCertVerifier>,
+}
+
+impl ClientCertVerifier for StaleAsRevoked {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.inner
+            .verify_client_cert(end_entity, intermediates, now)
+            .map_err(|e| match e {
+                rustls::Error::InvalidCertificate(
+                    CertificateError::ExpiredRevocationList
+                    | CertificateError::ExpiredRevocationListContext { .. },
+                ) => rustls::Error::InvalidCertificate(CertificateError::Revoked),
+                other => other,
+            })
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
 /// Fail-open verifier: requests a certificate, accepts any chain during the handshake, but
 /// still checks proof of possession.
 ///
@@ -287,7 +393,7 @@ impl ClientCertVerifier for FailOpenVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::devpki::{Ca, Validity};
+    use crate::devpki::{Ca, Issued, Validity};
 
     fn der(ca: &Ca) -> Vec<Vec<u8>> {
         vec![ca.cert().cert_der.clone()]
@@ -395,6 +501,136 @@ mod tests {
             assert_eq!(elsewhere.admits(verdict), !enforced);
             assert!(elsewhere.admits(Verdict::Ok));
         }
+    }
+
+    fn crl_der(ca: &Ca, revoked: &[&[u8]], stale: bool) -> Vec<u8> {
+        let now = time::OffsetDateTime::now_utc();
+        let (this, next) = match stale {
+            false => (
+                now - time::Duration::hours(1),
+                now + time::Duration::days(7),
+            ),
+            true => (now - time::Duration::days(8), now - time::Duration::days(1)),
+        };
+        let pem = ca.crl(revoked, 1, this, next).unwrap();
+        crate::model::pki::parse_crl(&pem).unwrap().der
+    }
+
+    fn with_crls(ca: &Ca, crls: &[Vec<u8>], enforced: bool, fresh: bool) -> ClientAuth {
+        let revocation = Revocation {
+            crls,
+            require_fresh: fresh,
+        };
+        ClientAuth::with_revocation(&der(ca), enforced, revocation).unwrap()
+    }
+
+    #[test]
+    fn revoked_leaves_and_intermediates_in_every_judgement() {
+        let root = Ca::new("root").unwrap();
+        let inter = root.issue_intermediate("inter").unwrap();
+        let sibling_inter = root.issue_intermediate("sibling inter").unwrap();
+        let revoked = inter.issue_client("revoked", Validity::Current).unwrap();
+        let sibling = inter.issue_client("sibling", Validity::Current).unwrap();
+        let under_revoked_inter = sibling_inter.issue_client("x", Validity::Current).unwrap();
+        // The root's CRL revokes the sibling intermediate; the intermediate's CRL one leaf.
+        let crls = [
+            crl_der(&root, &[&sibling_inter.cert().cert_der], false),
+            crl_der(&inter, &[&revoked.cert_der], false),
+        ];
+        let via = |leaf: &Issued, ca: &Ca| chain(&[&leaf.cert_der, &ca.cert().cert_der]);
+        for enforced in [true, false] {
+            let auth = with_crls(&root, &crls, enforced, false);
+            let judge = |c: &[CertificateDer<'_>]| {
+                let by_handshake =
+                    auth.verifier()
+                        .verify_client_cert(&c[0], &c[1..], UnixTime::now());
+                (
+                    by_handshake.map_err(|e| verdict_for_error(&e)).err(),
+                    auth.rejudge(Some(c)),
+                )
+            };
+            assert_eq!(
+                judge(&via(&revoked, &inter)),
+                (enforced.then_some(Verdict::Revoked), Verdict::Revoked)
+            );
+            assert_eq!(judge(&via(&sibling, &inter)), (None, Verdict::Ok));
+            let revoked_inter = via(&under_revoked_inter, &sibling_inter);
+            assert_eq!(
+                judge(&revoked_inter),
+                (enforced.then_some(Verdict::Revoked), Verdict::Revoked)
+            );
+            if !enforced {
+                assert_eq!(auth.verdict(Some(&via(&revoked, &inter))), Verdict::Revoked);
+                assert_eq!(auth.verdict(Some(&revoked_inter)), Verdict::Revoked);
+            }
+        }
+    }
+
+    #[test]
+    fn issuers_without_a_crl_are_not_failed_for_it() {
+        let root = Ca::new("root").unwrap();
+        let other_root = Ca::new("other root").unwrap();
+        let leaf = other_root.issue_client("x", Validity::Current).unwrap();
+        let bundle = vec![
+            root.cert().cert_der.clone(),
+            other_root.cert().cert_der.clone(),
+        ];
+        let crls = [crl_der(&root, &[], false)];
+        let revocation = Revocation {
+            crls: &crls,
+            require_fresh: true,
+        };
+        let auth = ClientAuth::with_revocation(&bundle, true, revocation).unwrap();
+        assert_eq!(auth.rejudge(Some(&chain(&[&leaf.cert_der]))), Verdict::Ok);
+    }
+
+    #[test]
+    fn a_stale_crl_applies_and_fails_only_under_require_fresh() {
+        let ca = Ca::new("ca").unwrap();
+        let revoked = ca.issue_client("revoked", Validity::Current).unwrap();
+        let good = ca.issue_client("good", Validity::Current).unwrap();
+        let crls = [crl_der(&ca, &[&revoked.cert_der], true)];
+        for enforced in [true, false] {
+            let lax = with_crls(&ca, &crls, enforced, false);
+            assert_eq!(
+                lax.rejudge(Some(&chain(&[&revoked.cert_der]))),
+                Verdict::Revoked
+            );
+            assert_eq!(lax.rejudge(Some(&chain(&[&good.cert_der]))), Verdict::Ok);
+            let strict = with_crls(&ca, &crls, enforced, true);
+            assert_eq!(
+                strict.rejudge(Some(&chain(&[&good.cert_der]))),
+                Verdict::Revoked
+            );
+        }
+        // Enforced: the handshake error itself says revoked (alert certificate_revoked).
+        let strict = with_crls(&ca, &crls, true, true);
+        let err = strict
+            .verifier()
+            .verify_client_cert(
+                &CertificateDer::from(good.cert_der.clone()),
+                &[],
+                UnixTime::now(),
+            )
+            .unwrap_err();
+        assert_eq!(
+            err,
+            rustls::Error::InvalidCertificate(CertificateError::Revoked)
+        );
+    }
+
+    #[test]
+    fn a_crl_the_verifier_cannot_parse_fails_the_build() {
+        let ca = Ca::new("ca").unwrap();
+        let crls = [b"not a crl".to_vec()];
+        let revocation = Revocation {
+            crls: &crls,
+            require_fresh: false,
+        };
+        assert!(matches!(
+            ClientAuth::with_revocation(&der(&ca), true, revocation),
+            Err(VerifierError::Build(_))
+        ));
     }
 
     #[test]

@@ -21,13 +21,13 @@ pub use fleet::{Fleet, NodeBeat, Nodes, TicketKey, TicketSecret};
 pub use postgres::PgStore;
 pub use query::{
     ActivationQuery, CertificateQuery, CertificateSort, Counts, DomainQuery, DomainSort, NotAfter,
-    Page, Uses, Window,
+    Page, RevocationListQuery, Uses, Window,
 };
 pub use sqlite::SqliteStore;
 
 use crate::model::{
-    Activation, Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record, State,
-    Update,
+    Activation, Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record,
+    RevocationList, State, Update,
 };
 
 /// How many revisions the change log keeps: a reader further behind than this gets the whole
@@ -134,6 +134,12 @@ pub trait Reads {
     fn activations_using(&self, used: Uses<'_>) -> Result<Vec<Activation>, StoreError>;
     /// How many activations use a resource.
     fn count_activations_using(&self, used: Uses<'_>) -> Result<u64, StoreError>;
+    fn revocation_list(&self, id: &str) -> Result<Option<RevocationList>, StoreError>;
+    /// The revocation lists of a mutual authentication, oldest first: O(lists of it).
+    fn revocation_lists_of(
+        &self,
+        mutual_authentication_id: &str,
+    ) -> Result<Vec<RevocationList>, StoreError>;
 
     /// One page of mutual authentications, oldest first.
     fn list_mutual_authentications(
@@ -163,6 +169,12 @@ pub trait Reads {
     /// One page of domain names: every certificate SAN and activated domain.
     fn list_domains(&self, query: &DomainQuery, window: Window)
         -> Result<Page<String>, StoreError>;
+    /// One page of revocation lists, oldest first.
+    fn list_revocation_lists(
+        &self,
+        query: &RevocationListQuery,
+        window: Window,
+    ) -> Result<Page<RevocationList>, StoreError>;
 }
 
 /// The write transaction of one change: reads see its own writes; every write is recorded in
@@ -170,10 +182,14 @@ pub trait Reads {
 pub trait WriteTx: Reads {
     /// The revision this transaction commits as.
     fn revision_written(&self) -> u64;
-    /// Insert a record, or replace every mutable column of the existing one with its id.
-    /// A violated uniqueness (domain, public key) is [`StoreError::Constraint`].
+    /// Insert a record, or replace every mutable column of the existing one with its id (a
+    /// revocation list's mutual authentication never changes). A violated uniqueness (domain,
+    /// public key), or a revocation list naming a mutual authentication that does not exist, is
+    /// [`StoreError::Constraint`].
     fn put(&mut self, record: &Record) -> Result<(), StoreError>;
-    /// Delete a record; returns whether it existed.
+    /// Delete a record; returns whether it existed. Deleting a mutual authentication that
+    /// revocation lists still name is [`StoreError::Constraint`]: nothing goes without its own
+    /// entry in the change log (control deletes the lists first).
     fn delete(&mut self, kind: Kind, id: &str) -> Result<bool, StoreError>;
     /// Make the transaction durable. On error nothing of it remains.
     fn commit(self: Box<Self>) -> Result<(), StoreError>;

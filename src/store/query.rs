@@ -39,6 +39,7 @@ pub struct Counts {
     pub certificates: u64,
     pub configurations: u64,
     pub activations: u64,
+    pub revocation_lists: u64,
 }
 
 /// A bound on a certificate's `not_after` (Unix seconds).
@@ -129,4 +130,10 @@ pub struct DomainQuery {
     /// A certificate whose SANs list the name exactly.
     pub certificate_id: Option<String>,
     pub sort: DomainSort,
+}
+
+/// Filters of the revocation list list (all must hold).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationListQuery {
+    pub mutual_authentication_id: Option<String>,
 }

@@ -4,11 +4,13 @@
 #![allow(dead_code)]
 
 pub mod cli_clients;
+pub mod crl_server;
 pub mod fixture;
 pub mod fleet;
 pub mod flows;
 pub mod http;
 pub mod odd_certs;
+pub mod openssl_ca;
 pub mod pki;
 pub mod postgres;
 pub mod python;

@@ -3,7 +3,10 @@
 //! go through control and the publisher exactly as the API's do, and after each one the served
 //! configuration is compared with a whole build of the store's state: the same entries from the
 //! same input versions under the same names, the same fallback, server configs and verifiers
-//! shared exactly as a whole build shares them, and the same stored resources.
+//! shared exactly as a whole build shares them, the same revocation lists accepted, and the same
+//! stored resources. Revocation lists come and go, are replaced (by newer CRLs, and by older or
+//! foreign ones that are refused), refreshed and deleted with their mutual authentication; some
+//! CRLs are stale, and half the runs require fresh lists.
 
 // Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
 // here and in tests/common, so the panic family is allowed for the whole test crate.
@@ -19,7 +22,7 @@ use std::sync::{Arc, OnceLock};
 
 use mtls_proxy::control::change::{
     ActivationFields, CertificateFields, ConfigurationFields, MutualAuthenticationFields,
-    PrivateKeyFields, Update as Patch,
+    PrivateKeyFields, RevocationFetch, RevocationListFields, Update as Patch,
 };
 use mtls_proxy::control::{Change, Control, Prepare, RelationshipChange};
 use mtls_proxy::devpki::{Ca, Issued};
@@ -39,11 +42,42 @@ const DOMAINS: [&str; 6] = [
     "y.wild.test",
 ];
 
+/// Where lists with a URL say they refresh from (nothing fetches in this test).
+const LIST_URL: &str = "http://127.0.0.1:9/list.crl";
+
+/// CRLs per issuer, in the order they were issued.
+const CRLS_PER_ISSUER: usize = 5;
+
 /// Server certificates with overlapping names (so replacing one by another can be valid or
-/// not), and client CAs for bundles; generated once.
+/// not), and client CAs for bundles (a root and its intermediate each) with a series of CRLs
+/// per issuer; generated once.
 struct Pool {
     servers: Vec<Issued>,
     client_cas: Vec<String>,
+    /// [bundle][0: root, 1: intermediate][n]: numbered n + 1, issued in that order; some stale.
+    crls: Vec<[Vec<String>; 2]>,
+}
+
+/// CRL number n + 1 of `ca`, issued (6 - n) days ago; the second is already stale; the odd
+/// ones revoke `revoked`.
+fn crl_series(ca: &Ca, revoked: &Issued) -> Vec<String> {
+    let now = time::OffsetDateTime::now_utc();
+    (0..CRLS_PER_ISSUER)
+        .map(|n| {
+            let age = i64::try_from(6 - n).unwrap();
+            let this = now - time::Duration::days(age);
+            let next = match n {
+                1 => this + time::Duration::days(1),
+                _ => now + time::Duration::days(30),
+            };
+            let listed: Vec<&[u8]> = match n % 2 {
+                1 => vec![&revoked.cert_der],
+                _ => vec![],
+            };
+            ca.crl(&listed, u64::try_from(n + 1).unwrap(), this, next)
+                .unwrap()
+        })
+        .collect()
 }
 
 fn pool() -> &'static Pool {
@@ -61,17 +95,42 @@ fn pool() -> &'static Pool {
                 .iter()
                 .map(|n| ca.issue_server(n, &[]).unwrap())
                 .collect(),
-            client_cas: (0..2)
-                .map(|i| {
-                    Ca::new(&format!("client CA {i}"))
-                        .unwrap()
-                        .cert()
-                        .cert_pem
-                        .clone()
-                })
-                .collect(),
+            ..bundles()
         }
     })
+}
+
+/// Two bundles of a root and its intermediate, and the CRLs of each.
+fn bundles() -> Pool {
+    let mut client_cas = Vec::new();
+    let mut crls = Vec::new();
+    for i in 0..2 {
+        let root = Ca::new(&format!("client CA {i}")).unwrap();
+        let inter = root
+            .issue_intermediate(&format!("client intermediate {i}"))
+            .unwrap();
+        let client = inter
+            .issue_client("client", mtls_proxy::devpki::Validity::Current)
+            .unwrap();
+        client_cas.push(format!("{}{}", root.cert().cert_pem, inter.cert().cert_pem));
+        crls.push([crl_series(&root, inter.cert()), crl_series(&inter, &client)]);
+    }
+    Pool {
+        servers: Vec::new(),
+        client_cas,
+        crls,
+    }
+}
+
+/// A CRL of the pool: bundle, issuer (0 root, 1 intermediate), number.
+type CrlRef = (usize, usize, usize);
+
+fn crl((b, level, n): CrlRef) -> String {
+    pool().crls[b][level][n].clone()
+}
+
+fn crl_ref() -> impl Strategy<Value = CrlRef> {
+    (0..2usize, 0..2usize, 0..CRLS_PER_ISSUER)
 }
 
 #[derive(Debug, Clone)]
@@ -89,6 +148,12 @@ enum Op {
     SwapCert(usize, usize),
     Deactivate(usize),
     Protocols(bool),
+    CreateList(usize, CrlRef, bool),
+    /// A CRL of the list's own issuer numbered n, or (true) of the other bundle's.
+    ReplaceList(usize, usize, bool),
+    RefreshFrom(usize, Option<bool>),
+    Fetched(usize, Option<usize>),
+    DeleteList(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -110,6 +175,12 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..6usize, 0..4usize).prop_map(|(a, c)| Op::SwapCert(a, c)),
         3 => (0..6usize).prop_map(Op::Deactivate),
         1 => any::<bool>().prop_map(Op::Protocols),
+        3 => (0..3usize, crl_ref(), any::<bool>()).prop_map(|(m, c, u)| Op::CreateList(m, c, u)),
+        3 => (0..4usize, 0..CRLS_PER_ISSUER, prop::bool::weighted(0.2))
+            .prop_map(|(l, n, foreign)| Op::ReplaceList(l, n, foreign)),
+        1 => (0..4usize, prop::option::of(any::<bool>())).prop_map(|(l, u)| Op::RefreshFrom(l, u)),
+        2 => (0..4usize, prop::option::of(0..CRLS_PER_ISSUER)).prop_map(|(l, n)| Op::Fetched(l, n)),
+        1 => (0..4usize).prop_map(Op::DeleteList),
     ]
 }
 
@@ -120,6 +191,24 @@ struct Ids {
     certs: HashMap<usize, String>,
     mas: Vec<String>,
     activations: HashMap<usize, String>,
+    /// Each list created with the issuer of its CRL (bundle, level).
+    lists: Vec<(String, usize, usize)>,
+}
+
+fn list_id(ids: &Ids, l: usize) -> String {
+    ids.lists
+        .get(l)
+        .map_or_else(|| "missing".into(), |(id, ..)| id.clone())
+}
+
+/// CRL number n of list l's issuer (of the other bundle when `foreign`).
+fn crl_of_list(ids: &Ids, l: usize, n: usize, foreign: bool) -> String {
+    let (b, level) = ids
+        .lists
+        .get(l)
+        .map_or((0, 0), |(_, b, level)| (*b, *level));
+    let b = if foreign { 1 - b } else { b };
+    crl((b, level, n))
 }
 
 fn id(map: &HashMap<usize, String>, slot: usize) -> String {
@@ -202,6 +291,37 @@ fn change(op: &Op, ids: &Ids, configuration: &str) -> Change {
         Op::Deactivate(a) => Change::DeleteActivation {
             id: id(&ids.activations, a),
         },
+        Op::CreateList(m, c, with_url) => Change::CreateRevocationList(RevocationListFields {
+            name: None,
+            crl: Some(crl(c)),
+            url: with_url.then(|| Some(LIST_URL.to_string())),
+            mutual_authentication: Some(nth(&ids.mas, m)),
+        }),
+        Op::ReplaceList(l, n, foreign) => Change::UpdateRevocationList(Patch {
+            id: list_id(ids, l),
+            fields: RevocationListFields {
+                crl: Some(crl_of_list(ids, l, n, foreign)),
+                ..RevocationListFields::default()
+            },
+        }),
+        Op::RefreshFrom(l, url) => Change::UpdateRevocationList(Patch {
+            id: list_id(ids, l),
+            fields: RevocationListFields {
+                url: url.map(|set| set.then(|| LIST_URL.to_string())),
+                name: url.is_none().then(|| "renamed".to_string()),
+                ..RevocationListFields::default()
+            },
+        }),
+        Op::Fetched(l, n) => Change::RecordRevocationFetch(RevocationFetch {
+            id: list_id(ids, l),
+            url: LIST_URL.into(),
+            outcome: n
+                .map(|n| crl_of_list(ids, l, n, false))
+                .ok_or_else(|| "connection refused".to_string()),
+        }),
+        Op::DeleteList(l) => Change::DeleteRevocationList {
+            id: list_id(ids, l),
+        },
         Op::Protocols(both) => Change::UpdateConfiguration(Patch {
             id: configuration.into(),
             fields: ConfigurationFields {
@@ -222,6 +342,7 @@ fn remember(op: &Op, ids: &mut Ids, created: String) {
         Op::CreateCert(i) => drop(ids.certs.insert(*i, created)),
         Op::CreateMa(..) => ids.mas.push(created),
         Op::Activate(d, ..) => drop(ids.activations.insert(*d, created)),
+        Op::CreateList(_, (b, level, _), _) => ids.lists.push((created, *b, *level)),
         _ => {}
     }
 }
@@ -236,6 +357,7 @@ struct Shape {
     config_groups: Vec<Vec<String>>,
     auth_groups: Vec<Vec<String>>,
     fallback: Option<String>,
+    lists_checked: Vec<(String, i64)>,
     domains_served: usize,
     configs_held: usize,
     stored: String,
@@ -295,6 +417,7 @@ fn shape(served: &Served) -> Shape {
             Some((Arc::as_ptr(auth) as usize, id.clone()))
         })),
         fallback: fallback.map(|p| format!("{} {:?}", p.entry.name, p.key)),
+        lists_checked: served.lists_checked(),
         domains_served: snapshot.domains.len(),
         configs_held: served.server_config_count(),
         stored: stored(served),
@@ -326,6 +449,18 @@ fn stored(served: &Served) -> String {
     for a in &s.activations {
         out += &format!("{a:?}\n");
     }
+    for l in &s.revocation_lists {
+        out += &format!(
+            "list {} of {} {} {} #{} {:?} {:?}\n",
+            l.id,
+            l.mutual_authentication_id,
+            l.updated_at,
+            l.issuer,
+            l.crl_number,
+            l.url,
+            l.last_fetch_error
+        );
+    }
     out
 }
 
@@ -336,9 +471,10 @@ struct Node {
     inputs: Arc<BuildInputs>,
 }
 
-fn node(store: Arc<dyn Store>) -> Node {
+fn node(store: Arc<dyn Store>, require_fresh: bool) -> Node {
     let inputs = Arc::new(BuildInputs {
         default_domain: Some("b.test".into()),
+        require_fresh,
         ..BuildInputs::default()
     });
     let metrics = Arc::new(Metrics::new().unwrap());
@@ -359,7 +495,8 @@ fn node(store: Arc<dyn Store>) -> Node {
     }
 }
 
-/// The expiry series (certificates and client CAs) a registry exports, sorted.
+/// The series that follow the configuration (certificate and client CA expiry, revocation
+/// lists) a registry exports, sorted.
 fn expiry_series(metrics: &Metrics) -> Vec<String> {
     let mut lines: Vec<String> = metrics
         .render()
@@ -367,6 +504,9 @@ fn expiry_series(metrics: &Metrics) -> Vec<String> {
         .filter(|l| {
             l.starts_with("mtls_proxy_certificate_not_after")
                 || l.starts_with("mtls_proxy_client_ca_not_after")
+                || l.starts_with("mtls_proxy_crl_next_update")
+                || l.starts_with("mtls_proxy_crl_revoked")
+                || l.starts_with("mtls_proxy_crl_stale")
         })
         .map(str::to_string)
         .collect();
@@ -390,7 +530,8 @@ fn check(n: &Node, what: &str) {
     );
 }
 
-/// Every key and certificate, two policies, five of the six names activated.
+/// Every key and certificate, two policies (the first with lists of both its issuers, one of
+/// them refreshed from a URL), five of the six names activated.
 fn baseline() -> Vec<Op> {
     let mut ops: Vec<Op> = (0..4).map(Op::CreateKey).collect();
     ops.extend((0..4).map(Op::CreateCert));
@@ -401,6 +542,8 @@ fn baseline() -> Vec<Op> {
         Op::Activate(2, 2, Some(1)),
         Op::Activate(4, 3, Some(0)),
         Op::Activate(3, 2, Some(0)),
+        Op::CreateList(0, (0, 0, 0), false),
+        Op::CreateList(0, (0, 1, 0), true),
     ]);
     ops
 }
@@ -410,10 +553,11 @@ proptest! {
 
     #[test]
     fn incremental_snapshots_equal_whole_builds(
-        ops in prop::collection::vec((op(), 0..5u8), 10..50)
+        ops in prop::collection::vec((op(), 0..5u8), 10..50),
+        require_fresh in any::<bool>(),
     ) {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
-        let n = node(store.clone());
+        let n = node(store.clone(), require_fresh);
         // Another writer on the same store (another node of a fleet, say).
         let elsewhere = Control::without_data_plane(store);
         let configuration = n.control.read(|r| r.default_configuration()).unwrap().id;

@@ -1,6 +1,7 @@
 //! The data plane while it serves: connection limits, draining, hot swaps through the API and
 //! config reloads, every change seen by the first handshake after its 2xx, the incremental
-//! snapshot against a whole build, origins (faults, mTLS, gRPC, WebSocket).
+//! snapshot against a whole build, origins (faults, mTLS, gRPC, WebSocket, tunnels closed when their route stops admitting the
+//! connection).
 
 // Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
 // here and in tests/common, so the panic family is allowed for the whole test crate.
@@ -24,3 +25,4 @@ mod incremental_snapshot;
 mod origin_faults;
 mod origin_mtls;
 mod websocket;
+mod websocket_rules;

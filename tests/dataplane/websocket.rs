@@ -2,7 +2,8 @@
 //! as client and origin over HTTP/1.1 upgrades, and hyper's HTTP/2 client with
 //! tokio-tungstenite over an RFC 8441 extended CONNECT bridged to the same origin. Echo both
 //! ways, close from either side, the client-certificate headers the origin sees on the
-//! handshake, tunnels closed by a tightening swap and by shutdown, other upgrades refused.
+//! handshake, tunnels closed by a tightening swap, by the certificate's expiry and by shutdown,
+//! other upgrades refused.
 
 // Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
 // here and in tests/common, so the panic family is allowed for the whole test crate.
@@ -217,6 +218,30 @@ async fn shutdown_closes_open_tunnels() {
     running.shutdown().await.unwrap();
     client.send("wait").await;
     assert_eq!(client.event("closed").await["code"], 1006);
+    assert_eq!(env.origin_closed("/echo").await["code"], 1006);
+}
+
+#[tokio::test]
+async fn an_http1_tunnel_does_not_outlive_its_certificate() {
+    let Some(mut env) = Env::new().await else {
+        return;
+    };
+    // The socket of an HTTP/1.1 upgrade belongs to the tunnel: the connection is judged over
+    // time all the same, and on this enforced domain the expiry ends it.
+    let not_after = time::OffsetDateTime::now_utc() + time::Duration::seconds(4);
+    let expiring = env.fx.client(Validity::Until(not_after));
+    std::fs::write(env.file("client.pem"), &expiring.cert_pem).unwrap();
+    std::fs::write(env.file("client-key.pem"), &expiring.key_pem).unwrap();
+    let mut client = env.client("hold", "/echo", &[]);
+    client.event("open").await;
+    let left = not_after - time::OffsetDateTime::now_utc() + time::Duration::milliseconds(1500);
+    if left.is_positive() {
+        tokio::time::sleep(left.unsigned_abs()).await;
+    }
+    client.send("wait").await;
+    let closed = client.next().await;
+    assert_eq!(closed["event"], "closed", "{closed}");
+    assert_eq!(closed["code"], 1006, "{closed}");
     assert_eq!(env.origin_closed("/echo").await["code"], 1006);
 }
 

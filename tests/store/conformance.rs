@@ -5,20 +5,22 @@
 //!
 //! Cases cover transactions and the revision counter, record round trips, uniqueness, the change
 //! log (deltas applied to in-memory tables reproduce the stored state), the reference queries
-//! control's validation relies on, every list filter, order and page, and control's 400/409
-//! rules run through [`Control`] on the backend; and the fleet's bookkeeping (heartbeats,
-//! ticket keys), which never moves the revision.
+//! control's validation relies on, every list filter, order and page, revocation lists and
+//! their reference to a mutual authentication (which never goes without its lists, and never
+//! without a change-log entry for each), and control's 400/409 rules run through [`Control`]
+//! on the backend; and the fleet's bookkeeping (heartbeats, ticket keys), which never moves
+//! the revision.
 
 use std::sync::Arc;
 
 use mtls_proxy::control::change::{
     ActivationFields, CertificateFields, MutualAuthenticationFields, PrivateKeyFields,
-    Update as Patch,
+    RevocationListFields, Update as Patch,
 };
 use mtls_proxy::control::{Change, Control, ControlError, RelationshipChange};
 use mtls_proxy::model::{
     Activation, Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record,
-    RowChange, State, Tables, Update,
+    RevocationList, RowChange, State, Tables, Update,
 };
 use mtls_proxy::store::fleet::{NodeBeat, TicketKey, TicketSecret};
 use mtls_proxy::store::query::*;
@@ -47,6 +49,8 @@ macro_rules! store_conformance {
             lists_filter_sort_and_page_domains,
             demo_marks_count_only_while_their_resource_exists,
             control_rules_hold_on_this_store,
+            revocation_lists_round_trip_page_and_follow_their_mutual_authentication,
+            control_deletes_a_mutual_authentications_lists_in_the_change_log,
             heartbeats_are_listed_and_replaced_without_a_revision,
             ticket_keys_are_added_once_per_generation_and_pruned
         );
@@ -132,6 +136,24 @@ fn act(
         certificate_id: cert.into(),
         configuration_id: conf.into(),
         mutual_authentication_id: ma.map(String::from),
+        created_at: created,
+        updated_at: created,
+    }
+}
+
+fn rl(id: &str, ma: &str, created: i64) -> RevocationList {
+    RevocationList {
+        id: id.into(),
+        mutual_authentication_id: ma.into(),
+        name: format!("{id} name"),
+        url: None,
+        crl_pem: format!("{id} crl"),
+        issuer: "CN=issuer".into(),
+        this_update: 1000,
+        next_update: 2000,
+        crl_number: "18446744073709551616".into(),
+        revoked_count: 3,
+        last_fetch_error: None,
         created_at: created,
         updated_at: created,
     }
@@ -435,6 +457,25 @@ pub fn deltas_applied_to_tables_reproduce_the_stored_state(store: Arc<dyn Store>
         tx.put(&Record::MutualAuthentication(ma("M3", 61))).unwrap();
         tx.commit().unwrap();
     }));
+    steps.push(Box::new(|s| {
+        commit(
+            s,
+            vec![
+                Record::RevocationList(rl("R1", "M1", 70)),
+                Record::RevocationList(rl("R2", "M3", 71)),
+            ],
+        );
+        let mut changed = rl("R1", "M1", 70);
+        changed.url = Some("http://crl.example/r1.crl".into());
+        changed.updated_at = 72;
+        commit(s, vec![Record::RevocationList(changed)]);
+    }));
+    steps.push(Box::new(|s| {
+        let mut tx = s.begin().unwrap();
+        tx.delete(Kind::RevocationList, "R2").unwrap();
+        tx.delete(Kind::MutualAuthentication, "M3").unwrap();
+        tx.commit().unwrap();
+    }));
     for step in steps {
         let at = tables.revision();
         step(&*store);
@@ -495,6 +536,7 @@ pub fn reference_queries_find_exactly_the_users(store: Arc<dyn Store>) {
             certificates: 3,
             configurations: 1,
             activations: 3,
+            revocation_lists: 0,
         }
     );
 }
@@ -819,6 +861,204 @@ pub fn control_rules_hold_on_this_store(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(stored.domain, "a.example");
     assert_eq!(stored.mutual_authentication_id, None);
+}
+
+pub fn revocation_lists_round_trip_page_and_follow_their_mutual_authentication(
+    store: Arc<dyn Store>,
+) {
+    populate(&*store);
+    let r1 = rl("R1", "M1", 50);
+    let mut r2 = rl("R2", "M1", 51);
+    r2.url = Some("https://crl.example/r2.crl".into());
+    r2.last_fetch_error = Some("https://crl.example/r2.crl answered HTTP 503 \u{2014} 'x'".into());
+    r2.revoked_count = u64::try_from(i64::MAX).unwrap();
+    let r3 = rl("R3", "M2", 52);
+    commit(
+        &*store,
+        vec![
+            Record::RevocationList(r3.clone()),
+            Record::RevocationList(r1.clone()),
+            Record::RevocationList(r2.clone()),
+        ],
+    );
+    let view = store.read().unwrap();
+    assert_eq!(view.revocation_list("R2").unwrap().unwrap(), r2);
+    assert!(view.revocation_list("nope").unwrap().is_none());
+    let of = |m: &str| ids(&view.revocation_lists_of(m).unwrap(), |l| &l.id);
+    assert_eq!(of("M1"), ["R1", "R2"], "oldest first");
+    assert_eq!(of("M2"), ["R3"]);
+    assert!(of("none").is_empty());
+    assert_eq!(view.counts().unwrap().revocation_lists, 3);
+    let list = |q: &RevocationListQuery, w| {
+        let page = view.list_revocation_lists(q, w).unwrap();
+        (ids(&page.items, |l| &l.id), page.total)
+    };
+    let all = RevocationListQuery::default();
+    assert_eq!(
+        list(&all, Window::ALL),
+        (vec!["R1".into(), "R2".into(), "R3".into()], 3)
+    );
+    let of_m1 = RevocationListQuery {
+        mutual_authentication_id: Some("M1".into()),
+    };
+    assert_eq!(list(&of_m1, window(1, 1)), (vec!["R2".into()], 2));
+    let none = RevocationListQuery {
+        mutual_authentication_id: Some("none".into()),
+    };
+    assert_eq!(list(&none, Window::ALL), (vec![], 0));
+    assert_eq!(
+        view.list_revocation_lists(&all, window(0, 1))
+            .unwrap()
+            .items,
+        std::slice::from_ref(&r1)
+    );
+    drop(view);
+
+    // A replacement: every mutable column, the mutual authentication stays.
+    let mut replaced = r1.clone();
+    replaced.name = "renamed".into();
+    replaced.url = Some("http://crl.example/r1.crl".into());
+    replaced.crl_pem = "R1 crl v2".into();
+    replaced.issuer = "CN=other".into();
+    replaced.this_update = 1500;
+    replaced.next_update = 2500;
+    replaced.crl_number = "2".into();
+    replaced.revoked_count = 0;
+    replaced.last_fetch_error = Some("timeout".into());
+    replaced.updated_at = 60;
+    let rev = commit(&*store, vec![Record::RevocationList(replaced.clone())]);
+    assert_eq!(
+        delta(&*store, rev - 1).rows,
+        [RowChange::Put(Record::RevocationList(replaced.clone()))]
+    );
+    replaced.url = None;
+    replaced.last_fetch_error = None;
+    replaced.updated_at = 61;
+    commit(&*store, vec![Record::RevocationList(replaced.clone())]);
+    assert_eq!(
+        store
+            .read()
+            .unwrap()
+            .revocation_list("R1")
+            .unwrap()
+            .unwrap(),
+        replaced,
+        "nullable columns clear"
+    );
+
+    // A list needs its mutual authentication, and a mutual authentication with lists cannot
+    // go before them: no row disappears without its own entry in the change log.
+    let before = store.revision().unwrap();
+    let mut tx = store.begin().unwrap();
+    assert!(matches!(
+        tx.put(&Record::RevocationList(rl("R9", "missing", 53))),
+        Err(StoreError::Constraint(_))
+    ));
+    drop(tx);
+    let mut tx = store.begin().unwrap();
+    let refused = tx.delete(Kind::MutualAuthentication, "M2");
+    assert!(
+        matches!(refused, Err(StoreError::Constraint(_))),
+        "{refused:?}"
+    );
+    drop(tx);
+    assert_eq!(store.revision().unwrap(), before);
+    assert!(store
+        .read()
+        .unwrap()
+        .revocation_list("R3")
+        .unwrap()
+        .is_some());
+    let mut tx = store.begin().unwrap();
+    assert!(tx.delete(Kind::RevocationList, "R3").unwrap());
+    assert!(tx.delete(Kind::MutualAuthentication, "M2").unwrap());
+    let rev = tx.revision_written();
+    tx.commit().unwrap();
+    let d = delta(&*store, rev - 1);
+    assert_eq!(d.rows.len(), 2, "{:?}", d.rows);
+    assert!(d
+        .rows
+        .contains(&RowChange::Removed(Kind::RevocationList, "R3".into())));
+    assert!(d
+        .rows
+        .contains(&RowChange::Removed(Kind::MutualAuthentication, "M2".into())));
+    let state = store.read().unwrap().load_state().unwrap();
+    assert_eq!(
+        ids(&state.revocation_lists, |l| &l.id),
+        ["R1", "R2"],
+        "the whole state holds the lists, oldest first"
+    );
+}
+
+/// A CRL of `ca` valid for a week.
+fn crl_of(ca: &mtls_proxy::devpki::Ca, number: u64) -> String {
+    let now = time::OffsetDateTime::now_utc();
+    ca.crl(
+        &[],
+        number,
+        now - time::Duration::hours(1),
+        now + time::Duration::days(7),
+    )
+    .unwrap()
+}
+
+pub fn control_deletes_a_mutual_authentications_lists_in_the_change_log(store: Arc<dyn Store>) {
+    let control = Control::without_data_plane(store.clone());
+    let root = mtls_proxy::devpki::Ca::new("conformance root").unwrap();
+    let inter = root.issue_intermediate("conformance intermediate").unwrap();
+    let bundle = format!("{}{}", root.cert().cert_pem, inter.cert().cert_pem);
+    let ma = control
+        .apply(Change::CreateMutualAuthentication(
+            MutualAuthenticationFields {
+                cert_bundle: Some(bundle),
+                ..MutualAuthenticationFields::default()
+            },
+        ))
+        .unwrap()
+        .id;
+    let create = |pem: String| {
+        Change::CreateRevocationList(RevocationListFields {
+            crl: Some(pem),
+            mutual_authentication: Some(ma.clone()),
+            ..RevocationListFields::default()
+        })
+    };
+    let first = control.apply(create(crl_of(&root, 1))).unwrap().id;
+    let second = control.apply(create(crl_of(&inter, 1))).unwrap().id;
+    let again = refused(&control, create(crl_of(&root, 2)));
+    assert!(
+        matches!(again, ControlError::Conflict(_)),
+        "one list per issuer: {again}"
+    );
+    let older = refused(
+        &control,
+        Change::UpdateRevocationList(Patch {
+            id: first.clone(),
+            fields: RevocationListFields {
+                crl: Some(crl_of(&root, 0)),
+                ..RevocationListFields::default()
+            },
+        }),
+    );
+    assert!(
+        matches!(&older, ControlError::Invalid { field, .. } if field == "crl"),
+        "{older}"
+    );
+    let before = control.stored_revision().unwrap();
+    control
+        .apply(Change::DeleteMutualAuthentication { id: ma.clone() })
+        .unwrap();
+    let d = delta(&*store, before);
+    let mut rows = d.rows.clone();
+    rows.sort_by_key(|r| format!("{r:?}"));
+    let mut expected = vec![
+        RowChange::Removed(Kind::MutualAuthentication, ma),
+        RowChange::Removed(Kind::RevocationList, first),
+        RowChange::Removed(Kind::RevocationList, second),
+    ];
+    expected.sort_by_key(|r| format!("{r:?}"));
+    assert_eq!(rows, expected);
+    assert_eq!(store.read().unwrap().counts().unwrap().revocation_lists, 0);
 }
 
 fn beat(id: &str, applied: u64) -> NodeBeat {

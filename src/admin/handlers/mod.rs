@@ -6,6 +6,7 @@ pub mod configurations;
 pub mod domains;
 pub mod mutual_authentications;
 pub mod private_keys;
+pub mod revocation_lists;
 
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, StatusCode};

@@ -41,6 +41,7 @@ pub fn render(v: &StatusView) -> String {
         ("chart_errors", error_chart(v)),
         ("counts", counts(v)),
         ("activations", activations(v)),
+        ("revocation_lists", revocation_lists(v)),
         ("updated", esc(&format_ms(v.now_ms))),
         ("colors", colors_json()),
     ];
@@ -364,6 +365,51 @@ fn activations(v: &StatusView) -> String {
     out
 }
 
+/// The revocation lists with their freshness (stale: past nextUpdate).
+fn revocation_lists(v: &StatusView) -> String {
+    let lists = &v.inventory.revocation_lists;
+    if lists.is_empty() {
+        return r#"<p class="empty">No revocation lists.</p>"#.to_string();
+    }
+    let mut out = String::from(
+        r#"<table id="revocation-lists"><thead><tr><th>Revocation list</th><th>Mutual authentication</th><th>Issuer</th><th>Next update</th><th>Revoked</th><th>Refresh</th></tr></thead><tbody>"#,
+    );
+    for l in lists {
+        let next = esc(&format_secs(l.next_update));
+        let fresh = match v.is_stale(l.next_update) {
+            true => format!(r#"<td class="expired">{next} <small>stale</small></td>"#),
+            false => format!("<td>{next} <small>fresh</small></td>"),
+        };
+        let refresh = match (l.refreshed, &l.last_fetch_error) {
+            (false, _) => "—".to_string(),
+            (true, Some(e)) => format!(
+                r#"<span class="error">last fetch failed: {}</span>"#,
+                esc(e)
+            ),
+            (true, None) => "from its url".to_string(),
+        };
+        let _ = write!(
+            out,
+            r#"<tr data-list="{0}"><td>{1} <small>{0}</small></td><td>{2}</td><td>{3}</td>{fresh}<td class="num">{4}</td><td>{refresh}</td></tr>"#,
+            esc(&l.id),
+            esc(&l.name),
+            esc(&l.mutual_authentication_id),
+            esc(&l.issuer),
+            l.revoked_count
+        );
+    }
+    out.push_str("</tbody></table>");
+    let total = v.inventory.revocation_lists_total;
+    if total > lists.len() {
+        let _ = write!(
+            out,
+            r#"<p class="empty">and {} more (see /tls/revocation_lists)</p>"#,
+            total - lists.len()
+        );
+    }
+    out
+}
+
 /// The labels in display order with their colours, for the script (arrays: JSON objects
 /// would not keep the order).
 fn colors_json() -> String {
@@ -421,6 +467,9 @@ mod tests {
             r#"revision lag <b id="revision-lag">2</b>"#,
             r#"<tr data-node="a"><td>a <small>(this node)</small></td>"#,
             r#"<td class="soon">1970-01-01T00:00:10.000Z <small>50 s ago</small></td>"#,
+            r#"<tr data-list="r1"><td>partner CRL &lt;x&gt; <small>r1</small></td>"#,
+            r#"<td class="expired">1970-01-12T13:46:39.000Z <small>stale</small></td><td class="num">4</td><td><span class="error">last fetch failed: HTTP 503</span></td>"#,
+            "<small>fresh</small>",
         ] {
             assert!(page.contains(needle), "{needle} missing");
         }

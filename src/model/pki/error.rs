@@ -21,6 +21,38 @@ pub enum PkiError {
     /// A certificate chain holds private key material.
     #[error("holds a private key; upload the key separately from the certificate chain")]
     PrivateKeyInChain,
+    /// A CRL input holds private key material.
+    #[error("holds a private key; upload only the CRL")]
+    PrivateKeyInCrl,
+    /// No `X509 CRL` section, or more than one.
+    #[error("must hold exactly one PEM CRL (-----BEGIN X509 CRL-----); it holds {0}")]
+    CrlCount(usize),
+    /// The CRL's DER could not be parsed, or uses what the verifier cannot check.
+    #[error("is not a usable X.509 CRL: {0}")]
+    BadCrl(String),
+    /// The CRL's issuer is not a certificate of the bundle.
+    #[error("is issued by {issuer}, which is not a certificate of the mutual authentication's CA bundle")]
+    CrlIssuerNotInBundle {
+        /// The CRL issuer DN.
+        issuer: String,
+    },
+    /// The CRL's signature does not verify with its issuer's key.
+    #[error(
+        "has a signature that does not verify with the key of its issuer {issuer} in the CA bundle"
+    )]
+    CrlBadSignature {
+        /// The CRL issuer DN.
+        issuer: String,
+    },
+    /// The issuer certificate's key usage does not include cRLSign.
+    #[error("is issued by {issuer}, whose key usage does not allow signing CRLs (cRLSign)")]
+    CrlIssuerNotCrlSigner {
+        /// The CRL issuer DN.
+        issuer: String,
+    },
+    /// The CRL is older than the one it would replace.
+    #[error("is older than the CRL it replaces ({0})")]
+    CrlOlder(String),
     /// No `CERTIFICATE` section was found.
     #[error("holds no PEM certificate (expected -----BEGIN CERTIFICATE-----)")]
     NoCertificate,

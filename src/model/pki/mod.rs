@@ -9,6 +9,7 @@
 mod bundle;
 mod cert;
 mod chain;
+mod crl;
 mod domain;
 mod error;
 mod key;
@@ -25,12 +26,17 @@ pub(crate) mod test_support;
 
 pub use bundle::{parse_ca_bundle, CaBundle};
 pub use chain::{parse_certificate_chain, CertInfo};
+pub use crl::{check_crl_issuer, check_not_older, parse_crl, parse_crl_der, CrlAge, CrlInfo};
 pub use domain::{canonical_domain, san_covers};
 pub use error::{DomainProblem, PkiError};
 pub use key::{parse_private_key, KeyInfo};
 
 /// Largest PEM input accepted for a bundle, a chain or a key, in bytes.
 pub const MAX_BUNDLE_BYTES: usize = 1024 * 1024;
+/// Largest CRL accepted, DER bytes (also the limit of a CRL fetched from its URL).
+pub const MAX_CRL_DER_BYTES: usize = 10 * 1024 * 1024;
+/// Largest PEM CRL accepted: the base64 of [`MAX_CRL_DER_BYTES`] with its line breaks.
+pub const MAX_CRL_PEM_BYTES: usize = MAX_CRL_DER_BYTES / 3 * 4 + MAX_CRL_DER_BYTES / 48 + 4096;
 /// Most certificates accepted in one bundle or chain.
 pub const MAX_BUNDLE_CERTS: usize = 1000;
 

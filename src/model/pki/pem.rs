@@ -19,6 +19,8 @@ pub(super) enum Input {
     Chain,
     /// A private key: one key section (plus optional "EC PARAMETERS").
     Key,
+    /// A certificate revocation list: `X509 CRL` sections only (the caller wants exactly one).
+    Crl,
 }
 
 /// One `-----BEGIN` marker found in the text.
@@ -36,7 +38,7 @@ pub(super) fn read_sections(
     text: &str,
     input: Input,
 ) -> Result<Vec<(SectionKind, Vec<u8>)>, PkiError> {
-    check_size(text)?;
+    check_size(text, input)?;
     // Windows editors may prepend a byte order mark, which would hide the first BEGIN line.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let markers = find_markers(text);
@@ -56,14 +58,18 @@ pub(super) fn read_sections(
     Ok(sections)
 }
 
-fn check_size(text: &str) -> Result<(), PkiError> {
+fn check_size(text: &str, input: Input) -> Result<(), PkiError> {
     if text.trim().is_empty() {
         return Err(PkiError::Blank);
     }
-    if text.len() > MAX_BUNDLE_BYTES {
+    let limit = match input {
+        Input::Crl => super::MAX_CRL_PEM_BYTES,
+        _ => MAX_BUNDLE_BYTES,
+    };
+    if text.len() > limit {
         return Err(PkiError::TooLarge {
             size: text.len(),
-            limit: MAX_BUNDLE_BYTES,
+            limit,
         });
     }
     Ok(())
@@ -101,6 +107,7 @@ fn judge_markers(markers: &[Marker], text: &str, input: Input) -> Result<(), Pki
     match input {
         Input::Bundle if any_key => return Err(PkiError::PrivateKeyInBundle),
         Input::Chain if any_key => return Err(PkiError::PrivateKeyInChain),
+        Input::Crl if any_key => return Err(PkiError::PrivateKeyInCrl),
         _ => {}
     }
     if input == Input::Key && is_legacy_encrypted(text) {
@@ -131,6 +138,8 @@ fn judge_label(label: &str, input: Input) -> Result<(), PkiError> {
     match input {
         Input::Bundle | Input::Chain if label == "CERTIFICATE" => Ok(()),
         Input::Bundle | Input::Chain => Err(unexpected(label, "CERTIFICATE")),
+        Input::Crl if label == "X509 CRL" => Ok(()),
+        Input::Crl => Err(unexpected(label, "X509 CRL")),
         Input::Key => match label {
             "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY" => Ok(()),
             // `openssl ecparam -genkey` writes the curve parameters before the key; they are

@@ -68,6 +68,24 @@ fn conf() -> Configuration {
     }
 }
 
+fn list(id: &str, ma: &str, at: i64) -> RevocationList {
+    RevocationList {
+        id: id.into(),
+        mutual_authentication_id: ma.into(),
+        name: id.into(),
+        url: None,
+        crl_pem: String::new(),
+        issuer: "CN=CA".into(),
+        this_update: 0,
+        next_update: 100,
+        crl_number: "1".into(),
+        revoked_count: 0,
+        last_fetch_error: None,
+        created_at: 1,
+        updated_at: at,
+    }
+}
+
 fn delta(to: u64, rows: Vec<RowChange>) -> Delta {
     Delta {
         from: to - 1,
@@ -92,6 +110,7 @@ fn base() -> Tables {
             act("A2", "b.example", "C1", Some("M")),
             act("A3", "c.example", "C2", None),
         ],
+        revocation_lists: vec![list("R1", "M", 1)],
     };
     Tables::from_state(&state)
 }
@@ -184,4 +203,58 @@ fn attaching_touches_the_activation_not_the_policys_other_users() {
     );
     assert_eq!(ids(&touched.attachments), ["M"]);
     assert!(touched.mutual_authentications.is_empty());
+}
+
+#[test]
+fn a_revocation_list_change_touches_its_policys_activations_only() {
+    let mut t = base();
+    let mut more = base();
+    more.apply(&delta(
+        2,
+        vec![put(Record::MutualAuthentication(ma("M2", 1)))],
+    ));
+    for (rows, lists_of_m) in [
+        (
+            vec![put(Record::RevocationList(list("R1", "M", 2)))],
+            vec!["R1"],
+        ),
+        (
+            vec![put(Record::RevocationList(list("R2", "M", 1)))],
+            vec!["R1", "R2"],
+        ),
+        (
+            vec![RowChange::Removed(Kind::RevocationList, "R1".into())],
+            vec!["R2"],
+        ),
+    ] {
+        let touched = t.apply(&delta(t.revision() + 1, rows));
+        assert_eq!(ids(&touched.activations), ["A1", "A2"]);
+        assert_eq!(ids(&touched.policies), ["M"]);
+        assert!(
+            touched.mutual_authentications.is_empty(),
+            "M itself did not change"
+        );
+        let of_m: Vec<&str> = t
+            .revocation_lists_of("M")
+            .iter()
+            .map(|l| l.id.as_str())
+            .collect();
+        assert_eq!(of_m, lists_of_m);
+    }
+    assert_eq!(
+        ids(&t.apply(&delta(5, vec![])).revocation_lists),
+        Vec::<&str>::new()
+    );
+    // A list of an unattached policy touches no activation.
+    let touched = more.apply(&delta(
+        3,
+        vec![put(Record::RevocationList(list("R9", "M2", 1)))],
+    ));
+    assert!(touched.activations.is_empty());
+    assert_eq!(ids(&touched.revocation_lists), ["R9"]);
+    let expected = Tables::from_state(&t.to_state());
+    assert_eq!(
+        format!("{:?}", t.to_state()),
+        format!("{:?}", expected.to_state())
+    );
 }

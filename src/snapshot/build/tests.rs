@@ -6,7 +6,8 @@ use super::*;
 use crate::devpki::Ca;
 use crate::model::origin::{OriginRoute, OriginSpec};
 use crate::model::{
-    Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record, RowChange,
+    Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record, RevocationList,
+    RowChange,
 };
 
 fn state() -> State {
@@ -76,6 +77,7 @@ fn state() -> State {
             act("A3", "c.example.com", Some("M2")),
             act("A4", "*.example.com", None),
         ],
+        revocation_lists: vec![],
     }
 }
 
@@ -147,6 +149,104 @@ fn a_rotated_bundle_rebuilds_only_its_domains_and_changes_their_policy() {
     assert!(second.keeps_policy(entry(&first, "x.example.com"), Some("x.example.com"), false));
 }
 
+/// Gives M1 and M2 the bundle of `ca` and M1 a revocation list by `ca` revoking `revoked`.
+fn with_list(st: &mut State, ca: &Ca, updated_at: i64, revoked: &[&[u8]]) {
+    for m in &mut st.mutual_authentications {
+        m.cert_bundle = ca.cert().cert_pem.clone();
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let pem = ca
+        .crl(
+            revoked,
+            1,
+            now - time::Duration::hours(1),
+            now + time::Duration::days(7),
+        )
+        .unwrap();
+    let info = pki::parse_crl(&pem).unwrap();
+    st.revocation_lists = vec![RevocationList {
+        id: "R1".into(),
+        mutual_authentication_id: "M1".into(),
+        name: "r".into(),
+        url: None,
+        crl_pem: pem,
+        issuer: info.issuer,
+        this_update: info.this_update,
+        next_update: info.next_update,
+        crl_number: info.number,
+        revoked_count: info.revoked_count,
+        last_fetch_error: None,
+        created_at: 1,
+        updated_at,
+    }];
+}
+
+#[test]
+fn a_new_crl_is_a_new_policy_for_its_mutual_authentication_only() {
+    let ca = Ca::new("client CA").unwrap();
+    let revoked = ca
+        .issue_client("r", crate::devpki::Validity::Current)
+        .unwrap();
+    let mut st = state();
+    with_list(&mut st, &ca, 1, &[]);
+    let inputs = BuildInputs::default();
+    let (first, cache, _) = build(&st, &inputs, None).unwrap();
+    let chain = [rustls::pki_types::CertificateDer::from(
+        revoked.cert_der.clone(),
+    )];
+    let auth = |s: &Snapshot| entry(s, "a.example.com").client_auth.clone().unwrap();
+    assert_eq!(
+        auth(&first).rejudge(Some(&chain)),
+        crate::snapshot::verdict::Verdict::Ok
+    );
+
+    let (same, cache, stats) = build(&st, &inputs, Some(&cache)).unwrap();
+    assert_eq!(stats.server_configs_built, 0);
+    assert!(same.keeps_policy(entry(&first, "a.example.com"), Some("a.example.com"), false));
+
+    with_list(&mut st, &ca, 2, &[&revoked.cert_der]);
+    let (second, cache, stats) = build(&st, &inputs, Some(&cache)).unwrap();
+    assert_eq!(stats.server_configs_built, 1, "only the domains of M1");
+    assert!(!second.keeps_policy(entry(&first, "a.example.com"), Some("a.example.com"), false));
+    assert!(second.keeps_policy(entry(&first, "c.example.com"), Some("c.example.com"), false));
+    assert_eq!(
+        auth(&second).rejudge(Some(&chain)),
+        crate::snapshot::verdict::Verdict::Revoked
+    );
+
+    // require_fresh changes the policies that have lists, and only those.
+    let fresh = BuildInputs {
+        require_fresh: true,
+        ..BuildInputs::default()
+    };
+    let (third, _, _) = build(&st, &fresh, Some(&cache)).unwrap();
+    assert!(!third.keeps_policy(
+        entry(&second, "a.example.com"),
+        Some("a.example.com"),
+        false
+    ));
+    assert!(third.keeps_policy(
+        entry(&second, "c.example.com"),
+        Some("c.example.com"),
+        false
+    ));
+}
+
+#[test]
+fn an_unusable_list_fails_the_build_even_when_unattached() {
+    let ca = Ca::new("client CA").unwrap();
+    let mut st = state();
+    with_list(&mut st, &ca, 1, &[]);
+    st.activations
+        .retain(|a| a.mutual_authentication_id.as_deref() != Some("M1"));
+    assert!(build(&st, &BuildInputs::default(), None).is_ok());
+    st.revocation_lists[0].crl_pem =
+        "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n".into();
+    st.revocation_lists[0].updated_at = 2;
+    let e = build(&st, &BuildInputs::default(), None).unwrap_err();
+    assert_eq!(e.resource, "revocation list R1");
+}
+
 #[test]
 fn attach_detach_and_deactivation_change_the_policy() {
     let mut st = state();
@@ -200,31 +300,38 @@ fn failures_name_the_resource() {
     );
 }
 
+fn route(domain: &str, prefix: Option<&str>, origin: &str) -> (String, Arc<Route>) {
+    let route = Route {
+        name: Arc::from(format!("{domain}{}", prefix.unwrap_or(""))),
+        path_prefix: prefix.map(str::to_owned),
+        origin: Arc::new(OriginRoute::new(origin.parse().unwrap())),
+        allow: None,
+    };
+    (domain.to_owned(), Arc::new(route))
+}
+
 #[test]
-fn routes_pick_origins_by_host() {
+fn routes_pick_origins_by_host_and_path() {
     let inputs = BuildInputs {
         routes: vec![
-            (
-                "api.example.com".into(),
-                OriginRoute::new("http://127.0.0.1:9000".parse().unwrap()),
-            ),
-            (
-                "*.example.com".into(),
-                OriginRoute::new("h2c://127.0.0.1:9001".parse().unwrap()),
-            ),
+            route("api.example.com", None, "http://127.0.0.1:9000"),
+            route("*.example.com", None, "h2c://127.0.0.1:9001"),
+            route("API.example.com.", Some("/admin"), "http://127.0.0.1:9002"),
         ],
         ..BuildInputs::default()
     };
     let (snap, _, _) = build(&state(), &inputs, None).unwrap();
+    let origin = |host: &str, path: &str| {
+        let (routing, _) = snap.routing(host, path).unwrap();
+        snap.origin_of(&routing).to_string()
+    };
+    assert_eq!(origin("api.example.com", "/"), "http://127.0.0.1:9000");
     assert_eq!(
-        snap.origin_for("api.example.com").to_string(),
-        "http://127.0.0.1:9000"
+        origin("api.example.com", "/admin/x"),
+        "http://127.0.0.1:9002"
     );
-    assert_eq!(
-        snap.origin_for("x.example.com").to_string(),
-        "h2c://127.0.0.1:9001"
-    );
-    assert_eq!(snap.origin_for("other.org").spec, OriginSpec::Echo);
+    assert_eq!(origin("x.example.com", "/admin"), "h2c://127.0.0.1:9001");
+    assert_eq!(origin("other.org", "/"), OriginSpec::Echo.to_string());
 }
 
 #[test]
@@ -409,4 +516,146 @@ fn the_connection_policy_includes_the_tls_configuration() {
     assert_eq!(d.tls.versions, vec![TlsVersion::Tls13]);
     assert!(!d.tls.admits(Some(TlsVersion::Tls12), None));
     assert!(!d.tls.admits(Some(TlsVersion::Tls13), Some(b"h2")));
+}
+
+/// The placed keys of every entry (what a comparison of two configurations looks at).
+fn keys(served: &Served) -> Vec<(String, ConfigKey)> {
+    served
+        .placed()
+        .0
+        .into_iter()
+        .map(|(id, p)| (id, p.key))
+        .collect()
+}
+
+fn state_with_list(ca: &Ca) -> State {
+    let mut st = state();
+    with_list(&mut st, ca, 1, &[]);
+    st
+}
+
+#[test]
+fn a_list_change_rebuilds_only_its_policys_entries() {
+    let ca = Ca::new("client CA").unwrap();
+    let revoked = ca
+        .issue_client("r", crate::devpki::Validity::Current)
+        .unwrap();
+    let chain = [rustls::pki_types::CertificateDer::from(
+        revoked.cert_der.clone(),
+    )];
+    let judge = |s: &Snapshot| {
+        let auth = entry(s, "a.example.com").client_auth.clone().unwrap();
+        auth.rejudge(Some(&chain))
+    };
+    let mut st = state_with_list(&ca);
+    let (first, served, _) = build(&st, &BuildInputs::default(), None).unwrap();
+    assert_eq!(judge(&first), crate::snapshot::verdict::Verdict::Ok);
+
+    // The list replaced by one revoking the client: M1's entries (a and b) only.
+    with_list(&mut st, &ca, 2, &[&revoked.cert_der]);
+    let list = st.revocation_lists[0].clone();
+    let d = delta(
+        &served,
+        vec![RowChange::Put(Record::RevocationList(list.clone()))],
+    );
+    let (next, stats, fx) = served.apply(&d, None).unwrap();
+    assert_eq!(stats.entries_placed, 2);
+    let second = next.snapshot();
+    assert!(same_entry(&first, &second, "c.example.com"));
+    assert!(same_entry(&first, &second, "zzz.example.com"));
+    assert!(!second.keeps_policy(entry(&first, "a.example.com"), Some("a.example.com"), false));
+    assert_eq!(judge(&second), crate::snapshot::verdict::Verdict::Revoked);
+    assert_eq!(fx.crl_set, [crl_sample(&list)]);
+    assert_eq!(fx.crl_set[0].revoked, 1);
+    assert!(fx.client_cas.is_empty(), "the bundle did not change");
+    st.revision = 8;
+    let (whole, _) = Served::build(&st, next.inputs().clone(), None, None).unwrap();
+    assert_eq!(keys(&next), keys(&whole));
+    assert_eq!(next.lists_checked(), whole.lists_checked());
+
+    // Deleted: M1's entries again, and its series go.
+    let d = delta(
+        &next,
+        vec![RowChange::Removed(Kind::RevocationList, "R1".into())],
+    );
+    let (last, stats, fx) = next.apply(&d, None).unwrap();
+    assert_eq!(stats.entries_placed, 2);
+    assert_eq!(
+        judge(&last.snapshot()),
+        crate::snapshot::verdict::Verdict::Ok
+    );
+    assert_eq!(fx.crl_removed, [("R1".to_string(), "M1".to_string())]);
+    assert!(last.lists_checked().is_empty());
+}
+
+#[test]
+fn a_list_of_an_unattached_policy_places_nothing_but_must_be_usable() {
+    let ca = Ca::new("client CA").unwrap();
+    let st = state_with_list(&ca);
+    let (_, served, _) = build(&st, &BuildInputs::default(), None).unwrap();
+    let mut m3 = st.mutual_authentications[0].clone();
+    m3.id = "M3".into();
+    let mut list = st.revocation_lists[0].clone();
+    list.id = "R3".into();
+    list.mutual_authentication_id = "M3".into();
+    let rows = |list: &RevocationList| {
+        vec![
+            RowChange::Put(Record::MutualAuthentication(m3.clone())),
+            RowChange::Put(Record::RevocationList(list.clone())),
+        ]
+    };
+    let (next, stats, fx) = served.apply(&delta(&served, rows(&list)), None).unwrap();
+    assert_eq!(stats.entries_placed, 0);
+    assert_eq!(fx.crl_set, [crl_sample(&list)]);
+    assert!(next.lists_checked().contains(&("R3".to_string(), 1)));
+    list.crl_pem = "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n".into();
+    let e = served
+        .apply(&delta(&served, rows(&list)), None)
+        .unwrap_err();
+    assert_eq!(e.resource, "revocation list R3");
+}
+
+#[test]
+fn under_require_fresh_a_list_going_stale_replaces_its_policy_on_the_next_successor() {
+    let ca = Ca::new("client CA").unwrap();
+    let st = state_with_list(&ca);
+    let stale_at = st.revocation_lists[0].next_update;
+    let fresh = Arc::new(BuildInputs {
+        require_fresh: true,
+        ..BuildInputs::default()
+    });
+    let t0 = stale_at - 3600;
+    let (served, _) = Served::build_at(&st, fresh.clone(), None, None, t0).unwrap();
+    let empty = Delta {
+        from: 7,
+        to: 7,
+        rows: vec![],
+    };
+    let (before, stats, _) = served.apply_at(&empty, None, stale_at - 1).unwrap();
+    assert_eq!(stats.entries_placed, 0, "still fresh");
+    let (after, stats, _) = before.apply_at(&empty, None, stale_at).unwrap();
+    assert_eq!(stats.entries_placed, 2, "M1's entries, not the others");
+    let (_, placed) = &after.placed().0[0];
+    let auth = placed.key.client_auth.as_ref().unwrap();
+    assert_eq!(auth.stale, ["R1"]);
+    assert!(!after.snapshot().keeps_policy(
+        entry(&before.snapshot(), "a.example.com"),
+        Some("a.example.com"),
+        false
+    ));
+    assert!(Arc::ptr_eq(
+        entry(&before.snapshot(), "c.example.com"),
+        entry(&after.snapshot(), "c.example.com")
+    ));
+    let (whole, _) = Served::build_at(&st, fresh, None, None, stale_at).unwrap();
+    assert_eq!(keys(&after), keys(&whole));
+    // Once placed stale, later successors leave it alone.
+    let (_, stats, _) = after.apply_at(&empty, None, stale_at + 60).unwrap();
+    assert_eq!(stats.entries_placed, 0);
+
+    // Without require_fresh staleness does not change a policy.
+    let lax = Arc::new(BuildInputs::default());
+    let (served, _) = Served::build_at(&st, lax, None, None, t0).unwrap();
+    let (_, stats, _) = served.apply_at(&empty, None, stale_at).unwrap();
+    assert_eq!(stats.entries_placed, 0);
 }

@@ -4,10 +4,12 @@
 
 use super::records::{self, select};
 use super::session::{Param, Session};
-use crate::model::{Activation, Certificate, Configuration, MutualAuthentication, PrivateKey};
+use crate::model::{
+    Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, RevocationList,
+};
 use crate::store::query::{
     ActivationQuery, CertificateQuery, CertificateSort, DomainQuery, DomainSort, NotAfter, Page,
-    Window,
+    RevocationListQuery, Window,
 };
 use crate::store::StoreError;
 
@@ -166,6 +168,26 @@ pub fn activations(
         "created_at, id",
         window,
         records::act_from_row,
+    )
+}
+
+pub fn revocation_lists(
+    s: &Session,
+    q: &RevocationListQuery,
+    window: Window,
+) -> Result<Page<RevocationList>, StoreError> {
+    let mut f = Filter::default();
+    if let Some(id) = &q.mutual_authentication_id {
+        f.and("mutual_authentication_id = ?", Arg::Text(id.clone()));
+    }
+    page(
+        s,
+        records::RL_COLUMNS,
+        "revocation_lists",
+        &f,
+        "created_at, id",
+        window,
+        records::rl_from_row,
     )
 }
 

@@ -40,11 +40,13 @@ use self::bridge::Bridge;
 use self::session::{params, Begin, Session};
 use super::demo_marks::DemoKind;
 use super::fleet::{Fleet, NodeBeat, Nodes, TicketKey};
-use super::query::{ActivationQuery, CertificateQuery, Counts, DomainQuery, Page, Uses, Window};
+use super::query::{
+    ActivationQuery, CertificateQuery, Counts, DomainQuery, Page, RevocationListQuery, Uses, Window,
+};
 use super::{Reads, Store, StoreError, WriteTx};
 use crate::model::{
-    Activation, Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record, State,
-    Update,
+    Activation, Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record,
+    RevocationList, State, Update,
 };
 
 /// How to reach the server.
@@ -176,32 +178,10 @@ fn describe(config: &tokio_postgres::Config) -> String {
 
 /// rustls for the connection to the server: the given CAs, else the system roots.
 fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig, StoreError> {
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            use rustls_pki_types::pem::PemObject;
-            let problem = |e: &dyn std::fmt::Display| {
-                open_error(
-                    "store.ca_file",
-                    std::io::Error::other(format!("{}: {e}", path.display())),
-                )
-            };
-            for cert in
-                rustls_pki_types::CertificateDer::pem_file_iter(path).map_err(|e| problem(&e))?
-            {
-                let cert = cert.map_err(|e| problem(&e))?;
-                roots.add(cert).map_err(|e| problem(&e))?;
-            }
-            if roots.is_empty() {
-                return Err(problem(&"no PEM certificates found"));
-            }
-        }
-        None => {
-            // Unloadable system roots leave the store empty: TLS then fails with an error
-            // naming the certificate, and `sslmode=disable` or `store.ca_file` is the way out.
-            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        }
-    }
+    // Unloadable system roots leave the store empty: TLS then fails with an error naming the
+    // certificate, and `sslmode=disable` or `store.ca_file` is the way out.
+    let roots = crate::tls_roots::load(ca_file, "the PostgreSQL store (store.ca_file)")
+        .map_err(|e| open_error("store.ca_file", std::io::Error::other(e.to_string())))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -377,6 +357,17 @@ macro_rules! reads_on_session {
                 records::count_activations_using(&self.session, used)
             }
 
+            fn revocation_list(&self, id: &str) -> Result<Option<RevocationList>, StoreError> {
+                records::revocation_list(&self.session, id)
+            }
+
+            fn revocation_lists_of(
+                &self,
+                mutual_authentication_id: &str,
+            ) -> Result<Vec<RevocationList>, StoreError> {
+                records::revocation_lists_of(&self.session, mutual_authentication_id)
+            }
+
             fn list_mutual_authentications(
                 &self,
                 window: Window,
@@ -421,6 +412,14 @@ macro_rules! reads_on_session {
                 window: Window,
             ) -> Result<Page<String>, StoreError> {
                 lists::domains(&self.session, query, window)
+            }
+
+            fn list_revocation_lists(
+                &self,
+                query: &RevocationListQuery,
+                window: Window,
+            ) -> Result<Page<RevocationList>, StoreError> {
+                lists::revocation_lists(&self.session, query, window)
             }
         }
     };

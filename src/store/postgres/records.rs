@@ -1,11 +1,12 @@
-//! Rows of the five resource tables as model records: selects, upserts, deletes, the reference
+//! Rows of the six resource tables as model records: selects, upserts, deletes, the reference
 //! queries control's validation relies on, and the revision counter.
 
 use tokio_postgres::Row;
 
 use super::session::{params, Param, Session};
 use crate::model::{
-    Activation, Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record, State,
+    Activation, Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record,
+    RevocationList, State,
 };
 use crate::store::{Counts, StoreError, Uses};
 
@@ -25,6 +26,7 @@ pub fn table(kind: Kind) -> &'static str {
         Kind::Certificate => "certificates",
         Kind::Configuration => "configurations",
         Kind::Activation => "activations",
+        Kind::RevocationList => "revocation_lists",
     }
 }
 
@@ -254,6 +256,60 @@ fn put_act(s: &Session, a: &Activation) -> Result<(), StoreError> {
     Ok(())
 }
 
+// ---- revocation lists
+
+pub const RL_COLUMNS: &str = "id, mutual_authentication_id, name, url, crl_pem, issuer, \
+     this_update, next_update, crl_number, revoked_count, last_fetch_error, created_at, updated_at";
+
+pub fn rl_from_row(r: &Row) -> Result<RevocationList, StoreError> {
+    let revoked: i64 = r.try_get(9)?;
+    Ok(RevocationList {
+        id: r.try_get(0)?,
+        mutual_authentication_id: r.try_get(1)?,
+        name: r.try_get(2)?,
+        url: r.try_get(3)?,
+        crl_pem: r.try_get(4)?,
+        issuer: r.try_get(5)?,
+        this_update: r.try_get(6)?,
+        next_update: r.try_get(7)?,
+        crl_number: r.try_get(8)?,
+        revoked_count: to_u64(revoked, "revocation_lists.revoked_count")?,
+        last_fetch_error: r.try_get(10)?,
+        created_at: r.try_get(11)?,
+        updated_at: r.try_get(12)?,
+    })
+}
+
+fn put_rl(s: &Session, l: &RevocationList) -> Result<(), StoreError> {
+    s.execute(
+        "INSERT INTO revocation_lists (id, mutual_authentication_id, name, url, crl_pem, issuer,
+             this_update, next_update, crl_number, revoked_count, last_fetch_error, created_at,
+             updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, url = excluded.url,
+             crl_pem = excluded.crl_pem, issuer = excluded.issuer,
+             this_update = excluded.this_update, next_update = excluded.next_update,
+             crl_number = excluded.crl_number, revoked_count = excluded.revoked_count,
+             last_fetch_error = excluded.last_fetch_error, updated_at = excluded.updated_at",
+        params![
+            l.id.clone(),
+            l.mutual_authentication_id.clone(),
+            l.name.clone(),
+            l.url.clone(),
+            l.crl_pem.clone(),
+            l.issuer.clone(),
+            l.this_update,
+            l.next_update,
+            l.crl_number.clone(),
+            to_i64(l.revoked_count, "revocation_lists.revoked_count")?,
+            l.last_fetch_error.clone(),
+            l.created_at,
+            l.updated_at
+        ],
+    )?;
+    Ok(())
+}
+
 // ---- generic
 
 /// The rows `SELECT {columns} FROM {table} {tail}` returns, decoded.
@@ -311,6 +367,25 @@ pub fn activation(s: &Session, id: &str) -> Result<Option<Activation>, StoreErro
     by_id(s, ACT_COLUMNS, "activations", id, act_from_row)
 }
 
+pub fn revocation_list(s: &Session, id: &str) -> Result<Option<RevocationList>, StoreError> {
+    by_id(s, RL_COLUMNS, "revocation_lists", id, rl_from_row)
+}
+
+/// The lists of one mutual authentication, oldest first (indexed: O(lists of it)).
+pub fn revocation_lists_of(
+    s: &Session,
+    mutual_authentication_id: &str,
+) -> Result<Vec<RevocationList>, StoreError> {
+    select(
+        s,
+        RL_COLUMNS,
+        "revocation_lists",
+        "WHERE mutual_authentication_id = $1 ORDER BY created_at, id",
+        params![mutual_authentication_id.to_string()],
+        rl_from_row,
+    )
+}
+
 /// A row as it is now.
 pub fn current(s: &Session, kind: Kind, id: &str) -> Result<Option<Record>, StoreError> {
     Ok(match kind {
@@ -321,6 +396,7 @@ pub fn current(s: &Session, kind: Kind, id: &str) -> Result<Option<Record>, Stor
         Kind::Certificate => certificate(s, id)?.map(Record::Certificate),
         Kind::Configuration => configuration(s, id)?.map(Record::Configuration),
         Kind::Activation => activation(s, id)?.map(Record::Activation),
+        Kind::RevocationList => revocation_list(s, id)?.map(Record::RevocationList),
     })
 }
 
@@ -332,6 +408,7 @@ pub fn put(s: &Session, record: &Record) -> Result<(), StoreError> {
         Record::Certificate(r) => put_cert(s, r),
         Record::Configuration(r) => put_conf(s, r),
         Record::Activation(r) => put_act(s, r),
+        Record::RevocationList(r) => put_rl(s, r),
     }
 }
 
@@ -386,6 +463,14 @@ pub fn load_state(s: &Session) -> Result<State, StoreError> {
             params![],
             act_from_row,
         )?,
+        revocation_lists: select(
+            s,
+            RL_COLUMNS,
+            "revocation_lists",
+            order,
+            params![],
+            rl_from_row,
+        )?,
     })
 }
 
@@ -420,7 +505,8 @@ pub fn counts(s: &Session) -> Result<Counts, StoreError> {
                 (SELECT COUNT(*) FROM private_keys),
                 (SELECT COUNT(*) FROM certificates),
                 (SELECT COUNT(*) FROM configurations),
-                (SELECT COUNT(*) FROM activations)",
+                (SELECT COUNT(*) FROM activations),
+                (SELECT COUNT(*) FROM revocation_lists)",
         params![],
     )?;
     let n = |i: usize| -> Result<u64, StoreError> {
@@ -433,6 +519,7 @@ pub fn counts(s: &Session) -> Result<Counts, StoreError> {
         certificates: n(2)?,
         configurations: n(3)?,
         activations: n(4)?,
+        revocation_lists: n(5)?,
     })
 }
 

@@ -18,7 +18,12 @@ const MIGRATION_LOCK: i64 = 0x6d74_6c73_7072_7879; // "mtlsprxy"
 /// Each entry migrates from version `index` to `index + 1`. Append only; never edit a shipped one.
 /// Migrations only add (tables, columns with defaults, indexes): nodes of the previous version
 /// keep running against a migrated schema during a rolling upgrade.
-const MIGRATIONS: &[&str] = &[r#"
+///
+/// Version 2 adds `revocation_lists` (our extension: CRLs per mutual authentication). Its
+/// reference to the mutual authentication does not cascade: control deletes a mutual
+/// authentication's lists one by one first, so that every deletion is in the change log.
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value BIGINT NOT NULL
@@ -115,7 +120,28 @@ CREATE TABLE demo_resources (
     id   TEXT COLLATE "C" NOT NULL,
     PRIMARY KEY (kind, id)
 );
-"#];
+"#,
+    r#"
+CREATE TABLE revocation_lists (
+    id                       TEXT COLLATE "C" PRIMARY KEY,
+    mutual_authentication_id TEXT COLLATE "C" NOT NULL REFERENCES mutual_authentications(id),
+    name                     TEXT NOT NULL,
+    url                      TEXT,
+    crl_pem                  TEXT NOT NULL,
+    issuer                   TEXT NOT NULL,
+    this_update              BIGINT NOT NULL,
+    next_update              BIGINT NOT NULL,
+    crl_number               TEXT NOT NULL,
+    revoked_count            BIGINT NOT NULL,
+    last_fetch_error         TEXT,
+    created_at               BIGINT NOT NULL,
+    updated_at               BIGINT NOT NULL
+);
+CREATE INDEX revocation_lists_listed ON revocation_lists (created_at, id);
+CREATE INDEX revocation_lists_mutual_authentication
+    ON revocation_lists (mutual_authentication_id, created_at, id);
+"#,
+];
 
 /// The schema version this binary writes.
 pub fn latest() -> i64 {

@@ -82,5 +82,6 @@ fn current(conn: &Connection, kind: Kind, id: &str) -> Result<Option<Record>, St
         Kind::Certificate => certificates::get(conn, id)?.map(Record::Certificate),
         Kind::Configuration => configurations::get(conn, id)?.map(Record::Configuration),
         Kind::Activation => activations::get(conn, id)?.map(Record::Activation),
+        Kind::RevocationList => revocation_lists::get(conn, id)?.map(Record::RevocationList),
     })
 }

@@ -6,11 +6,14 @@ use rusqlite::Connection;
 
 use super::records::{
     activations, certificates, configurations, mutual_authentications, private_keys,
+    revocation_lists,
 };
-use crate::model::{Activation, Certificate, Configuration, MutualAuthentication, PrivateKey};
+use crate::model::{
+    Activation, Certificate, Configuration, MutualAuthentication, PrivateKey, RevocationList,
+};
 use crate::store::query::{
     ActivationQuery, CertificateQuery, CertificateSort, DomainQuery, DomainSort, NotAfter, Page,
-    Window,
+    RevocationListQuery, Window,
 };
 use crate::store::StoreError;
 
@@ -152,6 +155,25 @@ pub fn activations(
         "created_at, id",
         window,
         activations::select,
+    )
+}
+
+pub fn revocation_lists(
+    conn: &Connection,
+    q: &RevocationListQuery,
+    window: Window,
+) -> Result<Page<RevocationList>, StoreError> {
+    let mut f = Filter::default();
+    if let Some(id) = &q.mutual_authentication_id {
+        f.and("mutual_authentication_id = ?", text(id));
+    }
+    page(
+        conn,
+        "revocation_lists",
+        &f,
+        "created_at, id",
+        window,
+        revocation_lists::select,
     )
 }
 

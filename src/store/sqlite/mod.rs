@@ -17,11 +17,13 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, ErrorCode};
 
 use super::fleet::{Fleet, NodeBeat, Nodes, TicketKey};
-use super::query::{ActivationQuery, CertificateQuery, Counts, DomainQuery, Page, Uses, Window};
+use super::query::{
+    ActivationQuery, CertificateQuery, Counts, DomainQuery, Page, RevocationListQuery, Uses, Window,
+};
 use super::{DemoKind, Reads, Store, StoreError, WriteTx};
 use crate::model::{
-    Activation, Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record, State,
-    Update,
+    Activation, Certificate, Configuration, Kind, MutualAuthentication, PrivateKey, Record,
+    RevocationList, State, Update,
 };
 
 impl From<rusqlite::Error> for StoreError {
@@ -229,6 +231,7 @@ impl WriteTx for SqliteWrite<'_> {
             Record::Certificate(r) => records::certificates::put(c, r)?,
             Record::Configuration(r) => records::configurations::put(c, r)?,
             Record::Activation(r) => records::activations::put(c, r)?,
+            Record::RevocationList(r) => records::revocation_lists::put(c, r)?,
         }
         changes::record(c, self.revision, record.kind(), record.id())
     }
@@ -334,6 +337,17 @@ impl<T: InTransaction> Reads for T {
         records::activations::count_using(self.conn(), used)
     }
 
+    fn revocation_list(&self, id: &str) -> Result<Option<RevocationList>, StoreError> {
+        records::revocation_lists::get(self.conn(), id)
+    }
+
+    fn revocation_lists_of(
+        &self,
+        mutual_authentication_id: &str,
+    ) -> Result<Vec<RevocationList>, StoreError> {
+        records::revocation_lists::of_mutual_authentication(self.conn(), mutual_authentication_id)
+    }
+
     fn list_mutual_authentications(
         &self,
         window: Window,
@@ -375,6 +389,14 @@ impl<T: InTransaction> Reads for T {
         window: Window,
     ) -> Result<Page<String>, StoreError> {
         lists::domains(self.conn(), query, window)
+    }
+
+    fn list_revocation_lists(
+        &self,
+        query: &RevocationListQuery,
+        window: Window,
+    ) -> Result<Page<RevocationList>, StoreError> {
+        lists::revocation_lists(self.conn(), query, window)
     }
 }
 

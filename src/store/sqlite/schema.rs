@@ -16,6 +16,10 @@ use crate::store::StoreError;
 ///
 /// Version 4 adds the fleet's bookkeeping, outside the revisions: `nodes` (heartbeats) and
 /// `ticket_keys` (the session-ticket key generations).
+///
+/// Version 5 adds `revocation_lists` (our extension: CRLs per mutual authentication). Its
+/// reference to the mutual authentication does not cascade: control deletes a mutual
+/// authentication's lists one by one first, so that every deletion is in the change log.
 const MIGRATIONS: &[&str] = &[
     r#"
 CREATE TABLE meta (
@@ -123,6 +127,26 @@ CREATE TABLE ticket_keys (
     created_at   INTEGER NOT NULL,
     activates_at INTEGER NOT NULL
 );
+"#,
+    r#"
+CREATE TABLE revocation_lists (
+    id                       TEXT PRIMARY KEY,
+    mutual_authentication_id TEXT NOT NULL REFERENCES mutual_authentications(id),
+    name                     TEXT NOT NULL,
+    url                      TEXT,
+    crl_pem                  TEXT NOT NULL,
+    issuer                   TEXT NOT NULL,
+    this_update              INTEGER NOT NULL,
+    next_update              INTEGER NOT NULL,
+    crl_number               TEXT NOT NULL,
+    revoked_count            INTEGER NOT NULL,
+    last_fetch_error         TEXT,
+    created_at               INTEGER NOT NULL,
+    updated_at               INTEGER NOT NULL
+);
+CREATE INDEX revocation_lists_listed ON revocation_lists (created_at, id);
+CREATE INDEX revocation_lists_mutual_authentication
+    ON revocation_lists (mutual_authentication_id, created_at, id);
 "#,
 ];
 

@@ -136,3 +136,81 @@ fn a_file_store_checkpoints_off_the_write_path_and_stops_cleanly() {
         50
     );
 }
+
+#[test]
+fn a_store_at_the_fleet_schema_upgrades_to_revocation_lists_keeping_everything() {
+    use crate::model::{RevocationList, RowChange};
+    use crate::store::Fleet;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    {
+        // Version 4, as a release without revocation lists leaves it: resources with their
+        // change log, a node's heartbeat and a ticket key.
+        let mut c = rusqlite::Connection::open(&path).unwrap();
+        schema::migrate_to(&mut c, 4).unwrap();
+        let version: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 4);
+        assert!(
+            c.prepare("SELECT 1 FROM revocation_lists").is_err(),
+            "version 4 has no revocation lists"
+        );
+        c.execute_batch(
+            "INSERT INTO mutual_authentications (id, name, enforced, cert_bundle, created_at, updated_at)
+                 VALUES ('M', 'm', 1, 'pem', 1, 1);
+             INSERT INTO changes (revision, kind, id) VALUES (1, 'mutual_authentication', 'M');
+             UPDATE meta SET value = 1 WHERE key = 'revision';
+             INSERT INTO nodes (id, proxy_listen, admin_listen, applied_revision, started_at, last_seen)
+                 VALUES ('node-a', '127.0.0.1:1', '127.0.0.1:2', 1, 5, 6);
+             INSERT INTO ticket_keys (generation, secret, created_at, activates_at)
+                 VALUES (1, zeroblob(32), 7, 8);",
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = c
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 5);
+    // What version 4 held is all there, the change log included.
+    assert_eq!(s.revision().unwrap(), 1);
+    {
+        let view = s.read().unwrap();
+        assert!(view.mutual_authentication("M").unwrap().is_some());
+        match view.changes_since(0).unwrap() {
+            Update::Delta(d) => assert_eq!(d.rows.len(), 1),
+            Update::Full(_) => panic!("the change log survives the upgrade"),
+        }
+    }
+    assert_eq!(s.nodes().unwrap().nodes.len(), 1);
+    assert_eq!(s.ticket_keys().unwrap().len(), 1);
+    // And the new table works: a list of that mutual authentication is stored and logged.
+    let list = RevocationList {
+        id: "L".into(),
+        mutual_authentication_id: "M".into(),
+        name: "l".into(),
+        url: None,
+        crl_pem: "crl".into(),
+        issuer: "CN=ca".into(),
+        this_update: 1,
+        next_update: 2,
+        crl_number: "1".into(),
+        revoked_count: 0,
+        last_fetch_error: None,
+        created_at: 1,
+        updated_at: 1,
+    };
+    let mut tx = s.begin().unwrap();
+    tx.put(&Record::RevocationList(list.clone())).unwrap();
+    tx.commit().unwrap();
+    let view = s.read().unwrap();
+    assert_eq!(view.revocation_lists_of("M").unwrap(), vec![list.clone()]);
+    match view.changes_since(1).unwrap() {
+        Update::Delta(d) => {
+            assert_eq!(d.rows, vec![RowChange::Put(Record::RevocationList(list))])
+        }
+        Update::Full(_) => panic!("deltas continue across the upgrade"),
+    }
+}

@@ -5,6 +5,7 @@ pub mod certificates;
 pub mod configurations;
 pub mod mutual_authentications;
 pub mod private_keys;
+pub mod revocation_lists;
 
 use rusqlite::Connection;
 
@@ -37,6 +38,7 @@ pub fn load_state(conn: &Connection) -> Result<State, StoreError> {
         certificates: certificates::list(conn)?,
         configurations: configurations::list(conn)?,
         activations: activations::list(conn)?,
+        revocation_lists: revocation_lists::list(conn)?,
     })
 }
 
@@ -53,6 +55,7 @@ pub fn counts(conn: &Connection) -> Result<Counts, StoreError> {
         certificates: count(conn, "certificates")?,
         configurations: count(conn, "configurations")?,
         activations: count(conn, "activations")?,
+        revocation_lists: count(conn, "revocation_lists")?,
     })
 }
 
@@ -64,6 +67,7 @@ pub fn table(kind: Kind) -> &'static str {
         Kind::Certificate => "certificates",
         Kind::Configuration => "configurations",
         Kind::Activation => "activations",
+        Kind::RevocationList => "revocation_lists",
     }
 }
 
