@@ -8,15 +8,6 @@
 //! foreign ones that are refused), refreshed and deleted with their mutual authentication; some
 //! CRLs are stale, and half the runs require fresh lists.
 
-// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
-// here and in tests/common, so the panic family is allowed for the whole test crate.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 

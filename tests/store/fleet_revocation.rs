@@ -4,15 +4,6 @@
 //! reinstates everywhere; and a list with a `url` is fetched by one node only, the first live
 //! one, and by the next one once that node stops.
 
-// Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
-// here and in tests/common, so the panic family is allowed for the whole test crate.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
 use crate::common;
 
 use common::crl_server::CrlServer;
