@@ -93,10 +93,43 @@ impl From<StoreError> for ApiError {
                 ),
             );
         }
+        if let StoreError::Constraint(why) = &e {
+            // Control checks every relation before it writes, so a constraint the store still
+            // refuses means another writer (another node of a fleet) changed the same resources
+            // in between: the request conflicts with the current state, it is not a server fault.
+            // The transaction was rolled back, so nothing of it is stored.
+            tracing::warn!(error = %e, "API request refused by a store constraint");
+            return ApiError::conflict(format!(
+                "the change conflicts with the stored resources ({why}); nothing was changed. \
+                 Another writer may have changed them at the same time: read them again and retry."
+            ));
+        }
         tracing::error!(error = %e, "store failure");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("the store failed: {e}"),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_constraint_is_a_conflict_naming_the_constraint() {
+        let e: ApiError =
+            StoreError::Constraint("UNIQUE constraint failed: activations.domain".into()).into();
+        assert_eq!(e.status, StatusCode::CONFLICT);
+        assert!(e.detail.contains("activations.domain"), "{}", e.detail);
+        assert!(e.detail.contains("nothing was changed"), "{}", e.detail);
+    }
+
+    #[test]
+    fn an_unavailable_store_is_503_and_a_backend_failure_500() {
+        let e: ApiError = StoreError::Unavailable("connection refused".into()).into();
+        assert_eq!(e.status, StatusCode::SERVICE_UNAVAILABLE);
+        let e: ApiError = StoreError::Corrupt("activations").into();
+        assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
