@@ -43,9 +43,23 @@ pub fn classify(e: tokio_postgres::Error) -> StoreError {
     }
     let text = e.to_string();
     if e.is_closed() || CONNECTION_KINDS.iter().any(|k| text.starts_with(k)) {
-        return StoreError::Unavailable(text);
+        return StoreError::Unavailable(with_causes(text, &e));
     }
     StoreError::Backend(Box::new(e))
+}
+
+/// tokio-postgres's `Display` names only the kind ("error connecting to server"); the cause
+/// (connection refused, name not resolved, certificate not trusted, password missing) is in
+/// its source chain, and it is what an operator needs to fix the store URL or the network.
+/// None of these causes carries the URL or its password.
+fn with_causes(mut text: String, e: &tokio_postgres::Error) -> String {
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// Classify a pool error: every way of not getting a connection is unavailability.
@@ -83,5 +97,25 @@ mod tests {
         for code in ["23505", "42P01", "40P01", "22P02"] {
             assert!(!unavailable_code(code), "{code}");
         }
+    }
+
+    /// A refused connection says so: "error connecting to server" alone does not tell a
+    /// refused port from an unresolved name or an untrusted certificate.
+    #[tokio::test]
+    async fn a_refused_connection_names_its_cause() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let url = format!("postgres://nobody:secret-password@127.0.0.1:{port}/db");
+        let Err(e) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await else {
+            panic!("connected to a closed port");
+        };
+        let cause = std::error::Error::source(&e).unwrap().to_string();
+        let StoreError::Unavailable(text) = classify(e) else {
+            panic!("a refused connection is unavailability");
+        };
+        assert!(text.starts_with("error connecting to server: "), "{text}");
+        assert!(text.contains(&cause), "{text} lacks {cause}");
+        assert!(!text.contains("secret-password"), "{text}");
     }
 }
