@@ -393,8 +393,10 @@ async fn sighup_swaps_the_rules_and_the_log_names_the_deciding_route() {
         assert_eq!(client.fetch(proxy, &admin_req).await.unwrap().status, 200);
 
         write_config("cn:nobody");
-        let status = Command::new("kill")
-            .args(["-HUP", &bin.child.id().to_string()])
+        // The shell's built-in kill: /bin/kill comes from procps, which minimal images (a
+        // machine with only the Rust toolchain) lack.
+        let status = Command::new("sh")
+            .args(["-c", &format!("kill -HUP {}", bin.child.id())])
             .status()
             .unwrap();
         assert!(status.success());
