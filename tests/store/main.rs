@@ -23,6 +23,7 @@ mod fleet;
 mod fleet_outage;
 mod fleet_resumption;
 mod fleet_revocation;
+mod startup_log;
 
 use mtls_proxy::store::SqliteStore;
 

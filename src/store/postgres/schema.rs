@@ -159,6 +159,10 @@ pub fn migrate_to(store: &PgStore, target: usize) -> Result<(), StoreError> {
         // Dropped unfinished: rolled back.
         let s = store.raw_session(Begin::Write)?;
         s.execute("SELECT pg_advisory_xact_lock($1)", params![MIGRATION_LOCK])?;
+        // `IF NOT EXISTS` on an existing table is a NOTICE, which the client logs at info on
+        // every start ("relation … already exists, skipping"): noise in the operator's log. For
+        // this transaction only, the server sends warnings and above.
+        s.batch("SET LOCAL client_min_messages = warning")?;
         s.batch(
             "CREATE TABLE IF NOT EXISTS mtls_proxy_schema (
                  version    BIGINT PRIMARY KEY,
