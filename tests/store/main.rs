@@ -2,7 +2,8 @@
 //! SQLite store (in memory, and on disk where reads take a second connection) and PostgreSQL (a
 //! throwaway server started by the test binary, one fresh database per test); persistence across
 //! restarts and `kill -9`, store faults; nodes sharing one PostgreSQL (changes, outages,
-//! resumption across nodes, revocation lists and the one node that fetches them).
+//! resumption across nodes, revocation lists and the one node that fetches them, what a node
+//! logs when it starts).
 
 // Tests report failure by panicking; clippy.toml exempts `#[test]` functions but not the helpers
 // here and in tests/common, so the panic family is allowed for the whole test crate.
