@@ -192,7 +192,10 @@ async fn wait_for_stop(
         tokio::select! {
             r = tokio::signal::ctrl_c() => return r.context("cannot wait for SIGINT"),
             _ = term.recv() => return Ok(()),
-            _ = hup.recv() => reload(running, config),
+            // A reload commits through control: a store write (an fsync, or a round trip to
+            // PostgreSQL that may wait up to the store timeout). The runtime is multi-threaded,
+            // so block_in_place lets the other tasks move to another worker meanwhile.
+            _ = hup.recv() => tokio::task::block_in_place(|| reload(running, config)),
         }
     }
 }
