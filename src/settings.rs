@@ -481,6 +481,13 @@ fn check_routes(routes: &[Route]) -> Result<(), (String, String)> {
 /// A path prefix must be a normalised absolute path, as request paths are when matched.
 fn check_path_prefix(prefix: &str) -> Result<(), String> {
     use crate::model::request_path::normalize;
+    // Paths are matched without their `;` parameters (servlet containers drop them), so a
+    // prefix holding one could never match.
+    if prefix.contains(';') {
+        return Err(format!(
+            "{prefix:?} holds a ; (path parameters are not matched)"
+        ));
+    }
     match normalize(prefix) {
         Ok(n) if n == prefix => Ok(()),
         Ok(n) => Err(format!("{prefix:?} is not in normal form; write {n:?}")),
@@ -700,6 +707,8 @@ mod tests {
         let e = parse(&route("path_prefix = \"//admin\"")).unwrap_err();
         assert!(e.to_string().contains("\"/admin\""), "{e}");
         let e = parse(&route("path_prefix = \"/a/../b\"")).unwrap_err();
+        assert!(e.to_string().contains("routes[0].path_prefix"), "{e}");
+        let e = parse(&route("path_prefix = \"/admin;x\"")).unwrap_err();
         assert!(e.to_string().contains("routes[0].path_prefix"), "{e}");
         let twice = format!(
             "{}{}",

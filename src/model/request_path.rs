@@ -10,7 +10,8 @@
 //! other escapes get upper-case hex, runs of `/` become one. Refused: a path that does not start
 //! with `/`, a broken escape, an encoded `/` or `\`, a literal `\`, and any `.` or `..` segment
 //! (also with `;` parameters) — clients resolve dot segments before sending, so only crafted
-//! requests carry them.
+//! requests carry them. Prefixes are then matched against the path without its `;`
+//! parameters ([`without_parameters`]), the form servlet containers route on.
 
 use std::borrow::Cow;
 
@@ -116,10 +117,33 @@ fn is_dot_segment(segment: &str) -> bool {
     name == "." || name == ".."
 }
 
-/// Whether `path` (normalised) falls under `prefix` (normalised): a plain string prefix, as
-/// Envoy's `prefix` and nginx's `location`: `/admin` also covers `/admins`.
+/// Whether `path` (normalised) falls under `prefix` (normalised, without `;`): a plain string
+/// prefix, as Envoy's `prefix` and nginx's `location` (`/admin` also covers `/admins`), of the
+/// path with its `;` parameters removed (see [`without_parameters`]).
 pub fn under(path: &str, prefix: &str) -> bool {
-    path.starts_with(prefix)
+    without_parameters(path).starts_with(prefix)
+}
+
+/// The path as servlet containers (Tomcat, Jetty, Spring) resolve it: `;` parameters dropped
+/// from every segment, then the empty segments that leaves merged. To them `/;x/admin` and
+/// `/admin;x/users` are `/admin` and `/admin/users`, so prefix rules judge this form (the
+/// Shiro and Spring Security `;` bypasses came from matching the raw one). For an origin that
+/// reads `;` literally this only puts more paths under a prefix, never fewer: a prefix holds
+/// no `;`, so a path it covers keeps its first `;` past the prefix.
+pub fn without_parameters(path: &str) -> Cow<'_, str> {
+    if !path.contains(';') {
+        return Cow::Borrowed(path);
+    }
+    let mut out = String::with_capacity(path.len());
+    for segment in path.split('/') {
+        let name = segment.split(';').next().unwrap_or(segment);
+        if !out.ends_with('/') {
+            out.push('/');
+        }
+        out.push_str(name);
+    }
+    // `split` starts with the empty text before the leading `/`, which pushed that `/`.
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -185,5 +209,25 @@ mod tests {
         assert!(under("/admins", "/admin"));
         assert!(!under("/adm", "/admin"));
         assert!(!under("/admin", "/admin/"));
+    }
+
+    #[test]
+    fn prefixes_judge_the_path_without_its_parameters() {
+        let cases = [
+            ("/admin", "/admin"),
+            ("/;/admin/x", "/admin/x"),
+            ("/;x=1/admin", "/admin"),
+            ("/admin;jsessionid=1/users", "/admin/users"),
+            ("/admin;", "/admin"),
+            ("/;a/;b//admin;c/u", "/admin/u"),
+            ("/a/b;c/", "/a/b/"),
+            ("/;", "/"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(without_parameters(raw), want, "{raw}");
+        }
+        assert!(under("/admin;x/users", "/admin/"));
+        assert!(under("/;/admin", "/admin"));
+        assert!(!under("/public;x/admin", "/admin"));
     }
 }

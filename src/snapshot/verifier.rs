@@ -25,6 +25,9 @@ pub enum VerifierError {
     /// The bundle holds no certificate.
     #[error("the CA bundle is empty")]
     EmptyBundle,
+    /// The bundle's revocation lists revoke every certificate of the bundle.
+    #[error("the revocation lists revoke every certificate of the CA bundle")]
+    EveryAnchorRevoked,
     /// A bundle certificate could not be used as a trust anchor.
     #[error("CA bundle certificate #{index} is not a usable trust anchor: {source}")]
     BadCa {
@@ -91,6 +94,20 @@ impl ClientAuth {
         enforced: bool,
         revocation: Revocation<'_>,
     ) -> Result<ClientAuth, VerifierError> {
+        // A bundle certificate revoked by a CRL of the bundle (an intermediate by its root's
+        // list) is no trust anchor: webpki never checks an anchor for revocation, so left in
+        // it would keep every chain through it trusted (rule 5, docs/architecture.md).
+        let revoked = crate::model::pki::revoked_among(bundle_der, revocation.crls);
+        let anchors: Vec<Vec<u8>> = bundle_der
+            .iter()
+            .zip(&revoked)
+            .filter(|(_, &revoked)| !revoked)
+            .map(|(der, _)| der.clone())
+            .collect();
+        if anchors.is_empty() && !bundle_der.is_empty() {
+            return Err(VerifierError::EveryAnchorRevoked);
+        }
+        let bundle_der = anchors.as_slice();
         let roots = Arc::new(root_store(bundle_der)?);
         let mut builder = WebPkiClientVerifier::builder_with_provider(
             roots,
@@ -563,6 +580,45 @@ mod tests {
                 assert_eq!(auth.verdict(Some(&via(&revoked, &inter))), Verdict::Revoked);
                 assert_eq!(auth.verdict(Some(&revoked_inter)), Verdict::Revoked);
             }
+        }
+    }
+
+    /// An intermediate in the bundle is a trust anchor, and webpki never checks an anchor
+    /// for revocation: the root's CRL revoking it must still shut out every chain through it.
+    #[test]
+    fn a_bundle_intermediate_revoked_by_the_roots_crl_is_no_anchor() {
+        let root = Ca::new("root").unwrap();
+        let inter = root.issue_intermediate("inter").unwrap();
+        let kept = root.issue_intermediate("kept").unwrap();
+        let leaf = inter.issue_client("leaf", Validity::Current).unwrap();
+        let other = kept.issue_client("other", Validity::Current).unwrap();
+        let bundle = vec![
+            root.cert().cert_der.clone(),
+            inter.cert().cert_der.clone(),
+            kept.cert().cert_der.clone(),
+        ];
+        let crls = [crl_der(&root, &[&inter.cert().cert_der], false)];
+        for enforced in [true, false] {
+            let revocation = Revocation {
+                crls: &crls,
+                require_fresh: false,
+            };
+            let auth = ClientAuth::with_revocation(&bundle, enforced, revocation).unwrap();
+            let through = chain(&[&leaf.cert_der, &inter.cert().cert_der]);
+            assert_eq!(auth.rejudge(Some(&through)), Verdict::Revoked, "{enforced}");
+            if enforced {
+                let err = auth
+                    .verifier()
+                    .verify_client_cert(&through[0], &through[1..], UnixTime::now())
+                    .unwrap_err();
+                assert_eq!(verdict_for_error(&err), Verdict::Revoked);
+            } else {
+                assert_eq!(auth.verdict(Some(&through)), Verdict::Revoked);
+            }
+            let leaf_only = chain(&[&leaf.cert_der]);
+            assert_ne!(auth.rejudge(Some(&leaf_only)), Verdict::Ok, "{enforced}");
+            // The bundle's other certificates still anchor their chains.
+            assert_eq!(auth.rejudge(Some(&chain(&[&other.cert_der]))), Verdict::Ok);
         }
     }
 

@@ -272,6 +272,47 @@ async fn the_longest_prefix_decides_and_path_tricks_do_not_reach_around_it() {
     .expect("test hung");
 }
 
+/// Servlet containers (Tomcat, Jetty, Spring) drop `;` path parameters from every segment and
+/// then merge the empty segments left: `/;x/admin/users` and `/admin;x/users` are
+/// `/admin/users` to them. A rule on `/admin/` (how the docs say to exclude `/admins`) must
+/// judge those requests as what such an origin serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn path_parameters_do_not_reach_around_a_prefix() {
+    tokio::time::timeout(BOUND, async {
+        let client_ca = Ca::new("Rules client CA").unwrap();
+        let f = Fixture::with_settings(&[A], |s| {
+            s.routes = vec![
+                route(A, None, &[]),
+                route(A, Some("/admin/"), &["cn:billing"]),
+            ]
+        })
+        .await;
+        let ma = f.ma(&client_ca.cert().cert_pem, true).await;
+        f.activate(A, Some(&ma)).await;
+        let good = billing(&client_ca);
+        let bad = stranger(&client_ca);
+
+        assert_eq!(get(&f, A, Some(&bad), "/admin/users").await.status, 403);
+        for trick in [
+            "/;/admin/users",
+            "/;x=1/admin/users",
+            "/admin;jsessionid=1/users",
+            "/admin;/users",
+            "/;a/;b//admin;c/users",
+        ] {
+            let status = get(&f, A, Some(&bad), trick).await.status;
+            assert!(status == 403 || status == 400, "{trick}: {status}");
+        }
+        // Parameters elsewhere are not affected, and the origin still gets them.
+        assert_eq!(get(&f, A, Some(&bad), "/public;x=1/y").await.status, 200);
+        let r = get(&f, A, Some(&good), "/admin;jsessionid=1/users").await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.json()["path"], "/admin;jsessionid=1/users");
+    })
+    .await
+    .expect("test hung");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_changes_the_rules_for_open_connections_too() {
     tokio::time::timeout(BOUND, async {

@@ -4,6 +4,8 @@
 //! bundle whose key verifies its signature (and whose key usage allows CRL signing), and a
 //! replacement must not be older than the CRL it replaces.
 
+use std::collections::HashMap;
+
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{DistributionPointName, ParsedExtension};
 use x509_parser::num_bigint::BigUint;
@@ -130,6 +132,42 @@ pub fn check_not_older(current: &CrlAge, new: &CrlAge) -> Result<(), PkiError> {
         )));
     }
     Ok(())
+}
+
+/// Which of `certs_der` one of `crls_der` lists: the CRL's issuer is the certificate's issuer
+/// (same DER name) and the certificate's serial is among its entries. Each CRL is parsed once
+/// and each entry is one set lookup, whatever the sizes. The CRLs were checked against the
+/// bundle when they were stored; one that does not parse revokes nothing here.
+pub fn revoked_among(certs_der: &[Vec<u8>], crls_der: &[Vec<u8>]) -> Vec<bool> {
+    let mut revoked = vec![false; certs_der.len()];
+    if crls_der.is_empty() {
+        return revoked;
+    }
+    // By serial: entries are looked up without copying them.
+    let mut by_serial: HashMap<Vec<u8>, Vec<(&[u8], usize)>> = HashMap::new();
+    for (i, der) in certs_der.iter().enumerate() {
+        if let Ok((_, c)) = X509Certificate::from_der(der) {
+            by_serial
+                .entry(c.raw_serial().to_vec())
+                .or_default()
+                .push((c.tbs_certificate.issuer.as_raw(), i));
+        }
+    }
+    for der in crls_der {
+        let Ok((_, crl)) = CertificateRevocationList::from_der(der) else {
+            continue;
+        };
+        let issuer = crl.tbs_cert_list.issuer.as_raw();
+        for entry in crl.iter_revoked_certificates() {
+            let same = by_serial.get(entry.raw_serial()).into_iter().flatten();
+            for &(_, i) in same.filter(|(cert_issuer, _)| *cert_issuer == issuer) {
+                if let Some(r) = revoked.get_mut(i) {
+                    *r = true;
+                }
+            }
+        }
+    }
+    revoked
 }
 
 fn bad(reason: &str) -> PkiError {

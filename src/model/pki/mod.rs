@@ -26,7 +26,9 @@ pub(crate) mod test_support;
 
 pub use bundle::{parse_ca_bundle, CaBundle};
 pub use chain::{parse_certificate_chain, CertInfo};
-pub use crl::{check_crl_issuer, check_not_older, parse_crl, parse_crl_der, CrlAge, CrlInfo};
+pub use crl::{
+    check_crl_issuer, check_not_older, parse_crl, parse_crl_der, revoked_among, CrlAge, CrlInfo,
+};
 pub use domain::{canonical_domain, san_covers};
 pub use error::{DomainProblem, PkiError};
 pub use key::{parse_private_key, KeyInfo};
