@@ -97,32 +97,6 @@ fn add_to(state: &mut State, kind: Kind, body: &[u8]) -> Result<(), serde_json::
     Ok(())
 }
 
-/// Records of a whole state, in a stable order.
-fn records(state: &State) -> impl Iterator<Item = Record> + '_ {
-    state
-        .mutual_authentications
-        .iter()
-        .cloned()
-        .map(Record::MutualAuthentication)
-        .chain(state.private_keys.iter().cloned().map(Record::PrivateKey))
-        .chain(state.certificates.iter().cloned().map(Record::Certificate))
-        .chain(
-            state
-                .configurations
-                .iter()
-                .cloned()
-                .map(Record::Configuration),
-        )
-        .chain(state.activations.iter().cloned().map(Record::Activation))
-        .chain(
-            state
-                .revocation_lists
-                .iter()
-                .cloned()
-                .map(Record::RevocationList),
-        )
-}
-
 impl Cache {
     /// Open (creating it, mode 0600 in a 0700 directory) the cache at `path`.
     pub fn open(path: &Path) -> Result<Cache, CacheError> {
@@ -267,7 +241,7 @@ impl Cache {
                     tx.execute("DELETE FROM cache_records", [])
                         .map_err(|e| self.io(e))?;
                     digest = [0u8; 32];
-                    for record in records(state) {
+                    for record in state.records() {
                         put(&tx, &RowChange::Put(record), &mut digest).map_err(|e| self.io(e))?;
                     }
                 }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::delta::Record;
 use super::timestamp::Millis;
 
 /// A mutual authentication: the CA bundle client certificates are verified against, and whether
@@ -121,6 +122,23 @@ pub struct State {
 }
 
 impl State {
+    /// Every resource as a [`Record`], kind by kind in a stable order (mutual authentications
+    /// first, revocation lists last).
+    pub fn records(&self) -> impl Iterator<Item = Record> + '_ {
+        let mas = self.mutual_authentications.iter().cloned();
+        let keys = self.private_keys.iter().cloned();
+        let certs = self.certificates.iter().cloned();
+        let configs = self.configurations.iter().cloned();
+        let activations = self.activations.iter().cloned();
+        let lists = self.revocation_lists.iter().cloned();
+        mas.map(Record::MutualAuthentication)
+            .chain(keys.map(Record::PrivateKey))
+            .chain(certs.map(Record::Certificate))
+            .chain(configs.map(Record::Configuration))
+            .chain(activations.map(Record::Activation))
+            .chain(lists.map(Record::RevocationList))
+    }
+
     /// The mutual authentication with this id.
     pub fn mutual_authentication(&self, id: &str) -> Option<&MutualAuthentication> {
         self.mutual_authentications.iter().find(|m| m.id == id)

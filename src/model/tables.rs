@@ -83,28 +83,7 @@ impl Tables {
             revision: state.revision,
             ..Tables::default()
         };
-        let records = state
-            .mutual_authentications
-            .iter()
-            .cloned()
-            .map(Record::MutualAuthentication)
-            .chain(state.private_keys.iter().cloned().map(Record::PrivateKey))
-            .chain(state.certificates.iter().cloned().map(Record::Certificate))
-            .chain(
-                state
-                    .configurations
-                    .iter()
-                    .cloned()
-                    .map(Record::Configuration),
-            )
-            .chain(state.activations.iter().cloned().map(Record::Activation))
-            .chain(
-                state
-                    .revocation_lists
-                    .iter()
-                    .cloned()
-                    .map(Record::RevocationList),
-            );
+        let records = state.records();
         let mut ignored = Touched::default();
         for record in records {
             t.put(record, &mut ignored);
