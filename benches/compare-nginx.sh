@@ -65,7 +65,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-log() { printf '%s\n' "$*" >&2; }
+# shellcheck source=benches/lib.sh
+. "$ROOT/benches/lib.sh"
 
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
@@ -108,13 +109,6 @@ cpu_ticks() {
   echo "$total"
 }
 
-wait_port() {
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  log "port $1 did not open"; exit 1
-}
 
 # ---------------------------------------------------------------- build, nginx, certificates
 if [[ $SKIP_BUILD != 1 ]]; then
@@ -135,16 +129,7 @@ C=$WORK/certs
 # under a one-label name, so the server certificate both servers use is made here: ECDSA P-256,
 # signed directly by its CA like the dev one, naming one host per policy.
 NAMES=(mtls.bench.test plain.bench.test open.bench.test ka.bench.test)
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$C/bench-ca-key.pem" 2>/dev/null
-openssl req -x509 -new -key "$C/bench-ca-key.pem" -subj "/CN=compare-nginx server CA" -days 7 \
-  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
-  -out "$C/bench-ca.pem"
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$C/bench-server-key.pem" 2>/dev/null
-printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=%s\n' \
-  "$(printf 'DNS:%s,' "${NAMES[@]}" | sed 's/,$//')" >"$C/bench-server.ext"
-openssl req -new -key "$C/bench-server-key.pem" -subj "/CN=${NAMES[0]}" \
-  | openssl x509 -req -CA "$C/bench-ca.pem" -CAkey "$C/bench-ca-key.pem" -set_serial "$RANDOM$RANDOM" \
-      -days 7 -sha256 -extfile "$C/bench-server.ext" -out "$C/bench-server.pem" 2>/dev/null
+bench_server_pki "$C" "compare-nginx server CA" "${NAMES[@]}"
 
 # ---------------------------------------------------------------- origin (shared by both)
 # A separate nginx answering `return 200`, pinned with the load generator so that its CPU is

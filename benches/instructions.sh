@@ -50,15 +50,9 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-log() { printf '%s\n' "$*" >&2; }
+# shellcheck source=benches/lib.sh
+. "$ROOT/benches/lib.sh"
 
-wait_port() {
-  for _ in $(seq 600); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  log "port $1 did not open"; exit 1
-}
 
 if [[ $SKIP_BUILD != 1 ]]; then
   (cd "$ROOT" && cargo build --release --bin mtls-proxy --example minimal_server)
@@ -72,23 +66,14 @@ done
 "$BIN" certs init --dir "$WORK/certs" >/dev/null
 C=$WORK/certs
 NAMES=(mtls.bench.test plain.bench.test ka.bench.test)
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$C/bench-ca-key.pem" 2>/dev/null
-openssl req -x509 -new -key "$C/bench-ca-key.pem" -subj "/CN=instructions server CA" -days 7 \
-  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
-  -out "$C/bench-ca.pem"
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$C/bench-server-key.pem" 2>/dev/null
-printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=%s\n' \
-  "$(printf 'DNS:%s,' "${NAMES[@]}" | sed 's/,$//')" >"$C/bench-server.ext"
-openssl req -new -key "$C/bench-server-key.pem" -subj "/CN=${NAMES[0]}" \
-  | openssl x509 -req -CA "$C/bench-ca.pem" -CAkey "$C/bench-ca-key.pem" -set_serial "$RANDOM$RANDOM" \
-      -days 7 -sha256 -extfile "$C/bench-server.ext" -out "$C/bench-server.pem" 2>/dev/null
+bench_server_pki "$C" "instructions server CA" "${NAMES[@]}"
 
 # mtls-proxy's built-in echo origin answers the handshake cases; keep-alive requests
 # (ka.bench.test) are forwarded to a real origin over pooled connections: the minimal server in
 # plain HTTP/1.1 mode, on the load generator's CPU (its cost is not measured).
 taskset -c 1 "$MINIMAL_BIN" --plain --listen "127.0.0.1:$ORIGIN_PORT" 2>"$WORK/origin.log" &
 PIDS+=($!)
-wait_port "$ORIGIN_PORT"
+wait_port "$ORIGIN_PORT" 600
 CLIENT=(--cert "$C/client.pem" --key "$C/client-key.pem")
 
 start_proxy() { # LOG_LEVEL WRAPPER... ; sets SERVER_PID
@@ -112,7 +97,7 @@ EOF
     2>"$WORK/proxy/log" &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
-  wait_port "$ADMIN_PORT"; wait_port "$PROXY_PORT"
+  wait_port "$ADMIN_PORT" 600; wait_port "$PROXY_PORT" 600
   configure_proxy
 }
 
@@ -147,7 +132,7 @@ start_minimal() { # CLIENT_AUTH(yes|no) WRAPPER... ; sets SERVER_PID
     --cert "$C/bench-server.pem" --key "$C/bench-server-key.pem" "${ca[@]}" 2>"$WORK/minimal.log" &
   SERVER_PID=$!
   PIDS+=("$SERVER_PID")
-  wait_port "$MINIMAL_PORT"
+  wait_port "$MINIMAL_PORT" 600
 }
 
 stop_server() {
